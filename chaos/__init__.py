@@ -1,0 +1,1 @@
+"""Chaos side of the playground: fault proxy, Toxiproxy client, experiments, runner, CLI."""

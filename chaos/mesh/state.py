@@ -1,0 +1,66 @@
+"""The state file that lets ``status`` and ``down`` find a mesh started by another ``up``."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+STATE_FILE = "mesh.json"
+
+
+def default_state_dir() -> Path:
+    """``$FALLACIES_STATE_DIR``, else ``$XDG_STATE_HOME/fallacies``, else ``~/.local/state``."""
+    explicit = os.environ.get("FALLACIES_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "fallacies"
+
+
+@dataclass(frozen=True)
+class MeshState:
+    supervisor_pid: int
+    control_url: str
+    nodes: dict[str, dict[str, Any]]
+    """Per node: kind, pid, listen, health_url, metrics_url."""
+
+    def write(self, state_dir: Path) -> Path:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path = state_dir / STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def read(cls, state_dir: Path) -> MeshState | None:
+        try:
+            data = json.loads((state_dir / STATE_FILE).read_text())
+            return cls(
+                supervisor_pid=int(data["supervisor_pid"]),
+                control_url=str(data["control_url"]),
+                nodes=dict(data["nodes"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @staticmethod
+    def remove(state_dir: Path) -> None:
+        (state_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True

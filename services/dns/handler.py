@@ -1,0 +1,229 @@
+"""Query bytes in, response bytes out: the whole DNS behaviour, with no sockets.
+
+    wire ──► cache hit? ──yes──► id + cached tail
+               │ no
+               ▼
+      header checks ── too short / QR set ──► drop (count)
+               │       opcode ≠ QUERY    ──► NOTIMP, header only
+               ▼
+      dnspython parse ── fails ──► FORMERR, header only (never larger than the query)
+               ▼
+      zone lookup ──► NOERROR / NODATA / NXDOMAIN / REFUSED
+               ▼
+      render within the size limit ── too big ──► drop additional, then TC=1 + question
+
+Responses depend only on the query bytes after the id and on the zone, so they are
+cached by those bytes and the id is patched in: a cache hit costs a dict lookup
+and a concatenation. The cache is dropped whenever the zone serial moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from dataclasses import dataclass
+from enum import StrEnum
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rrset
+from dns.rdatatype import RdataType
+
+from services.dns.records import IN
+from services.dns.zone import Zone
+
+log = logging.getLogger(__name__)
+
+HEADER_SIZE = 12
+CLASSIC_UDP_PAYLOAD = 512
+"""RFC 1035's UDP limit, and the floor for any EDNS payload a client advertises."""
+DEFAULT_MAX_UDP_PAYLOAD = 1232
+"""The DNS Flag Day 2020 size: fits the IPv6 minimum MTU, so no IP fragmentation."""
+TCP_MAX_MESSAGE = 65535
+
+QTYPE_LABELS = ("A", "AAAA", "SRV", "TXT", "SOA", "NS", "ANY", "OTHER")
+MALFORMED_REASONS = ("too_short", "not_query", "bad_pointer", "bad_wire", "bad_question")
+
+_QR = 0x8000
+_OPCODE_MASK = 0x7800
+_RD = 0x0100
+_HEADER = struct.Struct("!HH")
+_META_TYPES = frozenset({RdataType.OPT, RdataType.TSIG, RdataType.TKEY})
+_TRANSFER_TYPES = frozenset({RdataType.AXFR, RdataType.IXFR})
+_ADDRESS_TYPES = (RdataType.A, RdataType.AAAA)
+
+
+class Transport(StrEnum):
+    UDP = "udp"
+    TCP = "tcp"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one packet, as bounded metric labels.
+
+    ``rcode`` is None when the packet was dropped without an answer.
+    """
+
+    qtype: str = "OTHER"
+    rcode: str | None = None
+    truncated: bool = False
+    malformed: str | None = None
+
+
+class QueryHandler:
+    """Answers queries for one zone; the transports call ``respond`` per message."""
+
+    def __init__(
+        self,
+        zone: Zone,
+        *,
+        max_udp_payload: int = DEFAULT_MAX_UDP_PAYLOAD,
+        cache_size: int = 4096,
+    ) -> None:
+        if not CLASSIC_UDP_PAYLOAD <= max_udp_payload <= TCP_MAX_MESSAGE:
+            raise ValueError(f"max_udp_payload must be 512..65535 bytes, got {max_udp_payload}")
+        self.zone = zone
+        self.max_udp_payload = max_udp_payload
+        self._cache_size = cache_size
+        self._caches: dict[Transport, dict[bytes, tuple[bytes, Outcome]]] = {
+            Transport.UDP: {},
+            Transport.TCP: {},
+        }
+        self._cached_serial = zone.serial
+
+    def respond(self, wire: bytes, transport: Transport) -> tuple[bytes | None, Outcome]:
+        """The response to send (None: send nothing) and what to count."""
+        if self.zone.serial != self._cached_serial:
+            self._cached_serial = self.zone.serial
+            for cache in self._caches.values():
+                cache.clear()
+        cache = self._caches[transport]
+        hit = cache.get(wire[2:])
+        if hit is not None:
+            return wire[:2] + hit[0], hit[1]
+        response, outcome, cacheable = self._respond_uncached(wire, transport)
+        if cacheable and response is not None:
+            if len(cache) >= self._cache_size:
+                cache.clear()
+            cache[wire[2:]] = (response[2:], outcome)
+        return response, outcome
+
+    def _respond_uncached(
+        self, wire: bytes, transport: Transport
+    ) -> tuple[bytes | None, Outcome, bool]:
+        if len(wire) < HEADER_SIZE:
+            return None, Outcome(malformed="too_short"), False
+        qid, flags = _HEADER.unpack_from(wire)
+        if flags & _QR:
+            return None, Outcome(malformed="not_query"), False
+        if (flags & _OPCODE_MASK) >> 11 != dns.opcode.QUERY:
+            return _header_only(qid, flags, dns.rcode.NOTIMP), Outcome(rcode="NOTIMP"), False
+        try:
+            query = dns.message.from_wire(wire)
+        except dns.name.BadPointer:
+            return _formerr(qid, flags, "bad_pointer")
+        except Exception:
+            return _formerr(qid, flags, "bad_wire")
+        if len(query.question) != 1 or query.question[0].rdtype in _META_TYPES:
+            return _formerr(qid, flags, "bad_question")
+        try:
+            response, outcome = self._answer(query, transport)
+        except Exception:
+            log.exception("failed to answer a query; sending SERVFAIL")
+            servfail = _header_only(qid, flags, dns.rcode.SERVFAIL)
+            return servfail, Outcome(rcode="SERVFAIL"), False
+        return response, outcome, True
+
+    def _answer(self, query: dns.message.Message, transport: Transport) -> tuple[bytes, Outcome]:
+        question = query.question[0]
+        qtype = RdataType(question.rdtype)
+        label = qtype.name if qtype.name in QTYPE_LABELS else "OTHER"
+        response = dns.message.make_response(query, our_payload=self.max_udp_payload)
+        if query.edns > 0:
+            response.set_rcode(dns.rcode.BADVERS)
+        elif question.rdclass != IN or not question.name.is_subdomain(self.zone.origin):
+            response.set_rcode(dns.rcode.REFUSED)
+        elif qtype in _TRANSFER_TYPES:
+            response.set_rcode(dns.rcode.REFUSED)
+        else:
+            response.flags |= dns.flags.AA
+            self._lookup(response, question.name, qtype, transport)
+        limit = self._size_limit(query, transport)
+        rcode = dns.rcode.to_text(response.rcode())
+        try:
+            return response.to_wire(max_size=limit), Outcome(label, rcode)
+        except dns.exception.TooBig:
+            pass
+        if response.additional:
+            response.additional = []
+            try:
+                return response.to_wire(max_size=limit), Outcome(label, rcode)
+            except dns.exception.TooBig:
+                pass
+        response.answer = []
+        response.authority = []
+        response.additional = []
+        response.flags |= dns.flags.TC
+        return response.to_wire(max_size=limit), Outcome(label, rcode, truncated=True)
+
+    def _lookup(
+        self,
+        response: dns.message.Message,
+        qname: dns.name.Name,
+        qtype: RdataType,
+        transport: Transport,
+    ) -> None:
+        node = self.zone.node(qname)
+        if node is None:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+            response.authority.append(self.zone.negative_soa)
+            return
+        if qtype == RdataType.ANY:
+            # RFC 8482: a minimal answer over UDP keeps ANY from being an amplifier.
+            found = list(node.values())
+            answer = found[:1] if transport is Transport.UDP else found
+        else:
+            rrset = node.get(qtype)
+            answer = [] if rrset is None else [rrset]
+        if not answer:
+            response.authority.append(self.zone.negative_soa)
+            return
+        response.answer.extend(answer)
+        response.additional.extend(self._glue(answer))
+
+    def _glue(self, answer: list[dns.rrset.RRset]) -> list[dns.rrset.RRset]:
+        """In-zone addresses of SRV and NS targets, saving the client a round trip."""
+        out: list[dns.rrset.RRset] = []
+        for rrset in answer:
+            if rrset.rdtype not in (RdataType.SRV, RdataType.NS):
+                continue
+            for rdata in rrset:
+                target = self.zone.node(rdata.target)
+                for kind in _ADDRESS_TYPES:
+                    glue = None if target is None else target.get(kind)
+                    if glue is not None and glue not in out:
+                        out.append(glue)
+        return out
+
+    def _size_limit(self, query: dns.message.Message, transport: Transport) -> int:
+        if transport is Transport.TCP:
+            return TCP_MAX_MESSAGE
+        if query.edns < 0:
+            return CLASSIC_UDP_PAYLOAD
+        return max(CLASSIC_UDP_PAYLOAD, min(query.payload, self.max_udp_payload))
+
+
+def _header_only(qid: int, flags: int, rcode: int) -> bytes:
+    """A 12-byte answer: id, QR, the query's opcode and RD, an rcode, no records."""
+    reply_flags = _QR | (flags & (_OPCODE_MASK | _RD)) | (rcode & 0xF)
+    return struct.pack("!6H", qid, reply_flags, 0, 0, 0, 0)
+
+
+def _formerr(qid: int, flags: int, reason: str) -> tuple[bytes, Outcome, bool]:
+    response = _header_only(qid, flags, dns.rcode.FORMERR)
+    return response, Outcome("OTHER", "FORMERR", malformed=reason), False

@@ -1,0 +1,136 @@
+"""The admin API that tells an SNTP server how to lie (the clock-skew fault).
+
+    GET    /healthz       liveness, node name
+    GET    /clock         current claims and the offset they add up to now
+    PUT    /clock         replace every claim; omitted fields return to the truth
+    PATCH  /clock         change only the fields given
+    POST   /clock/reset   tell the truth again
+    GET    /metrics       Prometheus exposition of the injected registry
+
+Bodies are JSON objects with ``offset`` (seconds), ``drift_ppm``, ``stratum`` (1..15)
+and ``leap`` (0..3). Anything wrong is a 400 ``{error, status, field}`` and changes
+nothing. Every change is logged with its source address: a clock that lies because
+"another administrator" said so should leave a trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from aiohttp import web
+from prometheus_client.aiohttp import make_aiohttp_handler
+from prometheus_client.registry import CollectorRegistry
+
+from services.common.errors import FieldError
+from services.common.http import json_error
+from services.ntp.clock import Lies, LyingClock
+
+log = logging.getLogger(__name__)
+
+CLOCK: Final = web.AppKey("clock", LyingClock)
+NAME: Final = web.AppKey("name", str)
+
+_NUMBERS: Final = ("offset", "drift_ppm")
+_INTEGERS: Final = ("stratum", "leap")
+
+routes = web.RouteTableDef()
+
+
+def create_app(clock: LyingClock, registry: CollectorRegistry, *, name: str) -> web.Application:
+    app = web.Application(middlewares=[_errors_as_json])
+    app[CLOCK] = clock
+    app[NAME] = name
+    app.add_routes(routes)
+    app.router.add_get("/metrics", make_aiohttp_handler(registry))
+    return app
+
+
+@web.middleware
+async def _errors_as_json(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except FieldError as exc:
+        return json_error(400, str(exc), field=exc.field)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return json_error(exc.status, exc.reason)
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "node": request.app[NAME]})
+
+
+@routes.get("/clock")
+async def get_clock(request: web.Request) -> web.Response:
+    return web.json_response(request.app[CLOCK].snapshot())
+
+
+@routes.put("/clock")
+async def put_clock(request: web.Request) -> web.Response:
+    changes = parse_changes(await _body(request))
+    clock = request.app[CLOCK]
+    clock.tell(Lies(**changes))
+    return _changed(request, clock, "replaced", changes)
+
+
+@routes.patch("/clock")
+async def patch_clock(request: web.Request) -> web.Response:
+    changes = parse_changes(await _body(request))
+    clock = request.app[CLOCK]
+    clock.update(**changes)
+    return _changed(request, clock, "updated", changes)
+
+
+@routes.post("/clock/reset")
+async def reset_clock(request: web.Request) -> web.Response:
+    clock = request.app[CLOCK]
+    clock.reset()
+    return _changed(request, clock, "reset", {})
+
+
+def _changed(
+    request: web.Request, clock: LyingClock, verb: str, changes: dict[str, Any]
+) -> web.Response:
+    log.info("%s: clock %s by %s: %s", request.app[NAME], verb, request.remote, changes)
+    return web.json_response(clock.snapshot())
+
+
+async def _body(request: web.Request) -> Any:
+    text = await request.text()
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise FieldError("body", f"not valid JSON: {exc}") from exc
+
+
+def parse_changes(body: Any) -> dict[str, Any]:
+    """Type-check a JSON body field by field; ranges are checked by ``Lies`` itself."""
+    if not isinstance(body, dict):
+        raise FieldError("body", f"must be a JSON object, got {type(body).__name__}")
+    changes: dict[str, Any] = {}
+    for field, value in body.items():
+        if field in _NUMBERS:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise FieldError(field, f"must be a number, got {json.dumps(value)}")
+            try:
+                changes[field] = float(value)
+            except OverflowError as exc:
+                raise FieldError(field, f"out of range: {value}") from exc
+        elif field in _INTEGERS:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise FieldError(field, f"must be an integer, got {json.dumps(value)}")
+            changes[field] = value
+        else:
+            known = ", ".join(_NUMBERS + _INTEGERS)
+            raise FieldError(field, f"unknown field (expected {known})")
+    Lies(**changes)
+    return changes
