@@ -73,11 +73,25 @@ def serve_ntp(
     admin_host: AdminHost = "127.0.0.1",
     admin_port: Annotated[int, typer.Option(help="Port of the admin/metrics API.")] = 8123,
     name: Annotated[str, typer.Option(help="Node name, e.g. ntp-a.")] = "ntp",
+    rate_limit: Annotated[
+        float, typer.Option(help="Requests/s per client before a RATE kiss-o'-death; 0: off.")
+    ] = 16.0,
+    burst: Annotated[int, typer.Option(help="Requests a client may send at once.")] = 32,
 ) -> None:
     """SNTPv4 server that can be told to lie (offset, drift, stratum, leap)."""
     from services.ntp import NTPServer
 
-    _run(NTPServer(host=host, port=port, admin_host=admin_host, admin_port=admin_port, name=name))
+    _run(
+        NTPServer(
+            host=host,
+            port=port,
+            admin_host=admin_host,
+            admin_port=admin_port,
+            name=name,
+            rate_limit=rate_limit,
+            burst=burst,
+        )
+    )
 
 
 StateDir = Annotated[
