@@ -94,6 +94,37 @@ def serve_ntp(
     )
 
 
+ConfigFile = Annotated[Path, typer.Option(help="JSON or YAML file with the node's config.")]
+
+
+def _serve_from_config(kind: str, config: Path) -> None:
+    import json
+
+    import yaml
+
+    from services.registry import build
+
+    try:
+        text = config.read_text(encoding="utf-8")
+        data = json.loads(text) if config.suffix == ".json" else yaml.safe_load(text)
+        service = build(kind, data or {})
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise _fail(f"{config}: {exc}", 2) from None
+    _run(service)
+
+
+@serve_app.command("api")
+def serve_api(config: ConfigFile) -> None:
+    """One API replica (see docs/api.md for the config keys)."""
+    _serve_from_config("api", config)
+
+
+@serve_app.command("workload")
+def serve_workload(config: ConfigFile) -> None:
+    """The naive and resilient clients, side by side."""
+    _serve_from_config("workload", config)
+
+
 StateDir = Annotated[
     Path | None,
     typer.Option(
@@ -114,6 +145,11 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code=code)
 
 
+def _ports(listen: dict[str, str]) -> str:
+    """``udp+tcp :5353  admin :8053``: every node is on the same host, so show ports only."""
+    return "  ".join(f"{role} :{where.rsplit(':', 1)[1]}" for role, where in listen.items())
+
+
 def _print_plan_table(plan: MeshPlan, started_in_s: float | None) -> None:
     from rich.table import Table
 
@@ -122,11 +158,10 @@ def _print_plan_table(plan: MeshPlan, started_in_s: float | None) -> None:
         title += f" (healthy in {started_in_s:.2f} s)"
     table = Table(title=title)
     table.add_column("node")
-    table.add_column("listens on")
-    table.add_column("metrics")
+    table.add_column(f"ports on {plan.host}")
+    table.add_column("metrics", no_wrap=True)
     for node in plan.nodes:
-        listen = ", ".join(f"{role} {where}" for role, where in node.listen.items())
-        table.add_row(node.name, listen, node.metrics_url)
+        table.add_row(node.name, _ports(node.listen), node.metrics_url)
     console.print(table)
     console.print(f"control API: {plan.control_url}   stop with Ctrl-C or `fallacies down`")
 
@@ -188,8 +223,9 @@ def _print_status_table(rows: list[dict[str, Any]] | None) -> bool:
         err_console.print("no mesh is running (start one with `fallacies up`)")
         return False
     table = Table()
-    for column in ("node", "state", "health", "pid", "listens on", "metrics"):
+    for column in ("node", "state", "health", "pid", "ports"):
         table.add_column(column)
+    table.add_column("metrics", no_wrap=True)
     all_ok = True
     for row in rows:
         healthy = bool(row["healthy"])
@@ -198,9 +234,8 @@ def _print_status_table(rows: list[dict[str, Any]] | None) -> bool:
         state = row["state"]
         if row.get("returncode") is not None:
             state += f" ({row['returncode']})"
-        listen = ", ".join(f"{role} {where}" for role, where in row["listen"].items())
         pid = str(row["pid"] or "-")
-        table.add_row(row["name"], state, health, pid, listen, row["metrics_url"])
+        table.add_row(row["name"], state, health, pid, _ports(row["listen"]), row["metrics_url"])
     console.print(table)
     return all_ok
 

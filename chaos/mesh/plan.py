@@ -19,7 +19,6 @@ NTP_NODES = ("ntp-a", "ntp-b", "ntp-c")
 API_NODES = ("api-1", "api-2")
 ZONE = "mesh.test."
 API_SRV = f"_api._tcp.{ZONE}"
-FLAGS_NAME = f"flags.{ZONE}"
 
 
 @dataclass(frozen=True)
@@ -59,14 +58,6 @@ class MeshPlan:
     @property
     def control_url(self) -> str:
         return f"http://{self.host}:{self.control_port}"
-
-
-def _flags_txt() -> list[list[str]]:
-    """A TXT answer over 512 bytes, so a path that truncates datagrams breaks UDP-only clients."""
-    return [
-        [f"flag-{i:02d}=on; rollout=100%; owner=team-{i % 7}; note=feature flag padding"]
-        for i in range(10)
-    ]
 
 
 def build_plan(
@@ -119,6 +110,7 @@ def build_plan(
         )
     api_ports = {name: ports.take() for name in API_NODES}
     for name, port in api_ports.items():
+        admin = ports.take()
         nodes.append(
             NodePlan(
                 name=name,
@@ -127,6 +119,8 @@ def build_plan(
                     "replica_id": name,
                     "host": host,
                     "port": port,
+                    "admin_host": host,
+                    "admin_port": admin,
                     "peers": {
                         peer: url(peer_port)
                         for peer, peer_port in api_ports.items()
@@ -139,7 +133,7 @@ def build_plan(
                 },
                 health_url=f"{url(port)}/healthz",
                 metrics_url=f"{url(port)}/metrics",
-                listen={"http": f"{host}:{port}"},
+                listen={"http": f"{host}:{port}", "admin": f"{host}:{admin}"},
             )
         )
     workload_port = ports.take()
@@ -148,19 +142,25 @@ def build_plan(
             name="workload",
             kind="workload",
             config={
-                "dns_udp": f"{host}:{dns_port}",
-                "dns_tcp": f"{host}:{dns_port}",
-                "ntp_servers": {name: f"{host}:{port}" for name, port in ntp_ports.items()},
-                "naive_ntp_server": NTP_NODES[0],
-                "api_srv": API_SRV,
-                "flags_name": FLAGS_NAME,
-                "key_id": key_id,
-                "key_secret": key_secret,
-                "bootstrap_token": bootstrap_token,
-                "journey_interval_s": journey_interval_s,
-                "ntp_interval_s": ntp_interval_s,
-                "metrics_host": host,
-                "metrics_port": workload_port,
+                "dns": {"udp": f"{host}:{dns_port}", "tcp": f"{host}:{dns_port}"},
+                "ntp": {
+                    "servers": [
+                        {"name": name, "address": f"{host}:{port}"}
+                        for name, port in ntp_ports.items()
+                    ],
+                    "naive_server": NTP_NODES[0],
+                    "interval_s": ntp_interval_s,
+                },
+                "api": {
+                    "srv_name": API_SRV,
+                    "replicas": list(API_NODES),
+                    "key_id": key_id,
+                    "secret": key_secret,
+                    "response_keys": {response_key_id: response_secret},
+                    "bootstrap_token": bootstrap_token,
+                },
+                "journey": {"interval_s": journey_interval_s},
+                "metrics": {"host": host, "port": workload_port},
             },
             health_url=f"{url(workload_port)}/healthz",
             metrics_url=f"{url(workload_port)}/metrics",
@@ -181,6 +181,5 @@ def build_plan(
                 for name, port in api_ports.items()
             ],
         },
-        {"name": FLAGS_NAME, "type": "TXT", "ttl": 30, "values": _flags_txt()},
     )
     return MeshPlan(host=host, control_port=control_port, nodes=tuple(nodes), records=records)

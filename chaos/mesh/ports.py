@@ -49,7 +49,8 @@ class PortAllocator:
 
 
 def check_free(host: str, ports: dict[int, str]) -> None:
-    """Fail fast, naming the port and its node, before any process is started."""
+    """Fail fast, naming every taken port and its node, before any process is started."""
+    taken: list[tuple[int, str, str]] = []
     for port, owner in sorted(ports.items()):
         for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
             with _bound(host, port, kind) as error:
@@ -59,7 +60,16 @@ def check_free(host: str, ports: dict[int, str]) -> None:
                         if error.errno == errno.EADDRINUSE
                         else error.strerror or str(error)
                     )
-                    raise PortInUseError(owner, host, port, reason)
+                    taken.append((port, owner, reason))
+                    break
+            if taken and taken[-1][0] == port:
+                break
+    if taken:
+        port, owner, reason = taken[0]
+        if len(taken) > 1:
+            others = ", ".join(f"{p} ({o})" for p, o, _ in taken[1:])
+            reason += f"; also taken: {others}"
+        raise PortInUseError(owner, host, port, reason)
 
 
 @contextlib.contextmanager

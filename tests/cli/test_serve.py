@@ -51,7 +51,10 @@ async def test_serve_announces_and_stops_on_sigterm(service: str, roles: set[str
     try:
         lines = await read_until(proc, "listening on", len(roles))
         announced = {line.split()[1] for line in lines if "listening on" in line}
-        assert announced == roles, lines
+        if announced != roles:
+            proc.kill()
+            assert proc.stderr is not None
+            pytest.fail(f"stdout {lines!r}, stderr {(await proc.stderr.read()).decode()!r}")
         assert any(f"{admin}" in line for line in lines)
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(10):

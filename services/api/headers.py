@@ -1,0 +1,11 @@
+"""Header names the API reads or writes, besides the signing ones in ``signing``."""
+
+from __future__ import annotations
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
+"""``true`` on a write answered from the idempotency store (Stripe's name for it)."""
+REPLICA = "X-Fallacies-Replica"
+"""Which replica answered: lets a client see failover and per-replica latency."""
+ADMIN_TOKEN = "X-Fallacies-Admin-Token"
+BOOTSTRAP_TOKEN = "X-Fallacies-Bootstrap-Token"

@@ -1,0 +1,70 @@
+"""Reading request bodies and query parameters strictly, and writing compact JSON responses.
+
+Every malformed input becomes a ``FieldError`` naming the field, which the error
+middleware renders as a 400 — a bad client never reaches a handler's logic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from services.api._types import JSONObject
+from services.api.encoding import dumps
+from services.common.errors import FieldError
+
+
+def json_response(data: Any, *, status: int = 200) -> web.Response:
+    return web.Response(body=dumps(data), status=status, content_type="application/json")
+
+
+def parse_object(body: bytes, *, allowed: Iterable[str], empty_ok: bool = False) -> JSONObject:
+    """Decode a JSON object body; unknown members are refused so typos do not pass silently."""
+    if not body.strip():
+        if empty_ok:
+            return {}
+        raise FieldError("body", "a JSON object is required")
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FieldError("body", f"not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise FieldError("body", "expected a JSON object")
+    allowed = set(allowed)
+    for name in doc:
+        if name not in allowed:
+            raise FieldError(name, f"unknown field (expected one of {', '.join(sorted(allowed))})")
+    return doc
+
+
+async def read_object(
+    request: web.Request, *, allowed: Iterable[str], empty_ok: bool = False
+) -> JSONObject:
+    return parse_object(await request.read(), allowed=allowed, empty_ok=empty_ok)
+
+
+def int_param(
+    query: Mapping[str, str], name: str, *, default: int, low: int, high: int | None = None
+) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise FieldError(name, f"expected an integer, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        bound = f"{low}..{high}" if high is not None else f">= {low}"
+        raise FieldError(name, f"must be in {bound}, got {value}")
+    return value
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,28 @@
+"""Types the workload's modules share, kept in one place so signatures stay short."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+ClientName: TypeAlias = Literal["naive", "resilient"]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One API replica as DNS published it: SRV target name, then the target's address.
+
+    ``node`` is the first label of the SRV target (``api-1``); it becomes the
+    ``replica`` metrics label only through the configured allowlist.
+    """
+
+    node: str
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def url(self, target: str) -> str:
+        return f"http://{self.address}{target}"
