@@ -12,8 +12,11 @@ from services.common.base import Service
 from services.common.errors import PortInUseError
 
 if TYPE_CHECKING:
+    from chaos.mesh.faults import LinkView
     from chaos.mesh.plan import MeshPlan
+    from chaos.mesh.state import MeshState
     from chaos.mesh.supervisor import Supervisor
+    from chaos.toxiproxy import Toxic
 
 app = typer.Typer(
     name="fallacies",
@@ -113,6 +116,25 @@ def _serve_from_config(kind: str, config: Path) -> None:
     _run(service)
 
 
+@serve_app.command("proxy")
+def serve_proxy(
+    api_host: AdminHost = "127.0.0.1",
+    api_port: Annotated[int, typer.Option(help="Port of the Toxiproxy-compatible API.")] = 8474,
+    config: Annotated[
+        Path | None, typer.Option(help="Links to create: a Toxiproxy -config JSON (or YAML).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for toxicity and jitter draws.")] = None,
+) -> None:
+    """The project's fault proxy: TCP and UDP links behind the Toxiproxy 2.x API."""
+    from chaos.proxy import ConfigError, ProxyServer, load_config
+
+    try:
+        links = load_config(config) if config is not None else None
+    except (OSError, ConfigError) as exc:
+        raise _fail(f"{config}: {exc}", 2) from None
+    _run(ProxyServer(api_host=api_host, api_port=api_port, config=links, seed=seed))
+
+
 @serve_app.command("api")
 def serve_api(config: ConfigFile) -> None:
     """One API replica (see docs/api.md for the config keys)."""
@@ -174,26 +196,41 @@ def up(
     detach: Annotated[
         bool, typer.Option(help="Return once healthy; the mesh keeps running.")
     ] = False,
+    toxiproxy: Annotated[
+        bool,
+        typer.Option(help="Carry the TCP links on a real toxiproxy-server (must be on PATH)."),
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed the fault proxy's random draws (reproducible).")
+    ] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Start the whole mesh as local processes on 127.0.0.1 (no Docker)."""
     import asyncio
+    import shutil
 
     from chaos.mesh.lifecycle import MeshError, run_foreground, start_detached
     from chaos.mesh.plan import build_plan
     from chaos.mesh.supervisor import MeshStartError
 
     directory = _state_dir(state_dir)
+    if toxiproxy and shutil.which("toxiproxy-server") is None:
+        raise _fail("--toxiproxy needs toxiproxy-server on PATH (see README: Toxiproxy)", 2)
     if detach:
+        args = ["--base-port", str(base_port)]
+        args += ["--toxiproxy"] if toxiproxy else []
+        args += ["--seed", str(seed)] if seed is not None else []
         try:
-            state = start_detached(["--base-port", str(base_port)], directory)
+            state = start_detached(args, directory)
         except MeshError as exc:
             raise _fail(str(exc)) from None
         console.print(f"mesh running (supervisor pid {state.supervisor_pid})")
         _print_status_table(asyncio.run(_status_rows(directory)))
         return
     try:
-        plan = build_plan(base_port=base_port)
+        plan = build_plan(
+            base_port=base_port, tcp_proxy="toxiproxy" if toxiproxy else "fallacies", seed=seed
+        )
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
 
@@ -285,6 +322,183 @@ def node(
     except MeshError as exc:
         raise _fail(str(exc)) from None
     console.print(f"{result['name']}: {result['state']} (pid {result['pid'] or '-'})")
+
+
+fault_app = typer.Typer(
+    help="Add, list and remove faults on the running mesh's links.", no_args_is_help=True
+)
+app.add_typer(fault_app, name="fault")
+
+
+def _require_mesh(state_dir: Path | None) -> MeshState:
+    from chaos.mesh.lifecycle import running_mesh
+
+    state = running_mesh(_state_dir(state_dir))
+    if state is None:
+        raise _fail("no mesh is running (start one with `fallacies up`)")
+    return state
+
+
+def _toxic_summary(toxic: Toxic) -> str:
+    attrs = " ".join(f"{k}={v}" for k, v in toxic.attributes.items())
+    extra = f" toxicity={toxic.toxicity:g}" if toxic.toxicity != 1 else ""
+    if toxic.expires_at is not None:
+        extra += f" expires {toxic.expires_at:%H:%M:%S}"
+    return f"{toxic.name} ({toxic.type} {toxic.stream}{extra}) {attrs}".strip()
+
+
+@app.command()
+def links(state_dir: StateDir = None) -> None:
+    """List the mesh's links: protocol, ports, which proxy carries them, active faults."""
+    import asyncio
+
+    from rich.table import Table
+
+    from chaos.toxiproxy import ToxiproxyError
+
+    state = _require_mesh(state_dir)
+    try:
+        views = asyncio.run(_links(state))
+    except ToxiproxyError as exc:
+        raise _fail(str(exc)) from None
+    table = Table()
+    for column in ("link", "proto", "listen", "upstream", "via", "state", "faults"):
+        table.add_column(column)
+    for view in views:
+        enabled = {True: "[green]up[/]", False: "[red]down[/]", None: "?"}[view.enabled]
+        faults = "\n".join(_toxic_summary(t) for t in view.toxics) or "-"
+        table.add_row(
+            view.name, view.protocol, view.listen, view.upstream, view.proxy, enabled, faults
+        )
+    console.print(table)
+
+
+async def _links(state: MeshState) -> list[LinkView]:
+    from chaos.mesh.faults import list_links
+
+    return await list_links(state)
+
+
+@fault_app.command(
+    "add", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def fault_add(
+    ctx: typer.Context,
+    link: Annotated[str, typer.Argument(help="Link name (see `fallacies links`).")],
+    toxic: Annotated[
+        str,
+        typer.Argument(
+            help="Toxic type (latency, bandwidth, timeout, loss, ...), or `down` to cut the link."
+        ),
+    ],
+    ttl: Annotated[
+        float, typer.Option(help="Seconds until the fault reverts itself; 0 keeps it.")
+    ] = 300.0,
+    stream: Annotated[str, typer.Option(help="upstream or downstream.")] = "downstream",
+    toxicity: Annotated[float, typer.Option(help="Probability the toxic applies.")] = 1.0,
+    name: Annotated[str | None, typer.Option(help="Toxic name (default TYPE_STREAM).")] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Add a fault: `fallacies fault add api-1 latency --latency 200 --jitter 50 --ttl 60`.
+
+    Any other `--NAME VALUE` pair becomes a toxic attribute.
+    """
+    import asyncio
+
+    from chaos.mesh.faults import FaultError, add_toxic, parse_value, set_enabled
+    from chaos.toxiproxy import ToxiproxyError
+
+    extra = list(ctx.args)
+    attributes: dict[str, Any] = {}
+    while extra:
+        key = extra.pop(0)
+        if not key.startswith("--") or not extra:
+            raise _fail(f"expected --ATTRIBUTE VALUE pairs, got {key!r}", 2)
+        attributes[key[2:].replace("-", "_")] = parse_value(extra.pop(0))
+    state = _require_mesh(state_dir)
+    try:
+        if toxic == "down":
+            asyncio.run(set_enabled(state, link, False, ttl=ttl or None))
+            console.print(f"{link}: down" + (f" for {ttl:g} s" if ttl else ""))
+            return
+        added = asyncio.run(
+            add_toxic(
+                state,
+                link,
+                toxic,
+                attributes=attributes,
+                stream=stream,
+                toxicity=toxicity,
+                name=name,
+                ttl=ttl or None,
+            )
+        )
+    except (FaultError, ToxiproxyError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{link}: {_toxic_summary(added)}")
+
+
+@fault_app.command("ls")
+def fault_ls(state_dir: StateDir = None) -> None:
+    """List active faults on every link."""
+    import asyncio
+
+    from chaos.toxiproxy import ToxiproxyError
+
+    state = _require_mesh(state_dir)
+    try:
+        views = asyncio.run(_links(state))
+    except ToxiproxyError as exc:
+        raise _fail(str(exc)) from None
+    active = 0
+    for view in views:
+        if view.enabled is False:
+            console.print(f"{view.name}: link down")
+            active += 1
+        for toxic in view.toxics:
+            console.print(f"{view.name}: {_toxic_summary(toxic)}")
+            active += 1
+    if not active:
+        console.print("no active faults")
+
+
+@fault_app.command("rm")
+def fault_rm(
+    link: Annotated[str, typer.Argument(help="Link name.")],
+    toxic: Annotated[str, typer.Argument(help="Toxic name (see `fallacies fault ls`), or `down`.")],
+    state_dir: StateDir = None,
+) -> None:
+    """Remove one fault (or bring a cut link back up with `down`)."""
+    import asyncio
+
+    from chaos.mesh.faults import FaultError, remove_toxic, set_enabled
+    from chaos.toxiproxy import ToxiproxyError
+
+    state = _require_mesh(state_dir)
+    try:
+        if toxic == "down":
+            asyncio.run(set_enabled(state, link, True))
+        else:
+            asyncio.run(remove_toxic(state, link, toxic))
+    except (FaultError, ToxiproxyError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{link}: removed {toxic}")
+
+
+@fault_app.command("reset")
+def fault_reset(state_dir: StateDir = None) -> None:
+    """Remove every fault and bring every link back up."""
+    import asyncio
+
+    from chaos.mesh.faults import reset
+    from chaos.toxiproxy import ToxiproxyError
+
+    state = _require_mesh(state_dir)
+    try:
+        count = asyncio.run(reset(state))
+    except ToxiproxyError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"all faults removed ({count} prox{'y' if count == 1 else 'ies'} reset)")
 
 
 def main() -> None:

@@ -50,11 +50,24 @@ def _workload(config: Config) -> Service:
     return WorkloadService(config=WorkloadConfig.from_dict(config))
 
 
+def _proxy(config: Config) -> Service:
+    from chaos.proxy import ProxyServer
+
+    seed = config.get("seed")
+    return ProxyServer(
+        api_host=config.get("api_host", "127.0.0.1"),
+        api_port=int(config.get("api_port", 8474)),
+        config=list(config.get("proxies", [])),
+        seed=int(seed) if seed is not None else None,
+    )
+
+
 FACTORIES: dict[str, Callable[[Config], Service]] = {
     "dns": _dns,
     "ntp": _ntp,
     "api": _api,
     "workload": _workload,
+    "proxy": _proxy,
 }
 
 

@@ -1,15 +1,25 @@
-"""The supervisor's control API (loopback only): node status and node faults.
+"""The supervisor's control API (loopback only): node status, node faults, the janitor.
 
-GET  /healthz
-GET  /nodes                         every node's state and health
-POST /nodes/{name}/{action}         stop | start | restart | kill | pause | resume
-POST /shutdown                      stop the whole mesh
+    GET    /healthz
+    GET    /nodes                         every node's state and health
+    POST   /nodes/{name}/{action}[?ttl=S] stop | start | restart | kill | pause | resume;
+                                          with ttl, stop/kill/pause revert after S seconds
+    GET    /janitor                       reverts waiting for their deadline
+    POST   /janitor                       {due_in_s, method, url, body?, description?}
+    DELETE /janitor/{id}                  cancel one (the injector reverted it itself)
+    POST   /shutdown                      stop the whole mesh
+
+Janitor URLs must point at one of the mesh's own admin APIs: the supervisor is not a
+general-purpose HTTP client for whoever can reach it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import math
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiohttp import web
 
 from services.common.http import json_error
@@ -18,9 +28,25 @@ if TYPE_CHECKING:
     from chaos.mesh.supervisor import Supervisor
 
 ACTIONS = ("stop", "start", "restart", "kill", "pause", "resume")
+REVERSIBLE = {"stop": "start", "kill": "start", "pause": "resume"}
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _ttl(request: web.Request) -> float | None:
+    raw = request.query.get("ttl")
+    if raw is None:
+        return None
+    value = float(raw)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("ttl must be a positive number of seconds")
+    return value
 
 
 def create_app(supervisor: Supervisor) -> web.Application:
+    allowed = tuple(
+        node.admin_url.rstrip("/") + "/" for node in supervisor.plan.nodes if node.admin_url
+    )
+
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -33,6 +59,24 @@ def create_app(supervisor: Supervisor) -> web.Application:
             return json_error(404, f"no node named {name!r}")
         if action not in ACTIONS:
             return json_error(400, f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        try:
+            ttl = _ttl(request)
+        except ValueError as exc:
+            return json_error(400, str(exc), field="ttl")
+        await perform(name, action)
+        proc = supervisor.nodes[name]
+        body: dict[str, Any] = {"name": name, "state": proc.state, "pid": proc.pid}
+        if ttl is not None and action in REVERSIBLE:
+            revert = REVERSIBLE[action]
+
+            async def undo() -> None:
+                await perform(name, revert)
+
+            job = supervisor.janitor.schedule(ttl, f"{revert} {name}", undo)
+            body["revert"] = job.to_dict()
+        return web.json_response(body)
+
+    async def perform(name: str, action: str) -> None:
         proc = supervisor.nodes[name]
         if action in ("stop", "restart"):
             await proc.stop()
@@ -44,7 +88,47 @@ def create_app(supervisor: Supervisor) -> web.Application:
             proc.resume()
         if action in ("start", "restart"):
             await supervisor.start_node(name)
-        return web.json_response({"name": name, "state": proc.state, "pid": proc.pid})
+
+    async def janitor_list(request: web.Request) -> web.Response:
+        return web.json_response([job.to_dict() for job in supervisor.janitor.jobs()])
+
+    async def janitor_add(request: web.Request) -> web.Response:
+        try:
+            data = await request.json()
+        except json.JSONDecodeError:
+            return json_error(400, "body is not JSON")
+        if not isinstance(data, dict):
+            return json_error(400, "body must be an object")
+        url, method = data.get("url"), str(data.get("method", "POST")).upper()
+        due = data.get("due_in_s")
+        if not isinstance(url, str) or not url.startswith(allowed):
+            return json_error(400, "url must point at one of the mesh's admin APIs", field="url")
+        if method not in METHODS:
+            return json_error(400, f"method must be one of {', '.join(METHODS)}", field="method")
+        if not isinstance(due, int | float) or isinstance(due, bool) or not 0 <= due < 86400:
+            return json_error(400, "due_in_s must be a number of seconds", field="due_in_s")
+        payload = data.get("body")
+        headers = data.get("headers") or {}
+        if not isinstance(headers, dict):
+            return json_error(400, "headers must be an object", field="headers")
+
+        async def call() -> None:
+            timeout = aiohttp.ClientTimeout(total=5)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                async with session.request(
+                    method, url, json=payload, headers={str(k): str(v) for k, v in headers.items()}
+                ) as response:
+                    if response.status >= 400 and response.status != 404:
+                        raise RuntimeError(f"{method} {url}: HTTP {response.status}")
+
+        description = str(data.get("description") or f"{method} {url}")
+        job = supervisor.janitor.schedule(float(due), description, call)
+        return web.json_response(job.to_dict(), status=201)
+
+    async def janitor_cancel(request: web.Request) -> web.Response:
+        if not supervisor.janitor.cancel(request.match_info["id"]):
+            return json_error(404, "no such janitor job")
+        return web.Response(status=204)
 
     async def shutdown(request: web.Request) -> web.Response:
         supervisor.shutdown_requested.set()
@@ -54,5 +138,8 @@ def create_app(supervisor: Supervisor) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/nodes", nodes)
     app.router.add_post("/nodes/{name}/{action}", act)
+    app.router.add_get("/janitor", janitor_list)
+    app.router.add_post("/janitor", janitor_add)
+    app.router.add_delete("/janitor/{id}", janitor_cancel)
     app.router.add_post("/shutdown", shutdown)
     return app

@@ -1,14 +1,22 @@
-"""What the embedded mesh is made of: nodes, their ports and configs, and its DNS records.
+"""What the embedded mesh is made of: nodes, links, ports, configs and DNS records.
 
-The plan is pure data, so tests can inspect it and the supervisor, the fault proxy
-and the runner all read the same addresses.
+Every edge a client uses goes through a named link of a fault proxy, so any edge can
+be degraded by name::
+
+    workload ──dns / dns-tcp──▶ dns          api-1 ──repl-1-2──▶ api-2
+             ──ntp-a/b/c──────▶ ntp-a/b/c    api-2 ──repl-2-1──▶ api-1
+             ──api-1 / api-2──▶ api-1 / api-2
+
+The DNS records and every node's config carry the links' ports, not the nodes'. The
+plan is pure data, so tests can inspect it and the supervisor, the CLI and the runner
+all read the same addresses.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from chaos.mesh.ports import PortAllocator
 
@@ -20,6 +28,9 @@ API_NODES = ("api-1", "api-2")
 ZONE = "mesh.test."
 API_SRV = f"_api._tcp.{ZONE}"
 
+Protocol = Literal["tcp", "udp"]
+TcpProxy = Literal["fallacies", "toxiproxy"]
+
 
 @dataclass(frozen=True)
 class NodePlan:
@@ -27,9 +38,33 @@ class NodePlan:
     kind: str
     config: dict[str, Any]
     health_url: str
-    metrics_url: str
+    metrics_url: str | None
     listen: dict[str, str]
     """Where the node listens, by role, as shown in the ``up`` table."""
+    admin_url: str | None = None
+    command: tuple[str, ...] | None = None
+    """An outside program to run instead of ``python -m services KIND`` (Toxiproxy)."""
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    name: str
+    protocol: Protocol
+    listen: str
+    upstream: str
+    proxy: str
+    """The node that carries it: ``proxy`` (the project's) or ``toxiproxy``."""
+
+    def to_populate(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "listen": self.listen,
+            "upstream": self.upstream,
+            "enabled": True,
+        }
+        if self.protocol == "udp":
+            body["protocol"] = "udp"
+        return body
 
 
 @dataclass(frozen=True)
@@ -37,8 +72,11 @@ class MeshPlan:
     host: str
     control_port: int
     nodes: tuple[NodePlan, ...]
+    links: tuple[LinkPlan, ...] = field(default=())
     records: tuple[dict[str, Any], ...] = field(default=())
     """RRsets the supervisor registers in DNS once the ``dns`` node is healthy."""
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Admin and key material the runner needs (key rotation); never printed."""
 
     def node(self, name: str) -> NodePlan:
         for node in self.nodes:
@@ -46,13 +84,20 @@ class MeshPlan:
                 return node
         raise KeyError(name)
 
+    def link(self, name: str) -> LinkPlan:
+        for link in self.links:
+            if link.name == name:
+                return link
+        raise KeyError(name)
+
     def ports(self) -> dict[int, str]:
         """Every port the mesh will bind, with its owner, for the pre-flight check."""
         owned = {self.control_port: "mesh control API"}
         for node in self.nodes:
             for role, where in node.listen.items():
-                port = int(where.rsplit(":", 1)[1])
-                owned[port] = f"{node.name} {role}"
+                owned[int(where.rsplit(":", 1)[1])] = f"{node.name} {role}"
+        for link in self.links:
+            owned[int(link.listen.rsplit(":", 1)[1])] = f"link {link.name}"
         return owned
 
     @property
@@ -64,8 +109,12 @@ def build_plan(
     *,
     host: str = "127.0.0.1",
     base_port: int = DEFAULT_BASE_PORT,
-    journey_interval_s: float = 0.25,
+    tcp_proxy: TcpProxy = "fallacies",
+    toxiproxy_binary: str = "toxiproxy-server",
+    journey_interval_s: float = 0.3,
     ntp_interval_s: float = 1.0,
+    seed: int | None = None,
+    workload_overrides: dict[str, Any] | None = None,
 ) -> MeshPlan:
     ports = PortAllocator(base_port, host)
     control_port = ports.take()
@@ -73,10 +122,21 @@ def build_plan(
     response_key_id, response_secret = "r1", secrets.token_hex(16)
     admin_token, bootstrap_token = secrets.token_hex(16), secrets.token_hex(16)
 
+    def at(port: int) -> str:
+        return f"{host}:{port}"
+
     def url(port: int) -> str:
         return f"http://{host}:{port}"
 
     nodes: list[NodePlan] = []
+    links: list[LinkPlan] = []
+
+    def link(name: str, protocol: Protocol, upstream: int) -> int:
+        port = ports.take()
+        carrier = "toxiproxy" if protocol == "tcp" and tcp_proxy == "toxiproxy" else "proxy"
+        links.append(LinkPlan(name, protocol, at(port), at(upstream), carrier))
+        return port
+
     dns_port, dns_admin = ports.take(), ports.take()
     nodes.append(
         NodePlan(
@@ -85,13 +145,13 @@ def build_plan(
             config={"host": host, "port": dns_port, "admin_host": host, "admin_port": dns_admin},
             health_url=f"{url(dns_admin)}/healthz",
             metrics_url=f"{url(dns_admin)}/metrics",
-            listen={"udp+tcp": f"{host}:{dns_port}", "admin": f"{host}:{dns_admin}"},
+            listen={"udp+tcp": at(dns_port), "admin": at(dns_admin)},
+            admin_url=url(dns_admin),
         )
     )
-    ntp_ports: dict[str, int] = {}
+    ntp_links: dict[str, int] = {}
     for name in NTP_NODES:
         port, admin = ports.take(), ports.take()
-        ntp_ports[name] = port
         nodes.append(
             NodePlan(
                 name=name,
@@ -105,10 +165,20 @@ def build_plan(
                 },
                 health_url=f"{url(admin)}/healthz",
                 metrics_url=f"{url(admin)}/metrics",
-                listen={"udp": f"{host}:{port}", "admin": f"{host}:{admin}"},
+                listen={"udp": at(port), "admin": at(admin)},
+                admin_url=url(admin),
             )
         )
+        ntp_links[name] = link(name, "udp", port)
+    dns_udp_link = link("dns", "udp", dns_port)
+    dns_tcp_link = link("dns-tcp", "tcp", dns_port)
+
     api_ports = {name: ports.take() for name in API_NODES}
+    api_links = {name: link(name, "tcp", port) for name, port in api_ports.items()}
+    repl_links = {
+        ("api-1", "api-2"): link("repl-1-2", "tcp", api_ports["api-2"]),
+        ("api-2", "api-1"): link("repl-2-1", "tcp", api_ports["api-1"]),
+    }
     for name, port in api_ports.items():
         admin = ports.take()
         nodes.append(
@@ -122,9 +192,7 @@ def build_plan(
                     "admin_host": host,
                     "admin_port": admin,
                     "peers": {
-                        peer: url(peer_port)
-                        for peer, peer_port in api_ports.items()
-                        if peer != name
+                        peer: url(repl_links[(name, peer)]) for peer in API_NODES if peer != name
                     },
                     "keys": {key_id: key_secret},
                     "response_keys": {response_key_id: response_secret},
@@ -133,38 +201,72 @@ def build_plan(
                 },
                 health_url=f"{url(port)}/healthz",
                 metrics_url=f"{url(port)}/metrics",
-                listen={"http": f"{host}:{port}", "admin": f"{host}:{admin}"},
+                listen={"http": at(port), "admin": at(admin)},
+                admin_url=url(admin),
             )
         )
+
+    proxy_api = ports.take()
+    proxied = [lk.to_populate() for lk in links if lk.proxy == "proxy"]
+    nodes.append(
+        NodePlan(
+            name="proxy",
+            kind="proxy",
+            config={"api_host": host, "api_port": proxy_api, "proxies": proxied, "seed": seed},
+            health_url=f"{url(proxy_api)}/version",
+            metrics_url=f"{url(proxy_api)}/metrics",
+            listen={"api": at(proxy_api)},
+            admin_url=url(proxy_api),
+        )
+    )
+    if tcp_proxy == "toxiproxy":
+        toxiproxy_api = ports.take()
+        nodes.append(
+            NodePlan(
+                name="toxiproxy",
+                kind="toxiproxy",
+                config={},
+                health_url=f"{url(toxiproxy_api)}/version",
+                metrics_url=f"{url(toxiproxy_api)}/metrics",
+                listen={"api": at(toxiproxy_api)},
+                admin_url=url(toxiproxy_api),
+                command=(toxiproxy_binary, "-host", host, "-port", str(toxiproxy_api)),
+            )
+        )
+
     workload_port = ports.take()
+    workload_config: dict[str, Any] = {
+        "dns": {"udp": at(dns_udp_link), "tcp": at(dns_tcp_link)},
+        "ntp": {
+            "servers": [{"name": name, "address": at(port)} for name, port in ntp_links.items()],
+            "naive_server": NTP_NODES[0],
+            "interval_s": ntp_interval_s,
+        },
+        "api": {
+            "srv_name": API_SRV,
+            "replicas": list(API_NODES),
+            "key_id": key_id,
+            "secret": key_secret,
+            "response_keys": {response_key_id: response_secret},
+            "bootstrap_token": bootstrap_token,
+        },
+        "journey": {"interval_s": journey_interval_s},
+        "metrics": {"host": host, "port": workload_port},
+    }
+    for section, values in (workload_overrides or {}).items():
+        if isinstance(values, dict):
+            workload_config.setdefault(section, {}).update(values)
+        else:
+            workload_config[section] = values
     nodes.append(
         NodePlan(
             name="workload",
             kind="workload",
-            config={
-                "dns": {"udp": f"{host}:{dns_port}", "tcp": f"{host}:{dns_port}"},
-                "ntp": {
-                    "servers": [
-                        {"name": name, "address": f"{host}:{port}"}
-                        for name, port in ntp_ports.items()
-                    ],
-                    "naive_server": NTP_NODES[0],
-                    "interval_s": ntp_interval_s,
-                },
-                "api": {
-                    "srv_name": API_SRV,
-                    "replicas": list(API_NODES),
-                    "key_id": key_id,
-                    "secret": key_secret,
-                    "response_keys": {response_key_id: response_secret},
-                    "bootstrap_token": bootstrap_token,
-                },
-                "journey": {"interval_s": journey_interval_s},
-                "metrics": {"host": host, "port": workload_port},
-            },
+            config=workload_config,
             health_url=f"{url(workload_port)}/healthz",
             metrics_url=f"{url(workload_port)}/metrics",
-            listen={"http": f"{host}:{workload_port}"},
+            listen={"http": at(workload_port)},
+            admin_url=url(workload_port),
         )
     )
     records: tuple[dict[str, Any], ...] = (
@@ -178,8 +280,22 @@ def build_plan(
             "ttl": 5,
             "values": [
                 {"priority": 10, "weight": 50, "port": port, "target": f"{name}.{ZONE}"}
-                for name, port in api_ports.items()
+                for name, port in api_links.items()
             ],
         },
+        # The large TXT answer: a short TTL so a truncating path shows within seconds.
+        {"name": f"big.{ZONE}", "type": "TXT", "ttl": 5},
     )
-    return MeshPlan(host=host, control_port=control_port, nodes=tuple(nodes), records=records)
+    return MeshPlan(
+        host=host,
+        control_port=control_port,
+        nodes=tuple(nodes),
+        links=tuple(links),
+        records=records,
+        secrets={
+            "admin_token": admin_token,
+            "bootstrap_token": bootstrap_token,
+            "key_id": key_id,
+            "key_secret": key_secret,
+        },
+    )

@@ -32,8 +32,16 @@ class NodeProcess:
     died on its own or was killed from outside, which ``status`` reports as down.
     """
 
-    def __init__(self, name: str, kind: str, config: dict[str, Any], run_dir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        config: dict[str, Any],
+        run_dir: Path,
+        command: tuple[str, ...] | None = None,
+    ) -> None:
         self.name = name
+        self.command = command
         self.kind = kind
         self.config = config
         self.run_dir = run_dir
@@ -53,15 +61,18 @@ class NodeProcess:
             return
         self.config_path.write_text(json.dumps(self.config, indent=2))
         self.config_path.chmod(0o600)
+        argv = self.command or (
+            sys.executable,
+            "-m",
+            "services",
+            self.kind,
+            "--config",
+            str(self.config_path),
+        )
         log = open(self.log_path, "ab")
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "services",
-                self.kind,
-                "--config",
-                str(self.config_path),
+                *argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,18 @@ class MeshState:
     supervisor_pid: int
     control_url: str
     nodes: dict[str, dict[str, Any]]
-    """Per node: kind, pid, listen, health_url, metrics_url."""
+    """Per node: kind, pid, listen, health_url, metrics_url, admin_url."""
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per link: protocol, listen, upstream, proxy (the node carrying it), api."""
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Admin token and keys, for faults such as key rotation; the file is mode 0600."""
 
     def write(self, state_dir: Path) -> Path:
         state_dir.mkdir(parents=True, exist_ok=True)
         path = state_dir / STATE_FILE
         tmp = path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
+        tmp.chmod(0o600)
         tmp.write_text(json.dumps(asdict(self), indent=2))
         tmp.replace(path)
         return path
@@ -43,6 +49,8 @@ class MeshState:
                 supervisor_pid=int(data["supervisor_pid"]),
                 control_url=str(data["control_url"]),
                 nodes=dict(data["nodes"]),
+                links=dict(data.get("links", {})),
+                secrets=dict(data.get("secrets", {})),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None

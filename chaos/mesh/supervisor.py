@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from chaos.mesh.janitor import Janitor
 from chaos.mesh.plan import MeshPlan, NodePlan
 from chaos.mesh.ports import check_free
 from chaos.mesh.process import NodeProcess, NodeState
@@ -38,7 +39,7 @@ class NodeStatus:
     pid: int | None
     returncode: int | None
     listen: dict[str, str]
-    metrics_url: str
+    metrics_url: str | None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -62,9 +63,10 @@ class Supervisor(Service):
         self.run_dir = state_dir / "run"
         self.start_timeout_s = start_timeout_s
         self.nodes = {
-            node.name: NodeProcess(node.name, node.kind, node.config, self.run_dir)
+            node.name: NodeProcess(node.name, node.kind, node.config, self.run_dir, node.command)
             for node in plan.nodes
         }
+        self.janitor = Janitor()
         self._session: aiohttp.ClientSession | None = None
         self._control: web.AppRunner | None = None
         self.shutdown_requested = asyncio.Event()
@@ -87,6 +89,7 @@ class Supervisor(Service):
         try:
             first = [n for n in self.plan.nodes if n.kind != "workload"]
             await self._start_group(first)
+            await self._populate_toxiproxy()
             await self._register_dns()
             await self._start_group([n for n in self.plan.nodes if n.kind == "workload"])
         except BaseException:
@@ -131,13 +134,33 @@ class Supervisor(Service):
         assert self._session is not None
         admin = self.plan.node("dns").health_url.rsplit("/", 1)[0]
         for record in self.plan.records:
-            body = {"ttl": record["ttl"], "values": record["values"]}
             url = f"{admin}/records/{record['name']}/{record['type']}"
-            async with self._session.put(url, json=body) as response:
+            if "values" in record:
+                request = self._session.put(
+                    url, json={"ttl": record["ttl"], "values": record["values"]}
+                )
+            else:
+                request = self._session.patch(url, json={"ttl": record["ttl"]})
+            async with request as response:
                 if response.status >= 300:
                     raise MeshStartError(
                         f"dns refused {record['name']} {record['type']}: {await response.text()}"
                     )
+
+    async def _populate_toxiproxy(self) -> None:
+        """Real Toxiproxy takes its links over its API once it answers."""
+        links = [link.to_populate() for link in self.plan.links if link.proxy == "toxiproxy"]
+        if not links:
+            return
+        from chaos.toxiproxy import Toxiproxy, ToxiproxyError
+
+        api = self.plan.node("toxiproxy").admin_url
+        assert api is not None
+        try:
+            async with Toxiproxy(api, actor="fallacies-mesh") as client:
+                await client.populate(links)
+        except ToxiproxyError as exc:
+            raise MeshStartError(f"toxiproxy refused the links: {exc}") from exc
 
     def _write_state(self) -> None:
         MeshState(
@@ -150,9 +173,21 @@ class Supervisor(Service):
                     "listen": node.listen,
                     "health_url": node.health_url,
                     "metrics_url": node.metrics_url,
+                    "admin_url": node.admin_url,
                 }
                 for node in self.plan.nodes
             },
+            links={
+                link.name: {
+                    "protocol": link.protocol,
+                    "listen": link.listen,
+                    "upstream": link.upstream,
+                    "proxy": link.proxy,
+                    "api": self.plan.node(link.proxy).admin_url,
+                }
+                for link in self.plan.links
+            },
+            secrets=self.plan.secrets,
         ).write(self.state_dir)
 
     async def status(self) -> list[NodeStatus]:
@@ -178,6 +213,7 @@ class Supervisor(Service):
         self._write_state()
 
     async def stop(self) -> None:
+        await self.janitor.close()
         await asyncio.gather(*(proc.stop() for proc in reversed(self.nodes.values())))
         if self._control is not None:
             await self._control.cleanup()

@@ -1,0 +1,134 @@
+"""The journal of an experiment run: what the runner writes and the report reads.
+
+One JSON document per experiment run (``runs/<stamp>/<experiment>.json``). Times
+are seconds since the run started (``t``), so charts need no clock arithmetic.
+
+    Journal
+     ├── experiment        name, title, fallacy, narration, key signal
+     ├── faults            every fault applied: link/node, kind, start_s, end_s, reverted
+     ├── samples           one per second: t, and per signal {naive, resilient}
+     ├── steady_state      before / after: checks with observed value and verdict
+     ├── expectations      during / after the fault, per client: observed vs threshold
+     └── rollbacks         every revert, with status
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Status = Literal["passed", "failed", "aborted", "error"]
+Client = Literal["naive", "resilient"]
+Phase = Literal["before", "during", "after"]
+
+
+@dataclass
+class Signal:
+    """A named series the runner derives from the scraped metrics, per client."""
+
+    name: str
+    title: str
+    unit: str
+    """Display unit, e.g. ``ratio``, ``seconds``, ``bytes/s``, ``count``."""
+
+
+@dataclass
+class FaultRecord:
+    kind: str
+    target: str
+    """A link (``api-1``), a node (``ntp-a``) or a DNS name, as the experiment named it."""
+    start_s: float
+    end_s: float | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    reverted: bool = False
+    error: str | None = None
+
+
+@dataclass
+class Check:
+    """One steady-state check or expectation, with what was seen."""
+
+    description: str
+    phase: Phase
+    client: Client | None
+    metric: str
+    op: str
+    threshold: float
+    observed: float | None
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class Sample:
+    t: float
+    values: dict[str, dict[str, float | None]]
+    """signal name -> client -> value (None when not computable yet)."""
+
+
+@dataclass
+class Rollback:
+    action: str
+    status: Literal["ok", "failed", "skipped"]
+    detail: str = ""
+
+
+@dataclass
+class Journal:
+    name: str
+    title: str
+    fallacy: int
+    fallacy_name: str
+    narration: dict[str, str]
+    """Keys: ``fallacy``, ``inject``, ``watch``, ``pattern`` (workshop narration)."""
+    key_signal: Signal
+    signals: list[Signal]
+    started_at: str
+    """ISO 8601 UTC."""
+    duration_s: float = 0.0
+    quick: bool = False
+    target: str = "embedded"
+    status: Status = "error"
+    faults: list[FaultRecord] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    steady_state: list[Check] = field(default_factory=list)
+    expectations: list[Check] = field(default_factory=list)
+    rollbacks: list[Rollback] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def write(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Journal:
+        return cls(
+            name=data["name"],
+            title=data["title"],
+            fallacy=int(data["fallacy"]),
+            fallacy_name=data["fallacy_name"],
+            narration=dict(data["narration"]),
+            key_signal=Signal(**data["key_signal"]),
+            signals=[Signal(**s) for s in data["signals"]],
+            started_at=data["started_at"],
+            duration_s=float(data.get("duration_s", 0.0)),
+            quick=bool(data.get("quick", False)),
+            target=data.get("target", "embedded"),
+            status=data.get("status", "error"),
+            faults=[FaultRecord(**f) for f in data.get("faults", [])],
+            samples=[Sample(**s) for s in data.get("samples", [])],
+            steady_state=[Check(**c) for c in data.get("steady_state", [])],
+            expectations=[Check(**c) for c in data.get("expectations", [])],
+            rollbacks=[Rollback(**r) for r in data.get("rollbacks", [])],
+            error=data.get("error"),
+        )
+
+    @classmethod
+    def read(cls, path: Path) -> Journal:
+        return cls.from_dict(json.loads(path.read_text()))
