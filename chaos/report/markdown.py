@@ -1,0 +1,149 @@
+"""``report.md``: the same report for a pull request, a wiki or a terminal pager.
+
+Charts are PNG files beside it (``charts/<experiment>-<signal>.png``) rather than
+data URIs, which Markdown renderers commonly refuse. Renderers pass raw HTML
+through, so a ``<`` that could open a tag in journal text becomes ``&lt;``; a bare
+``< 0.05`` stays readable in a pager. Pipes and newlines are neutralised in cells.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from html import escape
+
+from chaos.journal import Check, Journal
+from chaos.report import _text
+from chaos.report.summary import ExperimentSummary, Summary
+
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+"""Where CommonMark would start raw HTML."""
+
+
+def render_markdown(summary: Summary, journals: Sequence[Journal]) -> str:
+    lines = [
+        f"# {_inline(summary.title)}",
+        "",
+        f"Started {_inline(summary.started_at or _text.DASH)} · "
+        f"{_inline(_text.counts_line(summary.counts))}",
+        "",
+        "Charts: naive (warm) vs resilient (cool) over seconds since start; grey bands are "
+        "fault windows (hatched: still active when the run ended); gaps mean no value yet.",
+        "",
+        "## Summary",
+        "",
+        *_table(
+            ["#", "Fallacy", "Experiment", "Status", "Naive", "Resilient"],
+            [
+                [
+                    str(e.fallacy),
+                    e.fallacy_name,
+                    f"[{_cell(e.title)}](#{e.anchor})",
+                    f"**{e.status}**",
+                    _text.verdict(e.verdicts["naive"]),
+                    _text.verdict(e.verdicts["resilient"]),
+                ]
+                for e in summary.experiments
+            ],
+            raw={2, 3},
+        ),
+    ]
+    for exp, journal in zip(summary.experiments, journals, strict=True):
+        lines += ["", *_experiment(exp, journal)]
+    return "\n".join(lines) + "\n"
+
+
+def _experiment(exp: ExperimentSummary, journal: Journal) -> list[str]:
+    lines = [
+        f'<a id="{escape(exp.anchor)}"></a>',
+        "",
+        f"## Fallacy {exp.fallacy}: {_inline(exp.title)} — **{exp.status}**",
+        "",
+        f"{_inline(exp.fallacy_name)} · `{exp.name.replace('`', '')}` · started "
+        f"{_inline(exp.started_at)} · {_text.seconds(exp.duration_s)} · "
+        f"target {_inline(journal.target)}{' · quick' if journal.quick else ''}",
+        "",
+    ]
+    if exp.error:
+        lines += ["**Error**", "", "```text", exp.error.replace("```", "'''"), "```", ""]
+    for label, text in _text.narration_items(journal.narration):
+        paragraphs = [_inline(p.strip()) for p in text.split("\n\n") if p.strip()]
+        lines += [f"**{label}.** " + "\n\n".join(paragraphs), ""]
+    for ref in exp.charts:
+        suffix = " (key signal)" if ref.key else ""
+        lines += [f"![{_cell(ref.title)} ({_cell(ref.unit)}){suffix}]({ref.file})", ""]
+    lines += ["### Expectations", "", *_checks(journal.expectations, "No expectations.")]
+    lines += ["", "### Steady state", "", *_checks(journal.steady_state, "No checks.")]
+    lines += ["", "### Faults applied", ""]
+    lines += _table(
+        ["Kind", "Target", "Attributes", "Start", "End", "Reverted", "Error"],
+        [
+            [
+                f.kind,
+                f.target,
+                _text.attributes(f),
+                _text.seconds(f.start_s),
+                _text.seconds(f.end_s) if f.end_s is not None else "still active",
+                "yes" if f.reverted else "no",
+                f.error or "",
+            ]
+            for f in journal.faults
+        ],
+        empty="_No faults were applied._",
+    )
+    lines += ["", "### Rollbacks", ""]
+    lines += _table(
+        ["Action", "Status", "Detail"],
+        [[r.action, r.status, r.detail] for r in journal.rollbacks],
+        empty="_No rollbacks recorded._",
+    )
+    return lines
+
+
+def _checks(checks: Sequence[Check], empty: str) -> list[str]:
+    return _table(
+        ["Phase", "Client", "Expectation", "Metric", "Rule", "Observed", "Result"],
+        [
+            [
+                c.phase,
+                c.client or _text.DASH,
+                c.description + (f" ({c.detail})" if c.detail else ""),
+                c.metric,
+                _text.rule(c),
+                _text.number(c.observed),
+                "pass" if c.passed else "**fail**",
+            ]
+            for c in checks
+        ],
+        empty=f"_{empty}_",
+        raw={6},
+    )
+
+
+def _table(
+    headers: list[str],
+    rows: Iterable[list[str]],
+    *,
+    empty: str = "",
+    raw: frozenset[int] | set[int] = frozenset(),
+) -> list[str]:
+    """A pipe table; cells are escaped unless their column index is in ``raw``."""
+    body = [
+        "| " + " | ".join(c if i in raw else _cell(c) for i, c in enumerate(row)) + " |"
+        for row in rows
+    ]
+    if not body:
+        return [empty] if empty else []
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+        *body,
+    ]
+
+
+def _inline(text: str) -> str:
+    return _TAG_OPEN.sub("&lt;", text)
+
+
+def _cell(text: str) -> str:
+    return _inline(text).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
