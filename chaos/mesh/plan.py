@@ -28,6 +28,10 @@ API_NODES = ("api-1", "api-2")
 ZONE = "mesh.test."
 API_SRV = f"_api._tcp.{ZONE}"
 
+LINK_NAMES = ("dns", "dns-tcp", "ntp-a", "ntp-b", "ntp-c", "api-1", "api-2", "repl-1-2", "repl-2-1")
+"""Every link of the embedded mesh (and of the compose mesh): what faults may target."""
+NODE_NAMES = ("dns", *NTP_NODES, *API_NODES, "rogue", "proxy", "workload")
+
 Protocol = Literal["tcp", "udp"]
 TcpProxy = Literal["fallacies", "toxiproxy"]
 
@@ -205,6 +209,31 @@ def build_plan(
                 admin_url=url(admin),
             )
         )
+
+    # A rogue replica for "the network is secure": it accepts the clients' requests but
+    # signs its answers with a key of its own, so only a client that verifies notices.
+    rogue_port, rogue_admin = ports.take(), ports.take()
+    nodes.append(
+        NodePlan(
+            name="rogue",
+            kind="api",
+            config={
+                "replica_id": "rogue",
+                "host": host,
+                "port": rogue_port,
+                "admin_host": host,
+                "admin_port": rogue_admin,
+                "keys": {key_id: key_secret},
+                "response_keys": {response_key_id: secrets.token_hex(16)},
+                "admin_token": admin_token,
+                "bootstrap_token": secrets.token_hex(16),
+            },
+            health_url=f"{url(rogue_port)}/healthz",
+            metrics_url=f"{url(rogue_port)}/metrics",
+            listen={"http": at(rogue_port), "admin": at(rogue_admin)},
+            admin_url=url(rogue_admin),
+        )
+    )
 
     proxy_api = ports.take()
     proxied = [lk.to_populate() for lk in links if lk.proxy == "proxy"]

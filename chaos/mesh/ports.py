@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import random
 import socket
 from collections.abc import Iterator
 
@@ -32,20 +33,40 @@ class PortAllocator:
         return port
 
     def _ephemeral(self) -> int:
-        for _ in range(64):
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                udp.bind((self.host, 0))
-                port = int(udp.getsockname()[1])
-                if port in self._given:
-                    continue
-                try:
-                    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                        tcp.bind((self.host, port))
-                except OSError:
-                    continue
-            self._given.add(port)
-            return port
-        raise RuntimeError("no free ephemeral port pair found")
+        """A free port *below* the kernel's ephemeral range.
+
+        Ports handed out before the processes start could otherwise be taken in the
+        meantime as the source port of some outgoing connection (replication, the
+        proxy's upstream), and the node would fail to bind.
+        """
+        low, high = _free_range()
+        for _ in range(256):
+            port = _random.randint(low, high)
+            if port in self._given:
+                continue
+            if all(_is_free(self.host, port, kind) for kind in _KINDS):
+                self._given.add(port)
+                return port
+        raise RuntimeError(f"no free port pair found in {low}..{high}")
+
+
+_KINDS = (socket.SOCK_STREAM, socket.SOCK_DGRAM)
+_random = random.SystemRandom()
+
+
+def _free_range() -> tuple[int, int]:
+    """Ports from 10000 up to the start of the kernel's ephemeral range."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as fh:
+            start = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        start = 32768
+    return 10000, max(10000 + 1000, start - 1)
+
+
+def _is_free(host: str, port: int, kind: int) -> bool:
+    with _bound(host, port, kind) as error:
+        return error is None
 
 
 def check_free(host: str, ports: dict[int, str]) -> None:

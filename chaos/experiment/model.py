@@ -1,0 +1,132 @@
+"""An experiment as typed data: what the loader builds and the runner executes.
+
+Shaped after Chaos Toolkit (steady-state hypothesis, method, rollbacks) but typed,
+with expectations per client so every experiment says both "the naive client
+breaks" and "the resilient one holds"::
+
+    Experiment
+     ├── narration           fallacy / inject / watch / pattern (workshop text)
+     ├── key_signal, signals names from chaos.signals.SIGNALS
+     ├── steady_state        [Check]      before the first fault and after the last
+     ├── method              [FaultStep]  each with a start offset and a duration
+     ├── expectations        [Check]      phase "during" or "after", per client
+     └── rollbacks           [Rollback]   always run: success, failure, Ctrl-C
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+ClientSel = Literal["naive", "resilient", "both"]
+Op = Literal["<", "<=", ">", ">=", "==", "!="]
+CheckPhase = Literal["before", "during", "after"]
+
+OPS: tuple[Op, ...] = ("<", "<=", ">", ">=", "==", "!=")
+
+FALLACIES: dict[int, str] = {
+    1: "The network is reliable",
+    2: "Latency is zero",
+    3: "Bandwidth is infinite",
+    4: "The network is secure",
+    5: "Topology doesn't change",
+    6: "There is one administrator",
+    7: "Transport cost is zero",
+    8: "The network is homogeneous",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """``signal`` for ``client`` over the phase's window must satisfy ``op threshold``."""
+
+    signal: str
+    op: Op
+    threshold: float
+    client: ClientSel = "both"
+    phase: CheckPhase = "during"
+    description: str = ""
+    line: int = 0
+    """Line in the experiment file, for error messages."""
+
+
+@dataclass(frozen=True)
+class FaultStep:
+    """One fault of the method: ``kind`` (a registered fault) on ``target`` for a while."""
+
+    kind: str
+    target: str
+    at_s: float
+    """Start offset, seconds after the method begins."""
+    duration_s: float
+    quick_duration_s: float | None = None
+    """Duration under ``--quick``; ``None`` means min(duration_s, QUICK_MAX_FAULT_S)."""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    line: int = 0
+
+    def duration(self, quick: bool) -> float:
+        if not quick:
+            return self.duration_s
+        if self.quick_duration_s is not None:
+            return self.quick_duration_s
+        return min(self.duration_s, QUICK_MAX_FAULT_S)
+
+
+QUICK_MAX_FAULT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """A named rollback action (registered in chaos.faults) with its arguments."""
+
+    action: str
+    args: dict[str, Any] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Narration:
+    fallacy: str
+    inject: str
+    watch: str
+    pattern: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "fallacy": self.fallacy,
+            "inject": self.inject,
+            "watch": self.watch,
+            "pattern": self.pattern,
+        }
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    fallacy: int
+    narration: Narration
+    key_signal: str
+    signals: tuple[str, ...]
+    steady_state: tuple[Check, ...]
+    method: tuple[FaultStep, ...]
+    expectations: tuple[Check, ...]
+    rollbacks: tuple[Rollback, ...] = ()
+    warmup_s: float = 4.0
+    """Seconds of steady state observed before the first fault."""
+    observe_after_s: float = 6.0
+    """Seconds observed after the last fault ends (the "after" phase)."""
+    settle_s: float = 1.0
+    """Seconds after a fault starts before the "during" window opens."""
+    workload: dict[str, Any] = field(default_factory=dict)
+    """Workload config overrides the experiment needs (e.g. journey pace)."""
+    source: Path | None = None
+
+    @property
+    def fallacy_name(self) -> str:
+        return FALLACIES[self.fallacy]
+
+    def method_span(self, quick: bool) -> float:
+        """Seconds from the method's start to the end of its last fault."""
+        return max((step.at_s + step.duration(quick) for step in self.method), default=0.0)

@@ -1,0 +1,53 @@
+"""What a fault is: something applied to a link, a node or a record, and reverted.
+
+Every fault is applied with a TTL enforced outside the runner (the proxy's own TTL,
+or a revert filed with the supervisor's janitor), so it ends even if the runner is
+killed mid-fault. The runner also reverts it itself at the end of its duration and
+in its rollbacks.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import aiohttp
+
+from chaos.experiment.model import FaultStep
+from chaos.mesh.state import MeshState
+
+TargetKind = Literal["link", "node", "record", "mesh"]
+
+
+class FaultSpecError(ValueError):
+    """A fault step is wrong; ``field`` names the offending key (``target``, ``attributes.x``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass
+class FaultContext:
+    state: MeshState
+    session: aiohttp.ClientSession
+    actor: str = "fallacies-runner"
+
+
+class Fault(abc.ABC):
+    kind: ClassVar[str]
+    target_kind: ClassVar[TargetKind]
+    description: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def validate(self, step: FaultStep) -> None:
+        """Check target and attributes without a running mesh; raise FaultSpecError."""
+
+    @abc.abstractmethod
+    async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
+        """Inject it; return what ``revert`` needs (e.g. the previous value, a janitor id)."""
+
+    @abc.abstractmethod
+    async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
+        """Undo it; must be safe to call when the fault already expired on its own."""
