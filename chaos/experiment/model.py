@@ -119,6 +119,9 @@ class Experiment:
     """Seconds observed after the last fault ends (the "after" phase)."""
     settle_s: float = 1.0
     """Seconds after a fault starts before the "during" window opens."""
+    recover_s: float = 2.0
+    """Seconds after the last fault ends before the "after" window opens: a journey
+    caught mid-fault may still end in error a little later."""
     workload: dict[str, Any] = field(default_factory=dict)
     """Workload config overrides the experiment needs (e.g. journey pace)."""
     source: Path | None = None

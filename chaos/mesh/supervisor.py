@@ -210,6 +210,8 @@ class Supervisor(Service):
     async def start_node(self, name: str) -> None:
         await self.nodes[name].start()
         await self._await_healthy(self.plan.node(name))
+        if self.plan.node(name).kind == "dns":
+            await self._register_dns()  # a restarted server comes back with its default zone
         self._write_state()
 
     async def stop(self) -> None:

@@ -105,12 +105,17 @@ class KeyRing:
         the keys now retiring.
         """
         kid = kid or f"{use[:3]}-{_secrets.token_hex(4)}"
-        if any(k.kid == kid for k in self._keys):
+        known = next((k for k in self._keys if k.kid == kid), None)
+        if known is not None and (known.use != use or secret != known.secret):
             raise ValueError(f"key id {kid!r} already exists")
+        # The same kid and secret again reinstates that key: how another administrator
+        # (or the chaos runner's revert) rotates back to the key clients were given.
         new = Key(kid, secret or _secrets.token_urlsafe(32), use, now)
         retiring: list[Key] = []
         kept: list[Key] = []
         for key in self._keys:
+            if key.kid == kid:
+                continue
             if key.use == use and key.valid_at(now) and key.not_after is None:
                 key = Key(key.kid, key.secret, key.use, key.not_before, now + grace_s)
                 retiring.append(key)

@@ -144,3 +144,14 @@ def test_key_ring_signs_with_the_newest_and_verifies_with_all_valid():
     assert set(ring.secrets("request", 14.9)) == {"a", "b", new.kid}
     assert set(ring.secrets("request", 15)) == {new.kid}
     assert set(ring.secrets("response", 15)) == {"r"}
+
+
+def test_rotating_back_to_a_known_key_reinstates_it():
+    ring = KeyRing.initial({"k1": "s-1"}, {"r": "s-r"})
+    ring.rotate("request", 10, kid="k2", secret="s-2")
+    assert set(ring.secrets("request", 11)) == {"k2"}
+    ring.rotate("request", 20, kid="k1", secret="s-1")
+    assert set(ring.secrets("request", 21)) == {"k1"}
+    assert ring.signing_key("request", 21).kid == "k1"
+    with pytest.raises(ValueError, match="already exists"):
+        ring.rotate("request", 30, kid="k2", secret="a different secret")

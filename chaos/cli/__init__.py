@@ -1,4 +1,4 @@
-"""The ``fallacies`` command. The only module that imports Typer and Rich."""
+"""The ``fallacies`` command. This package is the only one that imports Typer and Rich."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from chaos.mesh.lifecycle import MeshError
+from chaos.mesh.supervisor import MeshStartError
 from services.common.base import Service
 from services.common.errors import PortInUseError
 
 if TYPE_CHECKING:
+    from chaos.cli.display import LiveDisplay
+    from chaos.experiment import Experiment
     from chaos.mesh.faults import LinkView
     from chaos.mesh.plan import MeshPlan
     from chaos.mesh.state import MeshState
     from chaos.mesh.supervisor import Supervisor
+    from chaos.runner import RunResult
     from chaos.toxiproxy import Toxic
 
 app = typer.Typer(
@@ -499,6 +504,192 @@ def fault_reset(state_dir: StateDir = None) -> None:
     except ToxiproxyError as exc:
         raise _fail(str(exc)) from None
     console.print(f"all faults removed ({count} prox{'y' if count == 1 else 'ies'} reset)")
+
+
+def _experiments() -> list[Experiment]:
+    from chaos.experiment import ExperimentError, load_all
+    from chaos.experiments import EXPERIMENTS_DIR
+
+    try:
+        return load_all(EXPERIMENTS_DIR)
+    except ExperimentError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _select(experiments: list[Experiment], which: str) -> list[Experiment]:
+    if which == "all":
+        return experiments
+    chosen = [
+        e for e in experiments if which in (e.name, str(e.fallacy)) or which == e.title.lower()
+    ]
+    if not chosen:
+        names = ", ".join(e.name for e in experiments)
+        raise _fail(f"no experiment {which!r}; choose all, a fallacy number 1-8, or: {names}", 2)
+    return chosen
+
+
+@app.command("list")
+def list_experiments() -> None:
+    """List the experiments, one per fallacy."""
+    from rich.table import Table
+
+    table = Table()
+    for column in ("#", "experiment", "fallacy", "faults", "key signal"):
+        table.add_column(column)
+    for exp in _experiments():
+        faults = ", ".join(f"{s.kind}@{s.target}" for s in exp.method)
+        table.add_row(str(exp.fallacy), exp.name, exp.fallacy_name, faults, exp.key_signal)
+    console.print(table)
+
+
+@app.command()
+def explain(
+    fallacy: Annotated[str, typer.Argument(help="A fallacy number (1-8) or experiment name.")],
+) -> None:
+    """Print an experiment's workshop narration."""
+    from rich.markdown import Markdown
+
+    for exp in _select(_experiments(), fallacy):
+        n = exp.narration
+        console.print(
+            Markdown(
+                f"# Fallacy {exp.fallacy}: {exp.fallacy_name}\n\n*{exp.title}*\n\n"
+                f"## The fallacy\n\n{n.fallacy}\n\n## What we inject\n\n{n.inject}\n\n"
+                f"## What to watch\n\n{n.watch}\n\n## The pattern that saves us\n\n"
+                f"{n.pattern}\n"
+            )
+        )
+
+
+@app.command()
+def run(
+    which: Annotated[
+        str, typer.Argument(help="all, a fallacy number (1-8), or an experiment name.")
+    ],
+    quick: Annotated[bool, typer.Option(help="Shorter faults (CI, demos).")] = False,
+    step: Annotated[bool, typer.Option(help="Pause before each experiment (workshops).")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where journals and reports go (default ./fallacies-runs/STAMP)."),
+    ] = None,
+    disable_defence: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--disable-defence",
+            help="Switch one resilient defence off (negative control), e.g. retries. Repeatable.",
+        ),
+    ] = None,
+    base_port: Annotated[
+        int, typer.Option(help="Base port if the run starts its own mesh; 0: free ports.")
+    ] = 17000,
+    seed: Annotated[int | None, typer.Option(help="Seed for the fault proxy's draws.")] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Run experiments against the embedded mesh (started for the run if none is up).
+
+    Exits 1 when any expectation fails, so a team can use it as a resilience test in CI.
+    """
+    import asyncio
+    import datetime as dt
+
+    from chaos.cli.display import LiveDisplay, print_summary
+
+    experiments = _select(_experiments(), which)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = out if out is not None else Path("fallacies-runs") / stamp
+    overrides = None
+    if disable_defence:
+        overrides = {"defences": {name: False for name in disable_defence}}
+    display = LiveDisplay(console)
+    try:
+        result = asyncio.run(
+            _run_experiments(
+                experiments,
+                quick,
+                step,
+                out_dir,
+                overrides,
+                base_port,
+                seed,
+                _state_dir(state_dir),
+                display,
+            )
+        )
+    except KeyboardInterrupt:
+        err_console.print(
+            "interrupted: faults reverted, rollbacks run; journals in " + str(out_dir)
+        )
+        raise typer.Exit(code=130) from None
+    except (MeshError, MeshStartError, PortInUseError) as exc:
+        raise _fail(str(exc)) from None
+    print_summary(console, result.journals)
+    from chaos.report import write_report
+
+    paths = write_report(result.journals, out_dir)
+    console.print(f"journals and report: {paths.html}")
+    if not result.passed:
+        raise typer.Exit(code=1)
+
+
+async def _run_experiments(
+    experiments: list[Experiment],
+    quick: bool,
+    step: bool,
+    out_dir: Path,
+    overrides: dict[str, Any] | None,
+    base_port: int,
+    seed: int | None,
+    state_dir: Path,
+    display: LiveDisplay,
+) -> RunResult:
+    import asyncio
+
+    from chaos.runner import Runner, RunResult
+    from chaos.runner.mesh import merge_overrides, mesh_for_run
+
+    result = RunResult()
+    overrides = merge_overrides(*(e.workload for e in experiments), overrides) or None
+    async with mesh_for_run(
+        state_dir, base_port=base_port, workload_overrides=overrides, seed=seed
+    ) as (state, started):
+        if started:
+            console.print("started a mesh for this run (stopped at the end)")
+        runner = Runner(state, quick=quick, out_dir=out_dir, handler=display)
+        for index, experiment in enumerate(experiments, 1):
+            if step:
+                display.pause()
+                console.rule(f"[bold]{index}/{len(experiments)} · {experiment.title}")
+                console.print(experiment.narration.inject)
+                answer = await asyncio.to_thread(
+                    console.input, "Press Enter to start, s to skip, q to stop: "
+                )
+                if answer.strip().lower() == "q":
+                    break
+                if answer.strip().lower() == "s":
+                    continue
+            display.experiment_started(experiment, index, len(experiments))
+            journal = await runner.run_one(experiment)
+            result.journals.append(journal)
+            display.experiment_finished(journal)
+    display.stop()
+    return result
+
+
+@app.command()
+def report(
+    journal: Annotated[Path, typer.Argument(help="A journal JSON file or a run directory.")],
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: beside it).")] = None,
+) -> None:
+    """Write the HTML, Markdown and JSON report of a run from its journals."""
+    from chaos.report import load_journals, write_report
+
+    try:
+        journals = load_journals(journal)
+    except (OSError, ValueError) as exc:
+        raise _fail(str(exc), 2) from None
+    target = out if out is not None else (journal if journal.is_dir() else journal.parent)
+    paths = write_report(journals, target)
+    console.print(f"report: {paths.html} (+ {paths.markdown.name}, {paths.json.name})")
 
 
 def main() -> None:

@@ -1,0 +1,246 @@
+"""``dns_record``: the zone changed under the clients (topology changes, fallacy 5).
+
+The current RRset is read first, the new one put in its place, and a revert that
+puts the old one back (or deletes the RRset if there was none) is filed with the
+janitor. Attributes (exactly one of ``values``, ``only``, ``delete``, or just ``ttl``):
+
+    type     A | AAAA | SRV | TXT ...  default SRV for ``_service._proto`` names, else A
+    values   the new values, as the DNS admin API takes them
+    only     SRV only: keep just the targets of these nodes (``only: api-2``), with
+             the ports the zone has now; an experiment cannot know ports in advance
+    delete   true: remove the RRset (NXDOMAIN / NODATA)
+    ttl      record TTL in seconds; default: keep the current one
+
+The target is the owner name, relative to the zone (``_api._tcp``, ``api-1``) or
+absolute (``api-1.mesh.test.``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+import dns.name
+
+from chaos.experiment.model import FaultStep
+from chaos.faults import register
+from chaos.faults._common import (
+    API_LINKS,
+    Attr,
+    FaultError,
+    admin_url,
+    cancel_janitor,
+    check_attributes,
+    file_janitor,
+    http,
+)
+from chaos.faults.base import Fault, FaultContext, FaultSpecError
+from chaos.mesh.plan import API_SRV, ZONE
+from chaos.mesh.state import MeshState
+from services.common.errors import FieldError
+from services.dns import records
+
+SCHEMA: Mapping[str, Attr] = {
+    "type": Attr(str),
+    "values": Attr(object),
+    "only": Attr(object),
+    "delete": Attr(bool),
+    "ttl": Attr(int, unit="s"),
+}
+
+MESH_RECORD_TTL_S = 5
+"""The TTL the mesh registers its API records with (``chaos.mesh.plan``)."""
+SRV_PRIORITY, SRV_WEIGHT = 10, 50
+
+
+def record_type(step: FaultStep) -> str:
+    explicit = step.attributes.get("type")
+    if isinstance(explicit, str):
+        return explicit.upper()
+    return "SRV" if step.target.startswith("_") or "only" in step.attributes else "A"
+
+
+def _only(step: FaultStep) -> list[str]:
+    raw = step.attributes["only"]
+    names = [raw] if isinstance(raw, str) else raw
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise FaultSpecError("attributes.only", "must be a node name or a list of them")
+    return [str(n) for n in names]
+
+
+def _values(step: FaultStep) -> list[Any]:
+    raw = step.attributes["values"]
+    return raw if isinstance(raw, list) else [raw]
+
+
+@contextmanager
+def _as_spec_error(field: str) -> Iterator[None]:
+    """The DNS parsers' ``FieldError("values[0].port")`` as ``attributes.values[0].port``."""
+    try:
+        yield
+    except FieldError as exc:
+        parent = field.rpartition(".")[0]
+        where = f"{parent}.{exc.field}" if parent else field
+        raise FaultSpecError(where, str(exc).split(": ", 1)[-1]) from None
+
+
+def _rrset_url(ctx: FaultContext, name: str, rdtype: str) -> str:
+    return f"{admin_url(ctx.state, 'dns')}/records/{quote(name, safe='')}/{quote(rdtype, safe='')}"
+
+
+async def _get(ctx: FaultContext, url: str) -> dict[str, Any] | None:
+    found = await http(ctx, "GET", url, missing_ok=True)
+    return dict(found) if isinstance(found, dict) else None
+
+
+async def _put_back(ctx: FaultContext, url: str, previous: Mapping[str, Any] | None) -> None:
+    if previous is None:
+        await http(ctx, "DELETE", url, missing_ok=True)
+    else:
+        body = {"ttl": previous["ttl"], "values": previous["values"]}
+        await http(ctx, "PUT", url, body=body)
+
+
+def keep_targets(values: list[Any], nodes: list[str]) -> list[Any]:
+    """SRV values whose target's first label is one of ``nodes`` (``api-2.mesh.test.``)."""
+    return [
+        v for v in values if isinstance(v, dict) and str(v.get("target", "")).split(".")[0] in nodes
+    ]
+
+
+@register
+class DnsRecord(Fault):
+    kind = "dns_record"
+    target_kind = "record"
+    description = "an RRset replaced, trimmed (only) or deleted; put back at the TTL"
+
+    def validate(self, step: FaultStep) -> None:
+        """Checked with the DNS server's own parsers, so what passes here the server takes."""
+        origin = dns.name.from_text(ZONE)
+        with _as_spec_error("target"):
+            records.parse_name(step.target, origin)
+        check_attributes(step, SCHEMA)
+        attributes = step.attributes
+        with _as_spec_error("attributes.type"):
+            rdtype = records.parse_type(record_type(step))
+        if "ttl" in attributes:
+            with _as_spec_error("attributes.ttl"):
+                records.parse_ttl(attributes["ttl"])
+        changes = [key for key in ("values", "only", "delete") if key in attributes]
+        if len(changes) > 1:
+            raise FaultSpecError(
+                f"attributes.{changes[1]}", f"give only one of {', '.join(changes)}"
+            )
+        if not changes and "ttl" not in attributes:
+            raise FaultSpecError("attributes", "give values, only, delete or ttl")
+        if attributes.get("delete") is False:
+            raise FaultSpecError("attributes.delete", "only delete: true means anything")
+        if "values" in attributes:
+            with _as_spec_error("attributes.values"):
+                records.parse_values(rdtype, _values(step), origin)
+        if "only" in attributes:
+            _only(step)
+            if rdtype.name != "SRV":
+                raise FaultSpecError("attributes.only", "works on SRV records only")
+
+    async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
+        rdtype = record_type(step)
+        url = _rrset_url(ctx, step.target, rdtype)
+        previous = await _get(ctx, url)
+        attributes = step.attributes
+        new: dict[str, Any] | None
+        if attributes.get("delete"):
+            new = None
+        else:
+            if "values" in attributes:
+                values: Any = _values(step)
+            elif previous is None:
+                raise FaultError(f"no {rdtype} records at {step.target} to change")
+            elif "only" in attributes:
+                values = keep_targets(list(previous["values"]), _only(step))
+                if not values:
+                    raise FaultError(f"no target of {step.target} matches only={_only(step)}")
+            else:
+                values = previous["values"]
+            ttl = attributes.get("ttl", previous["ttl"] if previous else None)
+            new = {"values": values} if ttl is None else {"ttl": ttl, "values": values}
+        applied: dict[str, Any] = {"url": url, "previous": previous, "janitor": None}
+        if new is None:
+            await http(ctx, "DELETE", url, missing_ok=True)
+        else:
+            await http(ctx, "PUT", url, body=new)
+        try:
+            applied["janitor"] = await file_janitor(
+                ctx,
+                due_in_s=ttl_s,
+                method="DELETE" if previous is None else "PUT",
+                url=url,
+                body=None if previous is None else {k: previous[k] for k in ("ttl", "values")},
+                description=f"put back {step.target} {rdtype}",
+            )
+        except BaseException:
+            await _put_back(ctx, url, previous)
+            raise
+        return applied
+
+    async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
+        await _put_back(ctx, str(applied["url"]), applied.get("previous"))
+        await cancel_janitor(ctx, applied.get("janitor"))
+
+
+def mesh_records(state: MeshState) -> list[dict[str, Any]]:
+    """The records the mesh registers at start, derived from the running links.
+
+    The same list as ``chaos.mesh.plan.build_plan``'s ``records`` (a test keeps them
+    equal): an A record per replica, the ``_api._tcp`` SRV listing both api links'
+    ports, and the large TXT answer's short TTL (no ``values``: only its TTL is set).
+    """
+    links = {name: str(state.links[name]["listen"]) for name in API_LINKS}
+    records: list[dict[str, Any]] = [
+        {
+            "name": f"{name}.{ZONE}",
+            "type": "A",
+            "ttl": MESH_RECORD_TTL_S,
+            "values": [listen.rsplit(":", 1)[0]],
+        }
+        for name, listen in links.items()
+    ]
+    records.append(
+        {
+            "name": API_SRV,
+            "type": "SRV",
+            "ttl": MESH_RECORD_TTL_S,
+            "values": [
+                {
+                    "priority": SRV_PRIORITY,
+                    "weight": SRV_WEIGHT,
+                    "port": int(listen.rsplit(":", 1)[1]),
+                    "target": f"{name}.{ZONE}",
+                }
+                for name, listen in links.items()
+            ],
+        }
+    )
+    records.append({"name": f"big.{ZONE}", "type": "TXT", "ttl": MESH_RECORD_TTL_S})
+    return records
+
+
+async def restore_mesh_records(ctx: FaultContext) -> list[str]:
+    """Register the mesh's records again, as the supervisor does at start.
+
+    Needed after ``dns`` restarts (it comes back with its built-in zone) and after
+    a ``dns_record`` fault whose revert was lost. Returns the RRsets that changed.
+    """
+    changed: list[str] = []
+    for record in mesh_records(ctx.state):
+        url = _rrset_url(ctx, record["name"], record["type"])
+        if "values" in record:
+            body = {"ttl": record["ttl"], "values": record["values"]}
+            answer = await http(ctx, "PUT", url, body=body)
+        else:
+            answer = await http(ctx, "PATCH", url, body={"ttl": record["ttl"]})
+        if isinstance(answer, dict) and answer.get("changed"):
+            changed.append(f"{record['name']} {record['type']}")
+    return changed

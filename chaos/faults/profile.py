@@ -1,0 +1,55 @@
+"""``profile``: a link turned into Ethernet, Wi-Fi or LTE (the network is homogeneous).
+
+Attribute ``name`` picks a profile of :mod:`chaos.faults.profiles`: a latency (with
+jitter) and a bandwidth toxic on each direction, from the medium's Shannon capacity
+and the share of it an application gets. Two api links on different profiles are
+the heterogeneous network a round-robin client ignores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaos.experiment.model import FaultStep
+from chaos.faults import register
+from chaos.faults._common import LINK_PROTOCOLS, Attr, check_attributes, require_target
+from chaos.faults._links import STREAMS, add_toxics, remove_toxics
+from chaos.faults.base import Fault, FaultContext
+from chaos.faults.profiles import PROFILES
+
+
+@register
+class LinkProfile(Fault):
+    kind = "profile"
+    target_kind = "link"
+    description = "a link shaped like ethernet, wifi or lte: latency ± jitter and a rate cap"
+
+    def validate(self, step: FaultStep) -> None:
+        require_target(step, LINK_PROTOCOLS, "link")
+        check_attributes(step, {"name": Attr(str, required=True, choices=tuple(PROFILES))})
+
+    async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
+        profile = PROFILES[str(step.attributes["name"])]
+        toxics: list[dict[str, Any]] = []
+        plan: list[tuple[str, dict[str, Any]]] = [
+            ("latency", {"latency": profile.latency_ms, "jitter": profile.jitter_ms}),
+            ("bandwidth", {"rate": profile.rate_kb_s}),
+        ]
+        try:
+            for toxic_type, attributes in plan:
+                toxics += await add_toxics(
+                    ctx,
+                    step.target,
+                    toxic_type,
+                    streams=STREAMS,
+                    attributes=attributes,
+                    toxicity=1.0,
+                    ttl_s=ttl_s,
+                )
+        except BaseException:
+            await remove_toxics(ctx, toxics)
+            raise
+        return {"link": step.target, "profile": profile.name, "toxics": toxics}
+
+    async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
+        await remove_toxics(ctx, applied.get("toxics", []))

@@ -1,0 +1,165 @@
+"""Toxic-backed faults: one generic fault, one row per toxic type, the kind named after it.
+
+A row says which protocols the toxic works on and which attributes it takes (wire
+names and units of the proxy's README); validation rejects what the proxy would,
+before anything runs. Every toxic also takes ``stream`` (``upstream``,
+``downstream`` or ``both``, which adds one toxic per direction) and ``toxicity``.
+``tests/faults`` keeps the table equal to the proxy's own toxic registry.
+
+    kind          protocols  attributes
+    latency       tcp, udp   latency* ms, jitter ms
+    bandwidth     tcp, udp   rate* KB/s
+    timeout       tcp, udp   timeout ms (0 = hold forever)
+    limit_data    tcp, udp   bytes*
+    partition     tcp, udp   (one direction: ``stream``; both ways is ``link_down``)
+    reset_peer    tcp        timeout ms
+    slicer        tcp        average_size* B, size_variation B, delay µs
+    slow_close    tcp        delay* ms
+    loss          udp        probability 0..1
+    duplicate     udp        probability 0..1, copies, delay ms
+    truncate      udp        max_size B, drop
+    dns_rewrite   udp        name*, address* (IPv4/IPv6)        * required
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from chaos.experiment.model import FaultStep
+from chaos.faults import register
+from chaos.faults._common import LINK_PROTOCOLS, Attr, LinkProtocol, check_attributes
+from chaos.faults._links import add_toxics, remove_toxics, streams_of
+from chaos.faults.base import Fault, FaultContext, FaultSpecError
+
+TCP: tuple[LinkProtocol, ...] = ("tcp",)
+UDP: tuple[LinkProtocol, ...] = ("udp",)
+BOTH: tuple[LinkProtocol, ...] = ("tcp", "udp")
+
+
+@dataclass(frozen=True)
+class ToxicSpec:
+    type: str
+    protocols: tuple[LinkProtocol, ...]
+    attributes: Mapping[str, Attr]
+    description: str
+
+
+def _ms(required: bool = False) -> Attr:
+    return Attr(int, required=required, unit="ms")
+
+
+_PROBABILITY = Attr(float, high=1.0)
+
+TOXICS: dict[str, ToxicSpec] = {
+    spec.type: spec
+    for spec in (
+        ToxicSpec("latency", BOTH, {"latency": _ms(True), "jitter": _ms()}, "delay ± jitter"),
+        ToxicSpec("bandwidth", BOTH, {"rate": Attr(int, True, unit="KB/s")}, "rate cap"),
+        ToxicSpec("timeout", BOTH, {"timeout": _ms()}, "data dropped, closed after timeout"),
+        ToxicSpec("limit_data", BOTH, {"bytes": Attr(int, True, unit="B")}, "close after N bytes"),
+        ToxicSpec("partition", BOTH, {}, "one direction cut"),
+        ToxicSpec("reset_peer", TCP, {"timeout": _ms()}, "TCP RST after timeout"),
+        ToxicSpec(
+            "slicer",
+            TCP,
+            {
+                "average_size": Attr(int, True, unit="B"),
+                "size_variation": Attr(int, unit="B"),
+                "delay": Attr(int, unit="µs"),
+            },
+            "data cut into small segments",
+        ),
+        ToxicSpec("slow_close", TCP, {"delay": _ms(True)}, "FIN delayed"),
+        ToxicSpec("loss", UDP, {"probability": _PROBABILITY}, "datagrams dropped"),
+        ToxicSpec(
+            "duplicate",
+            UDP,
+            {"probability": _PROBABILITY, "copies": Attr(int), "delay": _ms()},
+            "datagrams sent twice",
+        ),
+        ToxicSpec(
+            "truncate",
+            UDP,
+            {"max_size": Attr(int, unit="B"), "drop": Attr(bool)},
+            "oversize datagrams cut or dropped",
+        ),
+        ToxicSpec(
+            "dns_rewrite",
+            UDP,
+            {"name": Attr(str, True), "address": Attr(str, True)},
+            "DNS answers forged",
+        ),
+    )
+}
+
+ENVELOPE: Mapping[str, Attr] = {
+    "stream": Attr(str, choices=("upstream", "downstream", "both")),
+    "toxicity": Attr(float, high=1.0),
+}
+"""Attributes every toxic kind takes besides its own."""
+
+
+class ToxicFault(Fault):
+    """A toxic of ``spec.type`` on the target link, removed by the proxy at its TTL."""
+
+    target_kind = "link"
+    spec: ClassVar[ToxicSpec]
+
+    def validate(self, step: FaultStep) -> None:
+        protocol = LINK_PROTOCOLS.get(step.target)
+        if protocol is None:
+            known = ", ".join(LINK_PROTOCOLS)
+            raise FaultSpecError("target", f"unknown link {step.target!r}; links: {known}")
+        if protocol not in self.spec.protocols:
+            fitting = [name for name, p in LINK_PROTOCOLS.items() if p in self.spec.protocols]
+            raise FaultSpecError(
+                "target",
+                f"{self.kind} works on {'/'.join(self.spec.protocols).upper()} links only "
+                f"({', '.join(fitting)}); {step.target!r} is {protocol.upper()}",
+            )
+        check_attributes(step, {**self.spec.attributes, **ENVELOPE})
+        attributes = step.attributes
+        if self.kind == "slicer" and "size_variation" in attributes:
+            if attributes["size_variation"] >= attributes["average_size"]:
+                raise FaultSpecError(
+                    "attributes.size_variation", "must be smaller than average_size"
+                )
+        if self.kind == "dns_rewrite":
+            try:
+                ipaddress.ip_address(attributes["address"])
+            except ValueError:
+                raise FaultSpecError(
+                    "attributes.address", f"not an IPv4 or IPv6 address: {attributes['address']!r}"
+                ) from None
+
+    async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
+        attributes = {k: v for k, v in step.attributes.items() if k not in ENVELOPE}
+        toxics = await add_toxics(
+            ctx,
+            step.target,
+            self.spec.type,
+            streams=streams_of(str(step.attributes.get("stream", "downstream"))),
+            attributes=attributes,
+            toxicity=float(step.attributes.get("toxicity", 1.0)),
+            ttl_s=ttl_s,
+        )
+        return {"link": step.target, "toxics": toxics}
+
+    async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
+        await remove_toxics(ctx, applied.get("toxics", []))
+
+
+def toxic_fault(spec: ToxicSpec) -> type[ToxicFault]:
+    """The fault class for one row of the table."""
+    return type(
+        f"{spec.type.title().replace('_', '')}Fault",
+        (ToxicFault,),
+        {"kind": spec.type, "spec": spec, "description": f"{spec.type}: {spec.description}"},
+    )
+
+
+for _spec in TOXICS.values():
+    register(toxic_fault(_spec))

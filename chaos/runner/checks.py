@@ -1,0 +1,64 @@
+"""Evaluate steady-state checks and expectations over a window of snapshots."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping, Sequence
+
+from chaos.experiment.model import Check
+from chaos.journal import Check as CheckResult
+from chaos.signals.base import Signal, Snapshot
+
+CLIENTS = ("naive", "resilient")
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def clients_of(check: Check) -> tuple[str, ...]:
+    return CLIENTS if check.client == "both" else (check.client,)
+
+
+def holds(op: str, value: float | None, threshold: float) -> bool:
+    return value is not None and _OPS[op](value, threshold)
+
+
+def window(snapshots: Sequence[Snapshot], start: float, end: float) -> list[Snapshot]:
+    """Snapshots with ``start <= t <= end``, plus the one just before (the delta base)."""
+    inside = [s for s in snapshots if start <= s.t <= end]
+    before = [s for s in snapshots if s.t < start]
+    return ([before[-1]] if before else []) + inside
+
+
+def evaluate(
+    check: Check,
+    snapshots: Sequence[Snapshot],
+    signals: Mapping[str, Signal],
+    *,
+    phase: str,
+    detail: Callable[[str], str] | None = None,
+) -> list[CheckResult]:
+    signal = signals[check.signal]
+    results = []
+    for client in clients_of(check):
+        value = signal.value(snapshots, client) if len(snapshots) >= 2 else None
+        results.append(
+            CheckResult(
+                description=check.description or f"{check.signal} {check.op} {check.threshold:g}",
+                phase=phase,  # type: ignore[arg-type]
+                client=client,  # type: ignore[arg-type]
+                metric=check.signal,
+                op=check.op,
+                threshold=check.threshold,
+                observed=value,
+                passed=holds(check.op, value, check.threshold),
+                detail=detail(client) if detail is not None else "",
+            )
+        )
+    return results

@@ -1,0 +1,327 @@
+"""The experiment engine: one experiment at a time, every fault with a TTL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from chaos.experiment.model import Experiment, FaultStep
+from chaos.faults import FAULTS, ROLLBACKS
+from chaos.faults.base import FaultContext
+from chaos.journal import FaultRecord, Journal, Rollback, Sample
+from chaos.journal import Signal as SignalInfo
+from chaos.mesh.state import MeshState
+from chaos.runner.checks import CLIENTS, evaluate, holds, window
+from chaos.runner.events import Handler, NullHandler
+from chaos.signals import SIGNALS
+from chaos.signals.base import Signal, Snapshot
+from chaos.signals.sampler import Sampler
+
+log = logging.getLogger(__name__)
+
+SAMPLE_INTERVAL_S = 1.0
+CHART_WINDOW_S = 3.0
+TTL_MARGIN_S = 5.0
+"""A fault's TTL outlives its planned end by this much: the runner reverts it on time,
+the TTL only matters when the runner is gone."""
+ROLLBACK_TIMEOUT_S = 20.0
+
+
+@dataclass
+class RunResult:
+    journals: list[Journal] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.journals) and all(j.status == "passed" for j in self.journals)
+
+
+@dataclass
+class _Applied:
+    step: FaultStep
+    record: FaultRecord
+    info: dict[str, Any] = field(default_factory=dict)
+    applied: bool = False
+
+
+class Runner:
+    def __init__(
+        self,
+        state: MeshState,
+        *,
+        quick: bool = False,
+        out_dir: Path | None = None,
+        handler: Handler | None = None,
+        signals: Mapping[str, Signal] | None = None,
+        target: str = "embedded",
+        actor: str = "fallacies-runner",
+    ) -> None:
+        self.state = state
+        self.quick = quick
+        self.out_dir = out_dir
+        self.handler = handler or NullHandler()
+        self.signals = signals if signals is not None else SIGNALS
+        self.target = target
+        self.actor = actor
+
+    async def run(self, experiments: Sequence[Experiment]) -> RunResult:
+        result = RunResult()
+        for index, experiment in enumerate(experiments, 1):
+            self.handler.experiment_started(experiment, index, len(experiments))
+            journal = await self.run_one(experiment)
+            result.journals.append(journal)
+            self.handler.experiment_finished(journal)
+        return result
+
+    async def run_one(self, experiment: Experiment) -> Journal:
+        journal = Journal(
+            name=experiment.name,
+            title=experiment.title,
+            fallacy=experiment.fallacy,
+            fallacy_name=experiment.fallacy_name,
+            narration=experiment.narration.as_dict(),
+            key_signal=self._info(experiment.key_signal),
+            signals=[self._info(name) for name in experiment.signals],
+            started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            quick=self.quick,
+            target=self.target,
+        )
+        targets = {
+            name: str(node["metrics_url"])
+            for name, node in self.state.nodes.items()
+            if node.get("metrics_url")
+        }
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            sampler = Sampler(targets, session=session)
+            ctx = FaultContext(self.state, session, actor=f"{self.actor}:{experiment.name}")
+            run = _Run(self, experiment, journal, sampler, ctx)
+            try:
+                await run.execute()
+            except asyncio.CancelledError:
+                journal.status = "aborted"
+                journal.error = "interrupted"
+                await asyncio.shield(run.finish())
+                self._write(journal)
+                raise
+            except Exception as exc:
+                log.exception("experiment %s failed", experiment.name)
+                journal.status = "error"
+                journal.error = f"{type(exc).__name__}: {exc}"
+            await asyncio.shield(run.finish())
+        self._write(journal)
+        return journal
+
+    def _info(self, name: str) -> SignalInfo:
+        signal = self.signals[name]
+        return SignalInfo(name=name, title=signal.title, unit=signal.unit)
+
+    def _write(self, journal: Journal) -> None:
+        if self.out_dir is not None:
+            journal.write(self.out_dir / f"{journal.fallacy:02d}-{journal.name}.json")
+
+
+class _Run:
+    """The state of one experiment's execution, so ``finish`` can always clean up."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        experiment: Experiment,
+        journal: Journal,
+        sampler: Sampler,
+        ctx: FaultContext,
+    ) -> None:
+        self.runner = runner
+        self.experiment = experiment
+        self.journal = journal
+        self.sampler = sampler
+        self.ctx = ctx
+        self.snapshots: list[Snapshot] = []
+        self.faults: list[_Applied] = []
+        self.started = time.monotonic()
+        self.phase = "warm-up"
+        self.quick = runner.quick
+        warmup = experiment.warmup_s
+        self.method_start = warmup
+        self.method_end = warmup + experiment.method_span(self.quick)
+        self.total = self.method_end + experiment.observe_after_s
+        self._sampling: asyncio.Task[None] | None = None
+        self._finished = False
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+    async def execute(self) -> None:
+        handler, exp = self.runner.handler, self.experiment
+        self._sampling = asyncio.create_task(self._sample_loop())
+        handler.phase(exp, "warm-up", self.total)
+        await self._sleep_until(self.method_start)
+        before = window(self.snapshots, 0.5, self.method_start)
+        for check in exp.steady_state:
+            self.journal.steady_state += evaluate(
+                check, before, self.runner.signals, phase="before"
+            )
+        if not all(c.passed for c in self.journal.steady_state):
+            self.journal.status = "failed"
+            self.journal.error = "steady state did not hold before the fault; nothing injected"
+            return
+        self.phase = "fault"
+        handler.phase(exp, "fault", self.total - self.now())
+        async with asyncio.TaskGroup() as group:
+            for step in exp.method:
+                group.create_task(self._fault(step))
+        self.phase = "observe"
+        handler.phase(exp, "observe", self.total - self.now())
+        await self._sleep_until(self.total)
+        self._judge()
+
+    async def _fault(self, step: FaultStep) -> None:
+        fault = FAULTS[step.kind]
+        duration = step.duration(self.quick)
+        await self._sleep_until(self.method_start + step.at_s)
+        record = FaultRecord(
+            kind=step.kind,
+            target=step.target,
+            start_s=self.now(),
+            attributes=dict(step.attributes),
+        )
+        applied = _Applied(step, record)
+        self.faults.append(applied)
+        self.journal.faults.append(record)
+        description = f"{step.kind} on {step.target} for {duration:g} s"
+        try:
+            applied.info = await fault.apply(self.ctx, step, duration + TTL_MARGIN_S)
+            applied.applied = True
+        except Exception as exc:
+            record.error = f"{type(exc).__name__}: {exc}"
+            record.end_s = self.now()
+            self.runner.handler.fault(self.experiment, "failed", f"{description}: {exc}")
+            raise
+        self.runner.handler.fault(self.experiment, "applied", description)
+        await self._sleep_until(record.start_s + duration)
+        await self._revert(applied)
+        self.runner.handler.fault(self.experiment, "reverted", description)
+
+    async def _revert(self, applied: _Applied) -> None:
+        if not applied.applied or applied.record.reverted:
+            return
+        try:
+            await FAULTS[applied.step.kind].revert(self.ctx, applied.step, applied.info)
+            applied.record.reverted = True
+        except Exception as exc:
+            applied.record.error = f"revert failed: {type(exc).__name__}: {exc}"
+        finally:
+            if applied.record.end_s is None:
+                applied.record.end_s = self.now()
+
+    def _judge(self) -> None:
+        exp, signals = self.experiment, self.runner.signals
+        starts = [f.record.start_s for f in self.faults]
+        ends = [f.record.end_s for f in self.faults if f.record.end_s is not None]
+        fault_start = min(starts) if starts else self.method_start
+        fault_end = max(ends) if ends else self.method_end
+        during = window(self.snapshots, fault_start + exp.settle_s, fault_end)
+        after = window(self.snapshots, fault_end + exp.recover_s, self.now())
+        for check in exp.expectations:
+            snaps = during if check.phase == "during" else after
+
+            def first_seen(client: str, check: Any = check) -> str:
+                return self._first_seen(check, client, fault_start)
+
+            self.journal.expectations += evaluate(
+                check,
+                snaps,
+                signals,
+                phase=check.phase,
+                detail=first_seen if check.phase == "during" else None,
+            )
+        for check in exp.steady_state:
+            self.journal.steady_state += evaluate(check, after, signals, phase="after")
+        results = self.journal.steady_state + self.journal.expectations
+        failed_faults = [f for f in self.journal.faults if f.error]
+        self.journal.status = (
+            "passed"
+            if results and all(r.passed for r in results) and not failed_faults
+            else "failed"
+        )
+
+    def _first_seen(self, check: Any, client: str, fault_start: float) -> str:
+        """When the sliding-window signal first met the expectation after the fault began."""
+        signal = self.runner.signals[check.signal]
+        for snap in self.snapshots:
+            if snap.t < fault_start:
+                continue
+            recent = window(self.snapshots, snap.t - CHART_WINDOW_S, snap.t)
+            if holds(check.op, signal.value(recent, client), check.threshold):
+                return f"first met {snap.t - fault_start:.1f} s after the fault began"
+        return "never met on the sliding window"
+
+    async def _sample_loop(self) -> None:
+        next_at = 0.0
+        while True:
+            snapshot = await self.sampler.scrape(self.now())
+            self.snapshots.append(snapshot)
+            self._record(snapshot)
+            next_at += SAMPLE_INTERVAL_S
+            delay = next_at - self.now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    def _record(self, snapshot: Snapshot) -> None:
+        recent = window(self.snapshots, snapshot.t - CHART_WINDOW_S, snapshot.t)
+        values: dict[str, dict[str, float | None]] = {}
+        for name in self.experiment.signals:
+            signal = self.runner.signals[name]
+            values[name] = {client: signal.value(recent, client) for client in CLIENTS}
+        self.journal.samples.append(Sample(t=round(snapshot.t, 3), values=values))
+        self.runner.handler.sample(
+            self.experiment,
+            snapshot.t,
+            self.phase,
+            max(0.0, self.total - snapshot.t),
+            values.get(self.experiment.key_signal, {}),
+        )
+
+    async def _sleep_until(self, t: float) -> None:
+        delay = t - self.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def finish(self) -> None:
+        """Revert what is still applied, run the rollbacks, stop sampling. Runs once."""
+        if self._finished:
+            return
+        self._finished = True
+        self.phase = "rollback"
+        try:
+            async with asyncio.timeout(ROLLBACK_TIMEOUT_S):
+                for applied in self.faults:
+                    await self._revert(applied)
+                for rollback in self.experiment.rollbacks:
+                    action = ROLLBACKS[rollback.action]
+                    try:
+                        detail = await action(self.ctx, dict(rollback.args))
+                        self.journal.rollbacks.append(Rollback(rollback.action, "ok", detail))
+                    except Exception as exc:
+                        self.journal.rollbacks.append(
+                            Rollback(rollback.action, "failed", f"{type(exc).__name__}: {exc}")
+                        )
+        except TimeoutError:
+            self.journal.rollbacks.append(Rollback("all", "failed", "rollbacks timed out"))
+        finally:
+            if self._sampling is not None:
+                self._sampling.cancel()
+                try:
+                    await self._sampling
+                except asyncio.CancelledError:
+                    pass
+            self.journal.duration_s = round(self.now(), 3)

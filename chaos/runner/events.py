@@ -1,0 +1,31 @@
+"""Lifecycle events of a run, for handlers: the terminal display is one, tests another."""
+
+from __future__ import annotations
+
+from chaos.experiment.model import Experiment
+from chaos.journal import Journal
+
+
+class Handler:
+    """Override what you need; every method is a no-op by default."""
+
+    def experiment_started(self, experiment: Experiment, index: int, total: int) -> None: ...
+
+    def phase(self, experiment: Experiment, phase: str, remaining_s: float) -> None: ...
+
+    def sample(
+        self,
+        experiment: Experiment,
+        t: float,
+        phase: str,
+        remaining_s: float,
+        key: dict[str, float | None],
+    ) -> None: ...
+
+    def fault(self, experiment: Experiment, action: str, description: str) -> None: ...
+
+    def experiment_finished(self, journal: Journal) -> None: ...
+
+
+class NullHandler(Handler):
+    pass

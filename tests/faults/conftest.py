@@ -1,0 +1,98 @@
+"""A real embedded mesh per test module, and helpers to look at what a fault did.
+
+Starting a mesh takes about two seconds, so each module shares one (module-scoped
+fixtures on a module-scoped loop); every test leaves the mesh as it found it, and
+the fixture checks that nothing it can see was left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from chaos.experiment.model import FaultStep
+from chaos.faults import FaultContext, validate_step
+from chaos.mesh.plan import build_plan
+from chaos.mesh.state import MeshState
+from chaos.mesh.supervisor import Supervisor
+from chaos.toxiproxy import Toxiproxy
+
+POLL_S = 0.05
+
+
+def step(kind: str, target: str, **attributes: Any) -> FaultStep:
+    """A validated step, as the loader would hand it to the runner."""
+    made = FaultStep(kind=kind, target=target, at_s=0, duration_s=5, attributes=attributes)
+    validate_step(made)
+    return made
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(POLL_S)
+    raise AssertionError(f"not true within {timeout} s (last: {last!r})")
+
+
+async def get_json(ctx: FaultContext, url: str, **headers: str) -> Any:
+    async with ctx.session.get(url, headers=headers) as response:
+        if response.status == 404:
+            return None
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def janitor_ids(ctx: FaultContext) -> set[str]:
+    return {job["id"] for job in await get_json(ctx, f"{ctx.state.control_url}/janitor")}
+
+
+async def toxics_on(ctx: FaultContext, link: str) -> dict[str, dict[str, Any]]:
+    """``{name: {type, stream, attributes}}`` of the link's toxics, as the proxy says."""
+    api = str(ctx.state.links[link]["api"])
+    found = await Toxiproxy(api, session=ctx.session).toxics(link)
+    return {
+        t.name: {"type": t.type, "stream": t.stream, "attributes": dict(t.attributes)}
+        for t in found
+    }
+
+
+async def proxy_of(ctx: FaultContext, link: str) -> Any:
+    api = str(ctx.state.links[link]["api"])
+    return await Toxiproxy(api, session=ctx.session).proxy(link)
+
+
+async def start_mesh(
+    tmp_path_factory: pytest.TempPathFactory, **plan: Any
+) -> tuple[Supervisor, MeshState]:
+    state_dir = tmp_path_factory.mktemp("mesh")
+    supervisor = Supervisor(build_plan(base_port=0, seed=5, **plan), state_dir)
+    await supervisor.start()
+    state = MeshState.read(state_dir)
+    assert state is not None
+    return supervisor, state
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[MeshState]:
+    supervisor, state = await start_mesh(tmp_path_factory)
+    try:
+        yield state
+    finally:
+        await supervisor.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def ctx(mesh: MeshState) -> AsyncIterator[FaultContext]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield FaultContext(mesh, session, actor="tests/faults")

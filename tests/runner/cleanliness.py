@@ -1,0 +1,66 @@
+"""What "the mesh is as we found it" means, checked against the nodes themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from chaos.mesh.state import MeshState
+from chaos.toxiproxy import Toxiproxy
+
+
+async def leftovers(state: MeshState) -> list[str]:
+    """Every fault still in place: toxics, cut links, stopped nodes, lying clocks, new keys."""
+    found: list[str] = []
+    for api in {str(link["api"]) for link in state.links.values()}:
+        async with Toxiproxy(api) as client:
+            for proxy in (await client.proxies()).values():
+                if not proxy.enabled:
+                    found.append(f"link {proxy.name} is down")
+                if proxy.upstream != state.links[proxy.name]["upstream"]:
+                    found.append(f"link {proxy.name} points at {proxy.upstream}")
+                found += [f"toxic {t.name} on {proxy.name}" for t in proxy.toxics]
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with session.get(f"{state.control_url}/nodes") as response:
+            down = {
+                node["name"]
+                for node in await response.json()
+                if node["state"] != "running" or not node["healthy"]
+            }
+        found += [f"node {name} is down" for name in sorted(down)]
+        for name, node in state.nodes.items():
+            if name in down:
+                continue
+            if node["kind"] == "ntp":
+                clock = await _get(session, f"{node['admin_url']}/clock")
+                if clock.get("lying"):
+                    found.append(f"{name} lies: {clock}")
+            if node["kind"] == "api" and name != "rogue":
+                headers = {"X-Fallacies-Admin-Token": state.secrets["admin_token"]}
+                keys = await _get(session, f"{node['admin_url']}/admin/keys", headers)
+                active = {
+                    k["kid"]
+                    for k in keys["keys"]
+                    if k["use"] == "request" and k["status"] == "active"
+                }
+                if state.secrets["key_id"] not in active:
+                    found.append(f"{name} request keys are {sorted(active)}")
+        dns_admin = state.nodes["dns"]["admin_url"]
+        srv = await _get(session, f"{dns_admin}/records/_api._tcp/SRV")
+        ports = sorted(int(v["port"]) for v in srv["values"])
+        expected = sorted(
+            int(state.links[name]["listen"].rsplit(":", 1)[1]) for name in ("api-1", "api-2")
+        )
+        if ports != expected:
+            found.append(f"SRV lists ports {ports}, not {expected}")
+    return found
+
+
+async def _get(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
+) -> Any:
+    async with session.get(url, headers=headers) as response:
+        response.raise_for_status()
+        return await response.json()
