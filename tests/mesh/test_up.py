@@ -60,7 +60,17 @@ async def test_killed_node_shows_down_and_down_leaves_no_orphan(tmp_path: Path) 
     try:
         state = MeshState.read(state_dir)
         assert state is not None
-        expected = {"dns", "ntp-a", "ntp-b", "ntp-c", "api-1", "api-2", "rogue", "proxy", "workload"}
+        expected = {
+            "dns",
+            "ntp-a",
+            "ntp-b",
+            "ntp-c",
+            "api-1",
+            "api-2",
+            "rogue",
+            "proxy",
+            "workload",
+        }
         assert set(state.nodes) == expected
         rows = await poll_status(state, lambda by: all(r["healthy"] for r in by.values()))
         assert set(rows) == expected
