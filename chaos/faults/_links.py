@@ -78,6 +78,18 @@ async def _add_one(
     # each other's toxic.
     name = f"{toxic_type}_{stream}_{secrets.token_hex(3)}"
     toxiproxy = via_toxiproxy(ctx, link)
+    added: dict[str, Any] = {"link": link, "name": name, "janitor": None}
+    if toxiproxy:
+        # Toxiproxy has no TTL: its janitor job is filed before the toxic exists, so a
+        # runner killed in between never leaves a toxic nobody removes.
+        api = link_info(ctx.state, link)["api"]
+        added["janitor"] = await file_janitor(
+            ctx,
+            due_in_s=ttl_s,
+            method="DELETE",
+            url=f"{api}/proxies/{link}/toxics/{name}",
+            description=f"remove toxic {name} from {link}",
+        )
     try:
         await client(ctx, link).add_toxic(
             link,
@@ -88,22 +100,11 @@ async def _add_one(
             attributes=attributes,
             ttl=None if toxiproxy else ttl_s,
         )
-    except ToxiproxyError as exc:
-        raise FaultError(f"{link}: the proxy refused {toxic_type}: {exc}") from exc
-    added: dict[str, Any] = {"link": link, "name": name, "janitor": None}
-    if toxiproxy:
-        api = link_info(ctx.state, link)["api"]
-        try:
-            added["janitor"] = await file_janitor(
-                ctx,
-                due_in_s=ttl_s,
-                method="DELETE",
-                url=f"{api}/proxies/{link}/toxics/{name}",
-                description=f"remove toxic {name} from {link}",
-            )
-        except BaseException:
-            await remove_toxics(ctx, [added])
-            raise
+    except BaseException as exc:
+        await cancel_janitor(ctx, added["janitor"])
+        if isinstance(exc, ToxiproxyError):
+            raise FaultError(f"{link}: the proxy refused {toxic_type}: {exc}") from exc
+        raise
     return added
 
 
@@ -140,24 +141,15 @@ async def change_proxy(
     info = link_info(ctx.state, link)
     toxiproxy = via_toxiproxy(ctx, link)
     proxies = client(ctx, link)
-    try:
-        if toxiproxy:
-            await proxies.update_proxy(link, upstream=upstream, enabled=enabled)
-        else:
-            pending = _remaining(await proxies.proxy(link))
-            ttl = ttl_s if pending is None else max(ttl_s, pending)
-            await proxies.update_proxy(link, upstream=upstream, enabled=enabled, ttl=ttl)
-    except ToxiproxyError as exc:
-        raise FaultError(f"{link}: the proxy refused the change: {exc}") from exc
-    if not toxiproxy:
-        return None
-    body: dict[str, Any] = {}
-    if upstream is not None:
-        body["upstream"] = str(info["upstream"])
-    if enabled is not None:
-        body["enabled"] = True
-    try:
-        return await file_janitor(
+    job: str | None = None
+    if toxiproxy:
+        body: dict[str, Any] = {}
+        if upstream is not None:
+            body["upstream"] = str(info["upstream"])
+        if enabled is not None:
+            body["enabled"] = True
+        # Filed before the change, for the same reason as a toxic's.
+        job = await file_janitor(
             ctx,
             due_in_s=ttl_s,
             method="POST",  # the update verb every Toxiproxy version accepts
@@ -165,9 +157,19 @@ async def change_proxy(
             body=body,
             description=description,
         )
-    except BaseException:
-        await restore_proxy(ctx, link, upstream=upstream is not None, enabled=enabled is not None)
+    try:
+        if toxiproxy:
+            await proxies.update_proxy(link, upstream=upstream, enabled=enabled)
+        else:
+            pending = _remaining(await proxies.proxy(link))
+            ttl = ttl_s if pending is None else max(ttl_s, pending)
+            await proxies.update_proxy(link, upstream=upstream, enabled=enabled, ttl=ttl)
+    except BaseException as exc:
+        await cancel_janitor(ctx, job)
+        if isinstance(exc, ToxiproxyError):
+            raise FaultError(f"{link}: the proxy refused the change: {exc}") from exc
         raise
+    return job
 
 
 async def restore_proxy(

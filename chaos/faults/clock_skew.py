@@ -56,18 +56,19 @@ class ClockSkew(Fault):
         clock = f"{admin_url(ctx.state, step.target)}/clock"
         previous = await http(ctx, "GET", clock)
         lies = {WIRE[key]: value for key, value in step.attributes.items()}
-        await http(ctx, "PATCH", clock, body=lies)
         applied: dict[str, Any] = {"node": step.target, "previous": previous, "janitor": None}
+        # Revert first, lie second: a runner killed in between leaves nothing undone.
+        applied["janitor"] = await file_janitor(
+            ctx,
+            due_in_s=ttl_s,
+            method="POST",
+            url=f"{clock}/reset",
+            description=f"reset the clock of {step.target}",
+        )
         try:
-            applied["janitor"] = await file_janitor(
-                ctx,
-                due_in_s=ttl_s,
-                method="POST",
-                url=f"{clock}/reset",
-                description=f"reset the clock of {step.target}",
-            )
+            await http(ctx, "PATCH", clock, body=lies)
         except BaseException:
-            await http(ctx, "POST", f"{clock}/reset")
+            await cancel_janitor(ctx, applied["janitor"])
             raise
         return applied
 

@@ -167,21 +167,24 @@ class DnsRecord(Fault):
             ttl = attributes.get("ttl", previous["ttl"] if previous else None)
             new = {"values": values} if ttl is None else {"ttl": ttl, "values": values}
         applied: dict[str, Any] = {"url": url, "previous": previous, "janitor": None}
-        if new is None:
-            await http(ctx, "DELETE", url, missing_ok=True)
-        else:
-            await http(ctx, "PUT", url, body=new)
+        # The way back is filed before the change, so a runner killed in between
+        # cannot leave the record changed with nobody to put it back.
+        applied["janitor"] = await file_janitor(
+            ctx,
+            due_in_s=ttl_s,
+            method="DELETE" if previous is None else "PUT",
+            url=url,
+            body=None if previous is None else {k: previous[k] for k in ("ttl", "values")},
+            description=f"put back {step.target} {rdtype}",
+        )
         try:
-            applied["janitor"] = await file_janitor(
-                ctx,
-                due_in_s=ttl_s,
-                method="DELETE" if previous is None else "PUT",
-                url=url,
-                body=None if previous is None else {k: previous[k] for k in ("ttl", "values")},
-                description=f"put back {step.target} {rdtype}",
-            )
+            if new is None:
+                await http(ctx, "DELETE", url, missing_ok=True)
+            else:
+                await http(ctx, "PUT", url, body=new)
         except BaseException:
             await _put_back(ctx, url, previous)
+            await cancel_janitor(ctx, applied["janitor"])
             raise
         return applied
 

@@ -95,25 +95,32 @@ async def add_toxic(
 ) -> Toxic:
     info = _link(state, link)
     via_toxiproxy = info["proxy"] == "toxiproxy"
-    async with _client(state, link, actor) as client:
-        toxic = await client.add_toxic(
-            link,
-            toxic_type,
-            name=name,
-            stream=stream,
-            toxicity=toxicity,
-            attributes=attributes,
-            ttl=None if via_toxiproxy else ttl,
-        )
+    job: str | None = None
     if via_toxiproxy and ttl:
-        await file_revert(
+        # Toxiproxy has no TTL: the janitor's revert is filed before the toxic exists.
+        name = name or f"{toxic_type}_{stream}"
+        job = await file_revert(
             state,
             due_in_s=ttl,
             method="DELETE",
-            url=f"{info['api']}/proxies/{link}/toxics/{toxic.name}",
-            description=f"remove toxic {toxic.name} from {link}",
+            url=f"{info['api']}/proxies/{link}/toxics/{name}",
+            description=f"remove toxic {name} from {link}",
         )
-    return toxic
+    try:
+        async with _client(state, link, actor) as client:
+            return await client.add_toxic(
+                link,
+                toxic_type,
+                name=name,
+                stream=stream,
+                toxicity=toxicity,
+                attributes=attributes,
+                ttl=None if via_toxiproxy else ttl,
+            )
+    except BaseException:
+        if job is not None:
+            await cancel_revert(state, job)
+        raise
 
 
 async def set_enabled(
@@ -121,13 +128,9 @@ async def set_enabled(
 ) -> None:
     info = _link(state, link)
     via_toxiproxy = info["proxy"] == "toxiproxy"
-    async with _client(state, link, actor) as client:
-        if enabled:
-            await client.enable(link)
-        else:
-            await client.disable(link, ttl=None if via_toxiproxy else ttl)
+    job: str | None = None
     if via_toxiproxy and ttl and not enabled:
-        await file_revert(
+        job = await file_revert(
             state,
             due_in_s=ttl,
             method="POST",
@@ -135,6 +138,16 @@ async def set_enabled(
             body={"enabled": True},
             description=f"re-enable link {link}",
         )
+    try:
+        async with _client(state, link, actor) as client:
+            if enabled:
+                await client.enable(link)
+            else:
+                await client.disable(link, ttl=None if via_toxiproxy else ttl)
+    except BaseException:
+        if job is not None:
+            await cancel_revert(state, job)
+        raise
 
 
 async def remove_toxic(state: MeshState, link: str, toxic: str) -> None:
@@ -149,6 +162,13 @@ async def reset(state: MeshState) -> int:
         async with Toxiproxy(api, actor=ACTOR) as client:
             await client.reset()
     return len(apis)
+
+
+async def cancel_revert(state: MeshState, job: str) -> None:
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with session.delete(f"{state.control_url}/janitor/{job}"):
+            pass
 
 
 async def file_revert(
