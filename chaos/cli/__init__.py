@@ -208,6 +208,10 @@ def up(
     seed: Annotated[
         int | None, typer.Option(help="Seed the fault proxy's random draws (reproducible).")
     ] = None,
+    prometheus: Annotated[
+        bool,
+        typer.Option(help="Also run Prometheus (with the project's rules) when it is installed."),
+    ] = True,
     state_dir: StateDir = None,
 ) -> None:
     """Start the whole mesh as local processes on 127.0.0.1 (no Docker)."""
@@ -225,6 +229,7 @@ def up(
         args = ["--base-port", str(base_port)]
         args += ["--toxiproxy"] if toxiproxy else []
         args += ["--seed", str(seed)] if seed is not None else []
+        args += [] if prometheus else ["--no-prometheus"]
         try:
             state = start_detached(args, directory)
         except MeshError as exc:
@@ -236,6 +241,10 @@ def up(
         plan = build_plan(
             base_port=base_port, tcp_proxy="toxiproxy" if toxiproxy else "fallacies", seed=seed
         )
+        if prometheus:
+            from chaos.mesh.prometheus import with_prometheus
+
+            plan = with_prometheus(plan, directory / "run")
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
 

@@ -15,6 +15,7 @@ import pytest
 
 from chaos.mesh.lifecycle import fetch_status
 from chaos.mesh.plan import build_plan
+from chaos.mesh.prometheus import find_prometheus
 from chaos.mesh.state import MeshState, pid_alive
 
 CLI = [sys.executable, "-m", "chaos.cli"]
