@@ -71,6 +71,7 @@ async def test_killed_node_shows_down_and_down_leaves_no_orphan(tmp_path: Path) 
             "rogue",
             "proxy",
             "workload",
+            *(("prometheus",) if find_prometheus() else ()),
         }
         assert set(state.nodes) == expected
         rows = await poll_status(state, lambda by: all(r["healthy"] for r in by.values()))
