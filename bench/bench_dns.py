@@ -78,7 +78,7 @@ def main() -> int:
         if not line:
             print("the DNS server exited before announcing its ports", file=sys.stderr)
             return 1
-        endpoints = json.loads(line)
+        endpoints = json.loads(line)["endpoints"]
         port = int(endpoints["udp"].rsplit(":", 1)[1])
         with tempfile.TemporaryDirectory() as tmp:
             queries = Path(tmp) / "queries.txt"

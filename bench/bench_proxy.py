@@ -305,7 +305,7 @@ def _project_proxy() -> Iterator[str]:
     )
     try:
         assert process.stdout is not None
-        endpoints = json.loads(process.stdout.readline())
+        endpoints = json.loads(process.stdout.readline())["endpoints"]
         yield str(endpoints["api"])
     finally:
         process.terminate()

@@ -12,8 +12,7 @@ import json
 import logging
 import sys
 
-from services.common.errors import PortInUseError
-from services.common.lifecycle import run
+from services.common.lifecycle import run_announcing_json
 from services.registry import FACTORIES, build
 
 
@@ -33,15 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.config}: {exc}", file=sys.stderr)
         return 2
 
-    def announce(endpoints: dict[str, str]) -> None:
-        print(json.dumps({"node": service.name, "endpoints": endpoints}), flush=True)
-
-    try:
-        run(service, announce)
-    except PortInUseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_announcing_json(service)
 
 
 if __name__ == "__main__":

@@ -8,15 +8,13 @@ a parent process can start it on port 0 and learn where it listens.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 
 from chaos.proxy.config import ConfigError, load_config
 from chaos.proxy.server import ProxyServer
-from services.common.errors import PortInUseError
-from services.common.lifecycle import run
+from services.common.lifecycle import run_announcing_json
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,18 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     server = ProxyServer(api_host=args.host, api_port=args.port, config=config, seed=args.seed)
 
-    def announce(endpoints: dict[str, str]) -> None:
-        print(json.dumps(endpoints), flush=True)
-
     try:
-        run(server, announce)
-    except PortInUseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return run_announcing_json(server)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -38,3 +38,22 @@ def run(service: Service, announce: Callable[[dict[str, str]], None] | None = No
         uvloop.run(serve_until_signalled(service, announce))
     except ImportError:
         asyncio.run(serve_until_signalled(service, announce))
+
+
+def run_announcing_json(service: Service) -> int:
+    """The ``python -m ...`` entry points: endpoints as one JSON line, exit code 1 on a
+    taken port, so a parent process can start a node on port 0 and learn where it is."""
+    import json
+    import sys
+
+    from services.common.errors import PortInUseError
+
+    def announce(endpoints: dict[str, str]) -> None:
+        print(json.dumps({"node": service.name, "endpoints": endpoints}), flush=True)
+
+    try:
+        run(service, announce)
+    except PortInUseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -7,12 +7,10 @@ parent process can start it on port 0 and learn where it listens.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 
-from services.common.errors import PortInUseError
-from services.common.lifecycle import run
+from services.common.lifecycle import run_announcing_json
 from services.dns.server import DNSServer
 from services.dns.zone import Zone
 
@@ -39,15 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         zone=zone,
     )
 
-    def announce(endpoints: dict[str, str]) -> None:
-        print(json.dumps(endpoints), flush=True)
-
-    try:
-        run(server, announce)
-    except PortInUseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_announcing_json(server)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from services.common.errors import FieldError, PortInUseError
-from services.common.lifecycle import run
+from services.common.errors import FieldError
+from services.common.lifecycle import run_announcing_json
 from services.workload.config import WorkloadConfig
 from services.workload.service import WorkloadService
 
@@ -72,15 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    def announce(endpoints: dict[str, str]) -> None:
-        print(json.dumps(endpoints), flush=True)
-
-    try:
-        run(WorkloadService(config=config), announce)
-    except PortInUseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_announcing_json(WorkloadService(config=config))
 
 
 if __name__ == "__main__":

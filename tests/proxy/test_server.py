@@ -132,7 +132,7 @@ async def test_python_m_chaos_proxy_announces_and_serves(tmp_path: Path) -> None
     )
     try:
         assert process.stdout is not None
-        endpoints = json.loads(await asyncio.wait_for(process.stdout.readline(), 15))
+        endpoints = json.loads(await asyncio.wait_for(process.stdout.readline(), 15))["endpoints"]
         assert set(endpoints) == {"api", "udp dns"}
         async with aiohttp.ClientSession() as session:
             async with session.get(endpoints["api"] + "/proxies/dns") as response:
