@@ -259,7 +259,14 @@ def build_plan(
                 metrics_url=f"{url(toxiproxy_api)}/metrics",
                 listen={"api": at(toxiproxy_api)},
                 admin_url=url(toxiproxy_api),
-                command=(toxiproxy_binary, "-host", host, "-port", str(toxiproxy_api)),
+                command=(
+                    toxiproxy_binary,
+                    "-host",
+                    host,
+                    "-port",
+                    str(toxiproxy_api),
+                    "-proxy-metrics",
+                ),
             )
         )
 
