@@ -449,7 +449,7 @@ def fault_add(
         )
     except (FaultError, ToxiproxyError) as exc:
         raise _fail(str(exc)) from None
-    console.print(f"{link}: {_toxic_summary(added)}")
+    console.print(f"{link}: {_toxic_summary(added.toxic)}")
 
 
 @fault_app.command("ls")

@@ -15,6 +15,7 @@ from typing import Any
 
 from chaos.faults._common import FaultError, cancel_janitor, file_janitor, link_info
 from chaos.faults.base import FaultContext
+from chaos.mesh.faults import add_toxic
 from chaos.toxiproxy import Proxy, Toxiproxy, ToxiproxyError
 
 STREAMS = ("upstream", "downstream")
@@ -77,35 +78,22 @@ async def _add_one(
     # A unique name, so two faults of one type on one link never collide or remove
     # each other's toxic.
     name = f"{toxic_type}_{stream}_{secrets.token_hex(3)}"
-    toxiproxy = via_toxiproxy(ctx, link)
-    added: dict[str, Any] = {"link": link, "name": name, "janitor": None}
-    if toxiproxy:
-        # Toxiproxy has no TTL: its janitor job is filed before the toxic exists, so a
-        # runner killed in between never leaves a toxic nobody removes.
-        api = link_info(ctx.state, link)["api"]
-        added["janitor"] = await file_janitor(
-            ctx,
-            due_in_s=ttl_s,
-            method="DELETE",
-            url=f"{api}/proxies/{link}/toxics/{name}",
-            description=f"remove toxic {name} from {link}",
-        )
     try:
-        await client(ctx, link).add_toxic(
+        added = await add_toxic(
+            ctx.state,
             link,
             toxic_type,
-            name=name,
+            attributes=dict(attributes),
             stream=stream,
             toxicity=toxicity,
-            attributes=attributes,
-            ttl=None if toxiproxy else ttl_s,
+            name=name,
+            ttl=ttl_s,
+            actor=ctx.actor,
+            session=ctx.session,
         )
-    except BaseException as exc:
-        await cancel_janitor(ctx, added["janitor"])
-        if isinstance(exc, ToxiproxyError):
-            raise FaultError(f"{link}: the proxy refused {toxic_type}: {exc}") from exc
-        raise
-    return added
+    except ToxiproxyError as exc:
+        raise FaultError(f"{link}: the proxy refused {toxic_type}: {exc}") from exc
+    return {"link": link, "name": name, "janitor": added.janitor}
 
 
 async def remove_toxics(ctx: FaultContext, toxics: Sequence[Mapping[str, Any]]) -> None:

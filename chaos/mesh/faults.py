@@ -81,6 +81,13 @@ async def list_links(state: MeshState) -> list[LinkView]:
     return views
 
 
+@dataclass(frozen=True)
+class AddedToxic:
+    toxic: Toxic
+    janitor: str | None
+    """The supervisor's revert job on Toxiproxy links (which have no TTL of their own)."""
+
+
 async def add_toxic(
     state: MeshState,
     link: str,
@@ -92,7 +99,9 @@ async def add_toxic(
     name: str | None = None,
     ttl: float | None = None,
     actor: str = ACTOR,
-) -> Toxic:
+    session: aiohttp.ClientSession | None = None,
+) -> AddedToxic:
+    """Add a toxic that ends after ``ttl`` seconds whoever added it (the CLI and the runner)."""
     info = _link(state, link)
     via_toxiproxy = info["proxy"] == "toxiproxy"
     job: str | None = None
@@ -107,8 +116,8 @@ async def add_toxic(
             description=f"remove toxic {name} from {link}",
         )
     try:
-        async with _client(state, link, actor) as client:
-            return await client.add_toxic(
+        async with Toxiproxy(str(info["api"]), actor=actor, session=session) as client:
+            toxic = await client.add_toxic(
                 link,
                 toxic_type,
                 name=name,
@@ -121,6 +130,7 @@ async def add_toxic(
         if job is not None:
             await cancel_revert(state, job)
         raise
+    return AddedToxic(toxic, job)
 
 
 async def set_enabled(
