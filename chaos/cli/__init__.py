@@ -631,6 +631,9 @@ def run(
         raise typer.Exit(code=130) from None
     except (MeshError, MeshStartError, PortInUseError) as exc:
         raise _fail(str(exc)) from None
+    if not result.journals:
+        console.print("no experiment ran")
+        return
     print_summary(console, result.journals)
     from chaos.report import write_report
 
