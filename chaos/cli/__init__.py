@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -212,9 +214,18 @@ def up(
         bool,
         typer.Option(help="Also run Prometheus (with the project's rules) when it is installed."),
     ] = True,
+    compose: Annotated[
+        bool, typer.Option(help="Run the Docker Compose mesh (compose/compose.yaml) instead.")
+    ] = False,
+    build: Annotated[bool, typer.Option(help="With --compose: build the images first.")] = False,
+    grafana: Annotated[bool, typer.Option(help="With --compose: also start Grafana.")] = False,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(help="With --compose: image overrides (compose/offline.env from the build)."),
+    ] = None,
     state_dir: StateDir = None,
 ) -> None:
-    """Start the whole mesh as local processes on 127.0.0.1 (no Docker)."""
+    """Start the whole mesh as local processes on 127.0.0.1 (no Docker), or with --compose."""
     import asyncio
     import shutil
 
@@ -223,6 +234,22 @@ def up(
     from chaos.mesh.supervisor import MeshStartError
 
     directory = _state_dir(state_dir)
+    if compose:
+        from chaos.compose import lifecycle as compose_mesh
+
+        try:
+            compose_mesh.up(
+                detach=detach,
+                build=build,
+                env_file=env_file,
+                profiles=("grafana",) if grafana else (),
+                state_dir=directory,
+            )
+        except compose_mesh.ComposeError as exc:
+            raise _fail(str(exc)) from None
+        if detach:
+            _print_status_table(asyncio.run(compose_mesh.status(directory)))
+        return
     if toxiproxy and shutil.which("toxiproxy-server") is None:
         raise _fail("--toxiproxy needs toxiproxy-server on PATH (see README: Toxiproxy)", 2)
     if detach:
@@ -291,21 +318,40 @@ def _print_status_table(rows: list[dict[str, Any]] | None) -> bool:
     return all_ok
 
 
+ComposeFlag = Annotated[bool, typer.Option(help="The Docker Compose mesh.")]
+
+
 @app.command()
-def status(state_dir: StateDir = None) -> None:
+def status(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
     """Show the health of each node; exit 1 if any is down."""
     import asyncio
 
-    if not _print_status_table(asyncio.run(_status_rows(_state_dir(state_dir)))):
+    if compose:
+        from chaos.compose import lifecycle as compose_mesh
+
+        rows = asyncio.run(compose_mesh.status(_state_dir(state_dir)))
+    else:
+        rows = asyncio.run(_status_rows(_state_dir(state_dir)))
+    if not _print_status_table(rows):
         raise typer.Exit(code=1)
 
 
 @app.command()
-def down(state_dir: StateDir = None) -> None:
-    """Stop every process of a mesh started with `fallacies up`."""
+def down(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
+    """Stop every process of a mesh started with `fallacies up` (or its containers)."""
     import asyncio
 
     from chaos.mesh.lifecycle import MeshError, shut_down
+
+    if compose:
+        from chaos.compose import lifecycle as compose_mesh
+
+        try:
+            compose_mesh.down(state_dir=_state_dir(state_dir))
+        except compose_mesh.ComposeError as exc:
+            raise _fail(str(exc)) from None
+        console.print("compose mesh stopped")
+        return
 
     try:
         forced = asyncio.run(shut_down(_state_dir(state_dir)))
@@ -592,6 +638,9 @@ def run(
         int, typer.Option(help="Base port if the run starts its own mesh; 0: free ports.")
     ] = 17000,
     seed: Annotated[int | None, typer.Option(help="Seed for the fault proxy's draws.")] = None,
+    target: Annotated[
+        str, typer.Option(help="embedded, or compose (a mesh started with `up --compose`).")
+    ] = "embedded",
     state_dir: StateDir = None,
 ) -> None:
     """Run experiments against the embedded mesh (started for the run if none is up).
@@ -603,6 +652,10 @@ def run(
 
     from chaos.cli.display import LiveDisplay, print_summary
 
+    if target not in ("embedded", "compose"):
+        raise _fail(f"unknown target {target!r}; use embedded or compose", 2)
+    if target == "compose" and disable_defence:
+        raise _fail("--disable-defence needs the embedded mesh (compose configs are fixed)", 2)
     experiments = _select(_experiments(), which)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out if out is not None else Path("fallacies-runs") / stamp
@@ -622,6 +675,7 @@ def run(
                 seed,
                 _state_dir(state_dir),
                 display,
+                target,
             )
         )
     except KeyboardInterrupt:
@@ -653,6 +707,7 @@ async def _run_experiments(
     seed: int | None,
     state_dir: Path,
     display: LiveDisplay,
+    target: str = "embedded",
 ) -> RunResult:
     import asyncio
 
@@ -661,12 +716,22 @@ async def _run_experiments(
 
     result = RunResult()
     overrides = merge_overrides(*(e.workload for e in experiments), overrides) or None
-    async with mesh_for_run(
-        state_dir, base_port=base_port, workload_overrides=overrides, seed=seed
-    ) as (state, started):
+    mesh: AbstractAsyncContextManager[tuple[MeshState, bool]]
+    if target == "compose":
+        from chaos.compose import lifecycle as compose_mesh
+
+        if overrides:
+            raise MeshError("workload overrides need the embedded mesh (compose configs are fixed)")
+        found = await compose_mesh.running_state(state_dir)
+        if found is None:
+            raise MeshError("no compose mesh is running (start it with `fallacies up --compose`)")
+        mesh = _existing(found)
+    else:
+        mesh = mesh_for_run(state_dir, base_port=base_port, workload_overrides=overrides, seed=seed)
+    async with mesh as (state, started):
         if started:
             console.print("started a mesh for this run (stopped at the end)")
-        runner = Runner(state, quick=quick, out_dir=out_dir, handler=display)
+        runner = Runner(state, quick=quick, out_dir=out_dir, handler=display, target=target)
         for index, experiment in enumerate(experiments, 1):
             if step:
                 display.pause()
@@ -685,6 +750,11 @@ async def _run_experiments(
             display.experiment_finished(journal)
     display.stop()
     return result
+
+
+@asynccontextmanager
+async def _existing(state: MeshState) -> AsyncIterator[tuple[MeshState, bool]]:
+    yield state, False
 
 
 @app.command()

@@ -15,9 +15,11 @@ general-purpose HTTP client for whoever can reach it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -25,7 +27,39 @@ from aiohttp import web
 from services.common.http import json_error
 
 if TYPE_CHECKING:
-    from chaos.mesh.supervisor import Supervisor
+    from chaos.mesh.janitor import Janitor
+    from chaos.mesh.plan import MeshPlan
+    from chaos.mesh.process import NodeState
+    from chaos.mesh.supervisor import NodeStatus
+
+
+class ControlledNode(Protocol):
+    """One node as the control API acts on it: a process (``NodeProcess``) or a container."""
+
+    @property
+    def state(self) -> NodeState: ...
+    @property
+    def pid(self) -> int | None: ...
+    async def stop(self) -> None: ...
+    async def kill(self) -> None: ...
+    async def pause(self) -> None: ...
+    async def resume(self) -> None: ...
+
+
+class ControlledMesh(Protocol):
+    """What the routes need: the embedded ``Supervisor`` or the compose ``DockerMesh``."""
+
+    @property
+    def plan(self) -> MeshPlan: ...
+    @property
+    def nodes(self) -> Mapping[str, ControlledNode]: ...
+    @property
+    def janitor(self) -> Janitor: ...
+    @property
+    def shutdown_requested(self) -> asyncio.Event: ...
+    async def status(self) -> list[NodeStatus]: ...
+    async def start_node(self, name: str) -> None: ...
+
 
 ACTIONS = ("stop", "start", "restart", "kill", "pause", "resume")
 REVERSIBLE = {"stop": "start", "kill": "start", "pause": "resume"}
@@ -42,7 +76,7 @@ def _ttl(request: web.Request) -> float | None:
     return value
 
 
-def create_app(supervisor: Supervisor) -> web.Application:
+def create_app(supervisor: ControlledMesh) -> web.Application:
     allowed = tuple(
         node.admin_url.rstrip("/") + "/" for node in supervisor.plan.nodes if node.admin_url
     )
@@ -83,9 +117,9 @@ def create_app(supervisor: Supervisor) -> web.Application:
         if action == "kill":
             await proc.kill()
         if action == "pause":
-            proc.pause()
+            await proc.pause()
         if action == "resume":
-            proc.resume()
+            await proc.resume()
         if action in ("start", "restart"):
             await supervisor.start_node(name)
 

@@ -124,12 +124,12 @@ class NodeProcess:
         if self._waiter is not None:
             await self._waiter
 
-    def pause(self) -> None:
+    async def pause(self) -> None:
         if self.state == "running":
             self._signal(signal.SIGSTOP)
             self.state = "paused"
 
-    def resume(self) -> None:
+    async def resume(self) -> None:
         if self.state == "paused":
             self._signal(signal.SIGCONT)
             self.state = "running"

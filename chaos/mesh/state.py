@@ -6,7 +6,10 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chaos.mesh.plan import MeshPlan
 
 STATE_FILE = "mesh.json"
 
@@ -30,6 +33,39 @@ class MeshState:
     """Per link: protocol, listen, upstream, proxy (the node carrying it), api."""
     secrets: dict[str, str] = field(default_factory=dict)
     """Admin token and keys, for faults such as key rotation; the file is mode 0600."""
+
+    @classmethod
+    def from_plan(
+        cls, plan: MeshPlan, *, supervisor_pid: int, pids: dict[str, int | None] | None = None
+    ) -> MeshState:
+        """The state of a mesh started from ``plan`` (node pids by name, if any)."""
+        pids = pids or {}
+        return cls(
+            supervisor_pid=supervisor_pid,
+            control_url=plan.control_url,
+            nodes={
+                node.name: {
+                    "kind": node.kind,
+                    "pid": pids.get(node.name),
+                    "listen": node.listen,
+                    "health_url": node.health_url,
+                    "metrics_url": node.metrics_url,
+                    "admin_url": node.admin_url,
+                }
+                for node in plan.nodes
+            },
+            links={
+                link.name: {
+                    "protocol": link.protocol,
+                    "listen": link.listen,
+                    "upstream": link.upstream,
+                    "proxy": link.proxy,
+                    "api": plan.node(link.proxy).admin_url,
+                }
+                for link in plan.links
+            },
+            secrets=dict(plan.secrets),
+        )
 
     def write(self, state_dir: Path) -> Path:
         state_dir.mkdir(parents=True, exist_ok=True)

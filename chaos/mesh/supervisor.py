@@ -163,31 +163,10 @@ class Supervisor(Service):
             raise MeshStartError(f"toxiproxy refused the links: {exc}") from exc
 
     def _write_state(self) -> None:
-        MeshState(
+        MeshState.from_plan(
+            self.plan,
             supervisor_pid=os.getpid(),
-            control_url=self.plan.control_url,
-            nodes={
-                node.name: {
-                    "kind": node.kind,
-                    "pid": self.nodes[node.name].pid,
-                    "listen": node.listen,
-                    "health_url": node.health_url,
-                    "metrics_url": node.metrics_url,
-                    "admin_url": node.admin_url,
-                }
-                for node in self.plan.nodes
-            },
-            links={
-                link.name: {
-                    "protocol": link.protocol,
-                    "listen": link.listen,
-                    "upstream": link.upstream,
-                    "proxy": link.proxy,
-                    "api": self.plan.node(link.proxy).admin_url,
-                }
-                for link in self.plan.links
-            },
-            secrets=self.plan.secrets,
+            pids={name: proc.pid for name, proc in self.nodes.items()},
         ).write(self.state_dir)
 
     async def status(self) -> list[NodeStatus]:

@@ -1,0 +1,355 @@
+"""The compose mesh's control service: the embedded control API, backed by the Docker engine.
+
+    runner / CLI ──HTTP──▶ control (127.0.0.1:18400, network_mode: host)
+                              ├── chaos.mesh.control.create_app  (the same routes)
+                              ├── DockerMesh: node actions → docker stop/start/kill/pause
+                              └── Janitor: reverts due even if the runner dies
+
+It speaks exactly the supervisor's API (``GET /nodes``, ``POST /nodes/{name}/{action}
+[?ttl=S]``, ``GET/POST/DELETE /janitor``, ``POST /shutdown``) because it *is* that
+API: ``create_app`` from ``chaos.mesh.control`` is reused over ``DockerMesh``, which
+offers the slice of ``Supervisor`` those handlers touch. Containers are found by
+their compose labels (project and service), so a container recreated by
+``docker compose up`` is found again.
+
+What differs from processes:
+
+    stop    docker stop (SIGTERM, SIGKILL after 5 s)
+    kill    docker kill (SIGKILL): a crash, shown as ``exited``
+    pause   docker pause (cgroup freezer): sockets stay open, nothing answers
+
+Docker counts both ``stop`` and ``kill`` as a manual stop, so the restart policy
+(``unless-stopped``) leaves the node down until ``start`` (or the janitor, at the
+TTL) as in the embedded mesh; a process that dies on its own is restarted by Docker.
+
+``healthy`` is the node's own health URL answering 200 (as the supervisor checks),
+not Docker's periodic healthcheck, which lags by up to an interval; Docker's verdict
+is kept in the ``health`` field of ``GET /nodes``.
+
+``python -m chaos.compose.control [--host 127.0.0.1] [--port 18400] [--project NAME]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from chaos.compose.topology import CONTROL_PORT, HOST, PROJECT, compose_plan
+from chaos.mesh.control import create_app
+from chaos.mesh.janitor import Janitor
+from chaos.mesh.plan import MeshPlan, NodePlan
+from chaos.mesh.process import NodeState
+from chaos.mesh.supervisor import HEALTH_TIMEOUT_S, MeshStartError, NodeStatus
+from services.common.base import Service
+from services.common.http import start_site
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
+
+__all__ = ["ContainerNode", "ControlService", "DockerMesh", "main"]
+
+log = logging.getLogger(__name__)
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+ONEOFF_LABEL = "com.docker.compose.oneoff"
+STOP_TIMEOUT_S = 5
+CLEAN_EXIT_CODES = (0, 143)
+"""How a node ends on ``docker stop`` (SIGTERM handled, or not): stopped, not crashed."""
+
+
+class ContainerNode:
+    """One compose service's container with ``NodeProcess``'s surface.
+
+    ``state`` and ``pid`` are refreshed from the engine after every action and on
+    every status call. The blocking Docker SDK runs in worker threads, except
+    ``pause``/``resume``, which ``create_app`` calls synchronously: one short engine
+    call each (a few ms), made in the event loop.
+    """
+
+    def __init__(self, name: str, kind: str, mesh: DockerMesh) -> None:
+        self.name = name
+        self.kind = kind
+        self._mesh = mesh
+        self.state: NodeState = "stopped"
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        self.health: str | None = None
+        """Docker's own healthcheck verdict: starting, healthy, unhealthy, or None."""
+        self._stopped_on_purpose = False
+
+    def _container(self) -> Container:
+        found = self._mesh.containers(self.name)
+        if self.name not in found:
+            raise LookupError(
+                f"no container for {self.name!r} in compose project {self._mesh.project!r}"
+            )
+        return found[self.name]
+
+    def update(self, container: Container | None) -> None:
+        """Take state, pid, exit code and health from the container's inspect data."""
+        if container is None:
+            self.state, self.pid, self.returncode, self.health = "stopped", None, None, None
+            return
+        state: dict[str, Any] = container.attrs.get("State", {})
+        status = str(state.get("Status", ""))
+        self.health = (state.get("Health") or {}).get("Status")
+        self.pid = int(state["Pid"]) if state.get("Pid") else None
+        self.returncode = None
+        if status == "running":
+            self.state = "running"
+        elif status == "paused":
+            self.state = "paused"
+        elif status == "restarting":
+            self.state = "starting"
+        elif status in ("exited", "dead"):
+            self.returncode = int(state.get("ExitCode", -1))
+            clean = self._stopped_on_purpose or self.returncode in CLEAN_EXIT_CODES
+            self.state = "stopped" if clean else "exited"
+        else:  # created, removing
+            self.state = "stopped"
+
+    async def refresh(self) -> None:
+        found = await asyncio.to_thread(self._mesh.containers, self.name)
+        self.update(found.get(self.name))
+
+    async def start(self) -> None:
+        """Start a stopped or crashed container; a running or paused one is left as is."""
+        await self.refresh()
+        if self.state in ("starting", "running", "paused"):
+            return
+        self._stopped_on_purpose = False
+        await asyncio.to_thread(lambda: self._container().start())
+        await self.refresh()
+
+    async def stop(self) -> None:
+        def stop() -> None:
+            container = self._container()
+            if container.status == "paused":
+                container.unpause()
+            container.stop(timeout=STOP_TIMEOUT_S)
+
+        self._stopped_on_purpose = True
+        await asyncio.to_thread(stop)
+        await self.refresh()
+
+    async def kill(self) -> None:
+        """SIGKILL, as a crash; down until started (Docker treats it as a manual stop)."""
+
+        def kill() -> None:
+            container = self._container()
+            if container.status in ("running", "paused"):
+                container.kill()
+
+        await asyncio.to_thread(kill)
+        await self.refresh()
+
+    async def pause(self) -> None:
+        def pause() -> None:
+            container = self._container()
+            if container.status == "running":
+                container.pause()
+
+        await asyncio.to_thread(pause)
+        await self.refresh()
+
+    async def resume(self) -> None:
+        def resume() -> None:
+            container = self._container()
+            if container.status == "paused":
+                container.unpause()
+
+        await asyncio.to_thread(resume)
+        await self.refresh()
+
+
+class DockerMesh:
+    """The part of ``Supervisor`` that ``chaos.mesh.control.create_app`` uses, over Docker.
+
+    ``plan`` (for the janitor's allowed admin URLs), ``nodes`` (name → node with
+    state, pid, stop, kill, pause, resume), ``status()``, ``start_node()``,
+    ``janitor`` and ``shutdown_requested``.
+    """
+
+    def __init__(
+        self,
+        plan: MeshPlan,
+        client: docker.DockerClient,
+        *,
+        project: str = PROJECT,
+        start_timeout_s: float = 30.0,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.project = project
+        self.start_timeout_s = start_timeout_s
+        self.nodes = {node.name: ContainerNode(node.name, node.kind, self) for node in plan.nodes}
+        self.janitor = Janitor()
+        self.shutdown_requested = asyncio.Event()
+        self._session: aiohttp.ClientSession | None = None
+
+    def containers(self, service: str | None = None) -> dict[str, Container]:
+        """The project's containers by service name (blocking: call in a thread)."""
+        labels = [f"{PROJECT_LABEL}={self.project}", f"{ONEOFF_LABEL}=False"]
+        if service is not None:
+            labels.append(f"{SERVICE_LABEL}={service}")
+        found: dict[str, Container] = {}
+        for container in self.client.containers.list(all=True, filters={"label": labels}):
+            name = container.labels.get(SERVICE_LABEL)
+            if name and (name not in found or container.status == "running"):
+                found[name] = container
+        return found
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            timeout = aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_S)
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        return self._session
+
+    async def _healthy(self, node: NodePlan) -> bool:
+        try:
+            async with self.session().get(node.health_url) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+    async def status(self) -> list[NodeStatus]:
+        found = await asyncio.to_thread(self.containers)
+
+        async def one(node: NodePlan) -> NodeStatus:
+            proc = self.nodes[node.name]
+            proc.update(found.get(node.name))
+            healthy = proc.state == "running" and await self._healthy(node)
+            return NodeStatus(
+                name=node.name,
+                kind=node.kind,
+                state=proc.state,
+                healthy=healthy,
+                pid=proc.pid,
+                returncode=proc.returncode,
+                listen=node.listen,
+                metrics_url=node.metrics_url,
+            )
+
+        return list(await asyncio.gather(*(one(node) for node in self.plan.nodes)))
+
+    async def start_node(self, name: str) -> None:
+        """Start the node's container and return once its health URL answers."""
+        proc, node = self.nodes[name], self.plan.node(name)
+        await proc.start()
+        deadline = time.monotonic() + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if proc.state == "running" and await self._healthy(node):
+                return
+            if proc.state in ("stopped", "exited"):
+                raise MeshStartError(f"{name} exited with code {proc.returncode} while starting")
+            await asyncio.sleep(0.05)
+            await proc.refresh()
+        raise MeshStartError(
+            f"{name} was not healthy within {self.start_timeout_s:.0f} s ({node.health_url})"
+        )
+
+    async def stop_all(self) -> None:
+        """What ``POST /shutdown`` asks for: every node's container stopped (control stays)."""
+        await asyncio.gather(*(proc.stop() for proc in self.nodes.values()))
+
+    async def close(self) -> None:
+        await self.janitor.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class ControlService(Service):
+    """The control API on loopback, serving a ``DockerMesh``."""
+
+    name = "control"
+
+    def __init__(self, mesh: DockerMesh, *, host: str = HOST, port: int = CONTROL_PORT) -> None:
+        self.mesh = mesh
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+        self._watch: asyncio.Task[None] | None = None
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        return {"control": f"http://{self.host}:{self.port}"}
+
+    async def start(self) -> None:
+        app = create_app(self.mesh)
+        self._runner, self.port = await start_site(
+            app, self.host, self.port, what="compose control API"
+        )
+        self._watch = asyncio.create_task(self._on_shutdown())
+
+    async def _on_shutdown(self) -> None:
+        await self.mesh.shutdown_requested.wait()
+        log.info("shutdown requested: stopping every node container")
+        try:
+            await self.mesh.stop_all()
+        except Exception as exc:
+            log.warning("could not stop every node: %s", exc)
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.mesh.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chaos.compose.control", description=__doc__)
+    parser.add_argument("--host", default=HOST, help="bind address (keep it loopback)")
+    parser.add_argument("--port", type=int, default=CONTROL_PORT)
+    parser.add_argument(
+        "--project",
+        default=os.environ.get("FALLACIES_COMPOSE_PROJECT") or PROJECT,
+        help="compose project whose containers are the nodes",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    import docker
+
+    from services.common.errors import PortInUseError
+    from services.common.lifecycle import run
+
+    try:
+        client = docker.from_env(version="auto")
+    except docker.errors.DockerException as exc:
+        print(f"error: cannot reach the Docker engine: {exc}", file=sys.stderr)
+        return 2
+    mesh = DockerMesh(compose_plan(), client, project=args.project)
+
+    def announce(endpoints: dict[str, str]) -> None:
+        print(json.dumps({"node": "control", "endpoints": endpoints}), flush=True)
+
+    try:
+        run(ControlService(mesh, host=args.host, port=args.port), announce)
+    except PortInUseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""``up``, ``down`` and ``status`` of the compose mesh, around ``docker compose``.
+
+    up()      docker compose -f compose/compose.yaml up -d --wait; writes the MeshState
+    down()    docker compose -f compose/compose.yaml down --volumes --remove-orphans
+    running_state()  the MeshState when the control service answers, else None
+
+Image overrides (``FALLACIES_IMAGE``, ``TOXIPROXY_IMAGE``, ``PROMETHEUS_IMAGE``,
+``GRAFANA_IMAGE``, ``BASE_IMAGE``) come from the environment or an ``env_file``
+(``compose/offline.env``, written by ``compose/build-images.sh``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from chaos.compose.state import compose_state, compose_state_dir, read_state, write_state
+from chaos.mesh.lifecycle import fetch_status
+from chaos.mesh.state import MeshState
+
+__all__ = [
+    "COMPOSE_FILE",
+    "ComposeError",
+    "compose_command",
+    "down",
+    "running_state",
+    "status",
+    "up",
+]
+
+COMPOSE_FILE = Path(
+    os.environ.get("FALLACIES_COMPOSE_FILE")
+    or Path(__file__).resolve().parents[2] / "compose" / "compose.yaml"
+)
+"""``compose/compose.yaml`` of the source checkout (``$FALLACIES_COMPOSE_FILE`` overrides)."""
+OFFLINE_ENV = COMPOSE_FILE.parent / "offline.env"
+"""Written by ``compose/build-images.sh``: the locally built images."""
+
+
+class ComposeError(RuntimeError):
+    """``docker compose`` failed or is missing; the message says what to do."""
+
+
+def compose_command(
+    *args: str,
+    compose_file: Path = COMPOSE_FILE,
+    env_file: Path | None = None,
+    profiles: Sequence[str] = (),
+) -> list[str]:
+    docker = shutil.which("docker")
+    if docker is None:
+        raise ComposeError("docker is not installed (the compose mesh needs Docker + Compose v2)")
+    command = [docker, "compose", "-f", str(compose_file)]
+    if env_file is not None:
+        command += ["--env-file", str(env_file)]
+    for profile in profiles:
+        command += ["--profile", profile]
+    return [*command, *args]
+
+
+def _run(command: list[str], *, env: Mapping[str, str] | None, timeout_s: float) -> None:
+    try:
+        done = subprocess.run(
+            command,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ComposeError(f"{' '.join(command[1:])}: no result within {timeout_s:.0f} s") from exc
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+        raise ComposeError(f"{' '.join(command[1:])} failed ({done.returncode}):\n{tail}")
+
+
+def up(
+    *,
+    detach: bool = True,
+    build: bool = False,
+    env_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    profiles: Sequence[str] = (),
+    wait_timeout_s: float = 120.0,
+    state_dir: Path | None = None,
+) -> MeshState:
+    """Start the compose mesh and return its state once every container is healthy.
+
+    ``detach=False`` runs ``docker compose up`` in the foreground (logs on the
+    terminal) until Ctrl-C, and then stops the containers as compose does.
+    """
+    options: dict[str, Any] = {"env_file": env_file, "profiles": profiles}
+    args = ["up", "--build"] if build else ["up"]
+    if detach:
+        args += ["--detach", "--wait", "--wait-timeout", str(int(wait_timeout_s))]
+        # The timeout also covers a first build or pull before the wait begins.
+        _run(compose_command(*args, **options), env=env, timeout_s=wait_timeout_s + 900)
+        write_state(state_dir)
+        return compose_state()
+    write_state(state_dir)
+    try:
+        subprocess.run(
+            compose_command(*args, **options), env={**os.environ, **(env or {})}, check=False
+        )
+    finally:
+        _forget(state_dir)
+    return compose_state()
+
+
+def _forget(state_dir: Path | None) -> None:
+    MeshState.remove(compose_state_dir(state_dir))
+
+
+def down(
+    *,
+    volumes: bool = True,
+    env_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
+    timeout_s: float = 120.0,
+) -> None:
+    """Stop and remove the containers and the network (and the data volumes)."""
+    args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
+    # Every profile, so a Grafana started with --profile grafana goes too.
+    _run(compose_command(*args, env_file=env_file, profiles=("*",)), env=env, timeout_s=timeout_s)
+    _forget(state_dir)
+
+
+async def running_state(state_dir: Path | None = None) -> MeshState | None:
+    """The compose mesh's state if its control service answers, else None."""
+    state = read_state(state_dir)
+    if state is None:
+        return None
+    try:
+        timeout = aiohttp.ClientTimeout(total=2)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.get(f"{state.control_url}/healthz") as response:
+                return state if response.status == 200 else None
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
+async def status(state_dir: Path | None = None) -> list[dict[str, Any]] | None:
+    """Node statuses from the control service (as ``fallacies status`` shows them)."""
+    state = read_state(state_dir)
+    return None if state is None else await fetch_status(state)
+
+
+async def wait_healthy(state: MeshState, timeout_s: float = 60.0) -> list[dict[str, Any]]:
+    """Poll the control service until every node is running and healthy."""
+    deadline = time.monotonic() + timeout_s
+    last: list[dict[str, Any]] | None = None
+    while time.monotonic() < deadline:
+        last = await fetch_status(state)
+        if last and all(n["state"] == "running" and n["healthy"] for n in last):
+            return last
+        await asyncio.sleep(0.2)
+    down_nodes = [n["name"] for n in last or [] if not n.get("healthy")]
+    raise ComposeError(f"nodes not healthy within {timeout_s:.0f} s: {down_nodes or 'no answer'}")

@@ -1,0 +1,343 @@
+"""The compose mesh as data: every container's address, ports, config and the links between.
+
+The same nodes and links as the embedded mesh (``chaos.mesh.plan``), laid out on a
+project network with static addresses, so DNS records and configs can name them::
+
+    172.30.0.0/24                       links                      upstreams
+    workload .40 ──dns :53/udp─────────▶ proxy .30 ──────────────▶ dns .10 :53
+                 ──ntp-a/b/c :1231-1233▶           ──────────────▶ ntp-a/b/c .11-.13 :123
+                 ──dns-tcp :53─────────▶ toxiproxy .31 ──────────▶ dns .10 :53
+                 ──api-1/2 :8001/8002──▶               ──────────▶ api-1/2 .21/.22 :8000
+    api-1 ──repl-1-2 :8012─────────────▶               ──────────▶ api-2 :8000
+    api-2 ──repl-2-1 :8021─────────────▶               ──────────▶ api-1 :8000
+    rogue .23 (the forged replica), prometheus .50, grafana .51; control on the host
+
+Two points of view share one description. Inside the network a node is
+``172.30.0.x:<container port>``: that is where links point and what ``listen`` says.
+From the host every admin, metrics and health URL is a port published on
+127.0.0.1 only (``PUBLISHED``), which is what the runner and the control service use.
+
+``compose/config/`` holds these configs as files (``python -m chaos.compose.render``
+writes them; a test keeps files and this module equal), ``compose/compose.yaml``
+the containers (a test checks its addresses and ports against this module).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaos.mesh.plan import (
+    API_NODES,
+    API_SRV,
+    NTP_NODES,
+    ZONE,
+    LinkPlan,
+    MeshPlan,
+    NodePlan,
+    Protocol,
+)
+
+__all__ = [
+    "CONTROL_PORT",
+    "HOST",
+    "IPS",
+    "PROJECT",
+    "PUBLISHED",
+    "SECRETS",
+    "SUBNET",
+    "compose_plan",
+    "link_port",
+]
+
+PROJECT = "fallacies"
+"""The compose project's ``name:``; containers are found by its label."""
+SUBNET = "172.30.0.0/24"
+HOST = "127.0.0.1"
+"""Where the host reaches published ports: loopback only, never beyond."""
+
+IPS: dict[str, str] = {
+    "dns": "172.30.0.10",
+    "ntp-a": "172.30.0.11",
+    "ntp-b": "172.30.0.12",
+    "ntp-c": "172.30.0.13",
+    "api-1": "172.30.0.21",
+    "api-2": "172.30.0.22",
+    "rogue": "172.30.0.23",
+    "proxy": "172.30.0.30",
+    "toxiproxy": "172.30.0.31",
+    "workload": "172.30.0.40",
+    "prometheus": "172.30.0.50",
+    "grafana": "172.30.0.51",
+}
+
+DNS_PORT, NTP_PORT, HTTP_PORT, ADMIN_PORT, PROXY_API_PORT, WORKLOAD_PORT = (
+    53,
+    123,
+    8000,
+    8080,
+    8474,
+    9100,
+)
+PROMETHEUS_PORT, GRAFANA_PORT = 9090, 3000
+
+CONTROL_PORT = 18400
+"""The control service binds 127.0.0.1:18400 on the host (``network_mode: host``)."""
+
+PUBLISHED: dict[tuple[str, str], int] = {
+    ("dns", "admin"): 18401,
+    ("ntp-a", "admin"): 18402,
+    ("ntp-b", "admin"): 18403,
+    ("ntp-c", "admin"): 18404,
+    ("api-1", "http"): 18405,
+    ("api-1", "admin"): 18406,
+    ("api-2", "http"): 18407,
+    ("api-2", "admin"): 18408,
+    ("rogue", "http"): 18409,
+    ("rogue", "admin"): 18410,
+    ("proxy", "api"): 18411,
+    ("toxiproxy", "api"): 18412,
+    ("workload", "http"): 18413,
+    ("prometheus", "http"): 18414,
+    ("grafana", "http"): 18415,
+}
+"""(node, role) → host port, each published as ``127.0.0.1:PORT:<container port>``."""
+
+LINK_PORTS: dict[str, tuple[str, int, str, int]] = {
+    # link: (carrier, port on the carrier, upstream node, upstream port)
+    "dns": ("proxy", DNS_PORT, "dns", DNS_PORT),
+    "ntp-a": ("proxy", 1231, "ntp-a", NTP_PORT),
+    "ntp-b": ("proxy", 1232, "ntp-b", NTP_PORT),
+    "ntp-c": ("proxy", 1233, "ntp-c", NTP_PORT),
+    "dns-tcp": ("toxiproxy", DNS_PORT, "dns", DNS_PORT),
+    "api-1": ("toxiproxy", 8001, "api-1", HTTP_PORT),
+    "api-2": ("toxiproxy", 8002, "api-2", HTTP_PORT),
+    "repl-1-2": ("toxiproxy", 8012, "api-2", HTTP_PORT),
+    "repl-2-1": ("toxiproxy", 8021, "api-1", HTTP_PORT),
+}
+"""UDP links ride the project's proxy, TCP links real Toxiproxy: the compose split."""
+UDP_LINKS = ("dns", "ntp-a", "ntp-b", "ntp-c")
+
+PROXY_SEED = 11
+JOURNEY_INTERVAL_S = 0.3
+NTP_INTERVAL_S = 1.0
+
+SECRETS: dict[str, str] = {
+    "admin_token": "compose-playground-admin-token",
+    "bootstrap_token": "compose-playground-bootstrap-token",
+    "key_id": "k1",
+    "key_secret": "compose-playground-request-secret",
+}
+"""Static playground secrets, public in this repository on purpose (compose/config/README.md):
+the compose mesh is a local demo with its admin ports on loopback. The embedded mesh
+draws fresh ones at every ``up``."""
+RESPONSE_KEY_ID, RESPONSE_SECRET = "r1", "compose-playground-response-secret"
+ROGUE_RESPONSE_SECRET = "compose-rogue-own-response-secret"
+ROGUE_BOOTSTRAP_TOKEN = "compose-rogue-bootstrap-token"
+
+
+def at(node: str, port: int) -> str:
+    return f"{IPS[node]}:{port}"
+
+
+def published_url(node: str, role: str) -> str:
+    return f"http://{HOST}:{PUBLISHED[(node, role)]}"
+
+
+def link_port(name: str) -> int:
+    return LINK_PORTS[name][1]
+
+
+def _links() -> tuple[LinkPlan, ...]:
+    links = []
+    for name, (carrier, port, upstream, upstream_port) in LINK_PORTS.items():
+        protocol: Protocol = "udp" if name in UDP_LINKS else "tcp"
+        listen, target = at(carrier, port), at(upstream, upstream_port)
+        links.append(LinkPlan(name, protocol, listen, target, carrier))
+    return tuple(links)
+
+
+def link_config(link: LinkPlan) -> dict[str, Any]:
+    """A link as its carrier creates it at start: listening on every address of the container."""
+    body = link.to_populate()
+    body["listen"] = f"0.0.0.0:{link.listen.rsplit(':', 1)[1]}"
+    return body
+
+
+def _api(name: str, links: dict[str, LinkPlan]) -> NodePlan:
+    peers = (
+        {
+            peer: f"http://{links[f'repl-{name[-1]}-{peer[-1]}'].listen}"
+            for peer in API_NODES
+            if peer != name
+        }
+        if name in API_NODES
+        else {}
+    )
+    config: dict[str, Any] = {
+        "replica_id": name,
+        "host": "0.0.0.0",
+        "port": HTTP_PORT,
+        "admin_host": "0.0.0.0",
+        "admin_port": ADMIN_PORT,
+        **({"peers": peers} if peers else {}),
+        "keys": {SECRETS["key_id"]: SECRETS["key_secret"]},
+        "response_keys": {RESPONSE_KEY_ID: RESPONSE_SECRET},
+        "admin_token": SECRETS["admin_token"],
+        "bootstrap_token": SECRETS["bootstrap_token"],
+    }
+    if name == "rogue":
+        # It accepts the clients' requests but signs with a key of its own.
+        config["response_keys"] = {RESPONSE_KEY_ID: ROGUE_RESPONSE_SECRET}
+        config["bootstrap_token"] = ROGUE_BOOTSTRAP_TOKEN
+    http = published_url(name, "http")
+    return NodePlan(
+        name=name,
+        kind="api",
+        config=config,
+        health_url=f"{http}/healthz",
+        metrics_url=f"{http}/metrics",
+        listen={"http": at(name, HTTP_PORT), "admin": at(name, ADMIN_PORT)},
+        admin_url=published_url(name, "admin"),
+    )
+
+
+def _admin_node(name: str, kind: str, config: dict[str, Any], listen: dict[str, str]) -> NodePlan:
+    admin = published_url(name, "admin")
+    return NodePlan(
+        name=name,
+        kind=kind,
+        config=config,
+        health_url=f"{admin}/healthz",
+        metrics_url=f"{admin}/metrics",
+        listen=listen,
+        admin_url=admin,
+    )
+
+
+def compose_plan() -> MeshPlan:
+    """The compose mesh in the embedded mesh's terms, seen from the host."""
+    links = _links()
+    by_name = {link.name: link for link in links}
+    nodes: list[NodePlan] = [
+        _admin_node(
+            "dns",
+            "dns",
+            {
+                "host": "0.0.0.0",
+                "port": DNS_PORT,
+                "admin_host": "0.0.0.0",
+                "admin_port": ADMIN_PORT,
+                "zone": "/config/zone.yaml",
+            },
+            {"udp+tcp": at("dns", DNS_PORT), "admin": at("dns", ADMIN_PORT)},
+        )
+    ]
+    for name in NTP_NODES:
+        nodes.append(
+            _admin_node(
+                name,
+                "ntp",
+                {
+                    "host": "0.0.0.0",
+                    "port": NTP_PORT,
+                    "admin_host": "0.0.0.0",
+                    "admin_port": ADMIN_PORT,
+                    "name": name,
+                },
+                {"udp": at(name, NTP_PORT), "admin": at(name, ADMIN_PORT)},
+            )
+        )
+    nodes += [_api(name, by_name) for name in (*API_NODES, "rogue")]
+    for carrier in ("proxy", "toxiproxy"):
+        api = published_url(carrier, "api")
+        config: dict[str, Any] = {}
+        if carrier == "proxy":
+            config = {
+                "api_host": "0.0.0.0",
+                "api_port": PROXY_API_PORT,
+                "proxies": [link_config(lk) for lk in links if lk.proxy == "proxy"],
+                "seed": PROXY_SEED,
+            }
+        nodes.append(
+            NodePlan(
+                name=carrier,
+                kind=carrier,
+                config=config,
+                health_url=f"{api}/version",
+                metrics_url=f"{api}/metrics",
+                listen={"api": at(carrier, PROXY_API_PORT)},
+                admin_url=api,
+            )
+        )
+    workload = published_url("workload", "http")
+    nodes.append(
+        NodePlan(
+            name="workload",
+            kind="workload",
+            config={
+                "dns": {"udp": by_name["dns"].listen, "tcp": by_name["dns-tcp"].listen},
+                "ntp": {
+                    "servers": [
+                        {"name": name, "address": by_name[name].listen} for name in NTP_NODES
+                    ],
+                    "naive_server": NTP_NODES[0],
+                    "interval_s": NTP_INTERVAL_S,
+                },
+                "api": {
+                    "srv_name": API_SRV,
+                    "replicas": list(API_NODES),
+                    "key_id": SECRETS["key_id"],
+                    "secret": SECRETS["key_secret"],
+                    "response_keys": {RESPONSE_KEY_ID: RESPONSE_SECRET},
+                    "bootstrap_token": SECRETS["bootstrap_token"],
+                },
+                "journey": {"interval_s": JOURNEY_INTERVAL_S},
+                "metrics": {"host": "0.0.0.0", "port": WORKLOAD_PORT},
+            },
+            health_url=f"{workload}/healthz",
+            metrics_url=f"{workload}/metrics",
+            listen={"http": at("workload", WORKLOAD_PORT)},
+            admin_url=workload,
+        )
+    )
+    return MeshPlan(
+        host=HOST,
+        control_port=CONTROL_PORT,
+        nodes=tuple(nodes),
+        links=links,
+        records=zone_records(links),
+        secrets=dict(SECRETS),
+    )
+
+
+def zone_records(links: tuple[LinkPlan, ...]) -> tuple[dict[str, Any], ...]:
+    """The records the compose zone file starts with: the same ones the embedded
+    supervisor registers (``chaos.faults.dns_record.mesh_records``), pointing at the
+    api links on the Toxiproxy container."""
+    by_name = {link.name: link for link in links}
+    return (
+        *(
+            {
+                "name": f"{name}.{ZONE}",
+                "type": "A",
+                "ttl": 5,
+                "values": [by_name[name].listen.rsplit(":", 1)[0]],
+            }
+            for name in API_NODES
+        ),
+        {
+            "name": API_SRV,
+            "type": "SRV",
+            "ttl": 5,
+            "values": [
+                {
+                    "priority": 10,
+                    "weight": 50,
+                    "port": int(by_name[name].listen.rsplit(":", 1)[1]),
+                    "target": f"{name}.{ZONE}",
+                }
+                for name in API_NODES
+            ],
+        },
+        {"name": f"big.{ZONE}", "type": "TXT", "ttl": 5},
+    )

@@ -1,0 +1,262 @@
+"""The compose mesh for real: images built offline, containers up, experiments through them.
+
+One mesh serves the module (``docker compose up`` once, ``down -v`` at the end). The
+images come from ``compose/build-images.sh`` (cached: a few seconds when they exist),
+so this runs where no registry is reachable. Timings are printed at the end of the
+session (see ``TIMINGS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from prometheus_client.parser import text_string_to_metric_families
+
+from chaos.compose import lifecycle, topology
+from chaos.experiment import load_all
+from chaos.experiments import EXPERIMENTS_DIR
+from chaos.mesh import faults
+from chaos.mesh.state import MeshState
+from chaos.runner import Runner
+from chaos.toxiproxy import Toxiproxy
+from tests.compose.conftest import (
+    COMPOSE_DIR,
+    missing,
+    require_docker_daemon,
+    require_docker_sdk,
+)
+from tests.runner.cleanliness import leftovers
+from tests.runner.test_experiments import describe
+
+pytestmark = [pytest.mark.tool("docker"), pytest.mark.timeout(900)]
+
+TIMINGS: dict[str, float] = {}
+"""What the report asks for: image build and ``up`` to all healthy, in seconds."""
+UP_TARGET_S = 20.0
+EXPERIMENTS = {exp.fallacy: exp for exp in load_all(EXPERIMENTS_DIR)}
+COMPOSE_FALLACIES = (1, 2, 5, 6)
+RESILIENT_SLO = 0.95
+"""The experiments' own bar for the resilient client (journey success ratio)."""
+
+
+def project_containers(docker: str) -> list[str]:
+    done = subprocess.run(
+        [docker, "ps", "-aq", "--filter", f"label=com.docker.compose.project={topology.PROJECT}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return done.stdout.split()
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, str]:
+    """Build (or find cached) every image; return the overrides compose reads."""
+    require_docker_daemon()
+    require_docker_sdk()
+    began = time.monotonic()
+    done = subprocess.run(
+        ["bash", str(COMPOSE_DIR / "build-images.sh")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    TIMINGS["build-images.sh (cached steps skipped)"] = time.monotonic() - began
+    assert done.returncode == 0, done.stderr[-3000:]
+    env: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = value
+    assert set(env) == {"BASE_IMAGE", "FALLACIES_IMAGE", "TOXIPROXY_IMAGE", "PROMETHEUS_IMAGE"}
+    return env
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def mesh(
+    images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[MeshState]:
+    docker = require_docker_daemon()
+    if project_containers(docker):
+        missing(
+            f"containers of compose project {topology.PROJECT!r} exist already: "
+            "stop them first (docker compose -f compose/compose.yaml down -v)"
+        )
+    state_dir = tmp_path_factory.mktemp("compose-state")
+    began = time.monotonic()
+    try:
+        state = await asyncio.to_thread(lifecycle.up, env=images, state_dir=state_dir)
+        TIMINGS["docker compose up -d --wait (images built)"] = time.monotonic() - began
+        assert await lifecycle.running_state(state_dir) == state
+        yield state
+    finally:
+        await asyncio.to_thread(lifecycle.down, env=images, state_dir=state_dir)
+        assert project_containers(docker) == []
+
+
+@pytest.fixture(scope="module")
+def docker_client() -> Iterator[Any]:
+    require_docker_sdk()
+    import docker
+
+    client = docker.from_env(version="auto")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def container(client: Any, service: str) -> Any:
+    labels = [
+        f"com.docker.compose.project={topology.PROJECT}",
+        f"com.docker.compose.service={service}",
+    ]
+    found = client.containers.list(all=True, filters={"label": labels})
+    assert len(found) == 1, found
+    return found[0]
+
+
+async def get_json(url: str) -> Any:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        async with session.get(url) as response:
+            response.raise_for_status()
+            return await response.json()
+
+
+async def control_nodes(state: MeshState) -> dict[str, dict[str, Any]]:
+    return {node["name"]: node for node in await get_json(f"{state.control_url}/nodes")}
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_mesh_comes_up_healthy_within_the_target(mesh: MeshState) -> None:
+    up = TIMINGS["docker compose up -d --wait (images built)"]
+    assert up <= UP_TARGET_S, f"up took {up:.1f} s"
+    nodes = await control_nodes(mesh)
+    assert set(nodes) == set(mesh.nodes)
+    assert all(n["state"] == "running" and n["healthy"] for n in nodes.values()), nodes
+    for name, node in mesh.nodes.items():
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+            async with session.get(str(node["health_url"])) as response:
+                assert response.status == 200, name
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_every_prometheus_target_is_up_and_the_rules_are_loaded(mesh: MeshState) -> None:
+    api = f"http://127.0.0.1:{topology.PUBLISHED[('prometheus', 'http')]}/api/v1"
+    deadline = time.monotonic() + 30
+    while True:
+        targets = (await get_json(f"{api}/targets"))["data"]["activeTargets"]
+        health = {t["labels"]["node"]: t["health"] for t in targets}
+        if set(health.values()) == {"up"} or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert health == {name: "up" for name in [*mesh.nodes, "prometheus"]}
+    groups = (await get_json(f"{api}/rules"))["data"]["groups"]
+    assert groups and all(g["rules"] for g in groups)
+    journeys = await get_json(f"{api}/query?query=sum(workload_journeys_total)")
+    assert float(journeys["data"]["result"][0]["value"][1]) > 0
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_janitor_reverts_a_toxiproxy_toxic_and_a_paused_container(
+    mesh: MeshState,
+) -> None:
+    """What the control service is for: reverts that happen without the injector."""
+    await faults.add_toxic(mesh, "repl-1-2", "latency", attributes={"latency": 20}, ttl=1.0)
+    api = mesh.links["repl-1-2"]["api"]
+    async with Toxiproxy(api) as client:
+        assert [t.name for t in (await client.proxy("repl-1-2")).toxics]
+    answer = await _post(f"{mesh.control_url}/nodes/rogue/pause?ttl=1")
+    assert answer["state"] == "paused" and answer["revert"]["description"] == "resume rogue"
+    await asyncio.sleep(2.5)
+    async with Toxiproxy(api) as client:
+        assert (await client.proxy("repl-1-2")).toxics == ()
+    rogue = (await control_nodes(mesh))["rogue"]
+    assert rogue["state"] == "running" and rogue["healthy"], rogue
+
+
+async def _post(url: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=40)) as session:
+        async with session.post(url) as response:
+            body: dict[str, Any] = await response.json()
+            assert response.status == 200, body
+            return body
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("fallacy", COMPOSE_FALLACIES)
+async def test_experiment_passes_against_the_containers(
+    fallacy: int, mesh: MeshState, tmp_path: Path
+) -> None:
+    experiment = EXPERIMENTS[fallacy]
+    journal = await Runner(mesh, quick=True, out_dir=tmp_path, target="compose").run_one(experiment)
+    assert journal.status == "passed", describe(journal)
+    assert journal.target == "compose"
+    assert all(f.reverted for f in journal.faults)
+    assert await leftovers(mesh) == []
+
+
+def resilient_journeys(text: str) -> tuple[float, float]:
+    """(ok, all) journeys of the resilient client from the workload's exposition."""
+    ok = total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "workload_journeys_total" and sample.labels["client"] == "resilient":
+                total += sample.value
+                ok += sample.value if sample.labels["outcome"] == "ok" else 0.0
+    return ok, total
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_killed_node_is_restarted_by_its_restart_policy_and_the_slo_holds(
+    mesh: MeshState, docker_client: Any
+) -> None:
+    metrics = str(mesh.nodes["workload"]["metrics_url"])
+    health = str(mesh.nodes["api-1"]["health_url"])
+
+    async def journeys() -> tuple[float, float]:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+            async with session.get(metrics) as response:
+                return resilient_journeys(await response.text())
+
+    async def healthy() -> bool:
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
+                async with session.get(health) as response:
+                    return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+    api_1 = container(docker_client, "api-1")
+    restarts = api_1.attrs["RestartCount"]
+    ok_before, all_before = await journeys()
+    killed_at = time.monotonic()
+    # A crash: SIGKILL to the container's process, as the OOM killer would send it.
+    # (`container.kill()` would not do: Docker counts it as a manual stop, which no
+    # restart policy undoes; the control service's `kill` is that, reverted at its TTL.)
+    os.kill(int(api_1.attrs["State"]["Pid"]), signal.SIGKILL)
+    back_in: float | None = None
+    while time.monotonic() - killed_at < 60:
+        await asyncio.to_thread(api_1.reload)
+        if api_1.attrs["RestartCount"] > restarts and await healthy():
+            back_in = time.monotonic() - killed_at
+            break
+        await asyncio.sleep(0.1)
+    assert back_in is not None, "api-1 was not restarted within 60 s"
+    TIMINGS["api-1 killed -> restarted and healthy"] = back_in
+    await asyncio.sleep(5)  # and the journeys right after it came back
+    ok_after, all_after = await journeys()
+    done = all_after - all_before
+    assert done >= 10, f"only {done} resilient journeys in {time.monotonic() - killed_at:.0f} s"
+    ratio = (ok_after - ok_before) / done
+    assert ratio >= RESILIENT_SLO, f"resilient success ratio {ratio:.2f} while api-1 was down"
+    assert (await control_nodes(mesh))["api-1"]["state"] == "running"
