@@ -106,7 +106,7 @@ class ToxicStub:
 
     async def sleep_until(self, when: float) -> bool:
         """Wait until the clock reaches ``when``; False if interrupted first."""
-        while not self._interrupted and self.clock.now() < when:
+        while not self._interrupted and self.clock.now() < when - self.clock.lead:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             await self._wait(future, when)
         return not self._interrupted

@@ -30,6 +30,8 @@ class FakeClock:
         self._timers: list[tuple[float, int, Callable[[], object], _Handle]] = []
         self._seq = itertools.count()
 
+    lead = 0.0
+
     def now(self) -> float:
         return self.t
 
