@@ -52,9 +52,7 @@ MESH_SERVICES = {
 
 def compose_config(*extra: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     docker = require_compose()
-    clean = {
-        k: v for k, v in os.environ.items() if k not in IMAGE_DEFAULTS and k != "BASE_IMAGE"
-    }
+    clean = {k: v for k, v in os.environ.items() if k not in IMAGE_DEFAULTS and k != "BASE_IMAGE"}
     done = subprocess.run(
         [docker, "compose", "-f", str(COMPOSE_FILE), *extra, "config", "--format", "json"],
         capture_output=True,
