@@ -231,16 +231,7 @@ class DockerMesh:
             proc = self.nodes[node.name]
             proc.update(found.get(node.name))
             healthy = proc.state == "running" and await self._healthy(node)
-            return NodeStatus(
-                name=node.name,
-                kind=node.kind,
-                state=proc.state,
-                healthy=healthy,
-                pid=proc.pid,
-                returncode=proc.returncode,
-                listen=node.listen,
-                metrics_url=node.metrics_url,
-            )
+            return NodeStatus.of(node, proc, healthy=healthy)
 
         return list(await asyncio.gather(*(one(node) for node in self.plan.nodes)))
 

@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -21,6 +22,9 @@ from chaos.mesh.ports import check_free
 from chaos.mesh.process import NodeProcess, NodeState
 from chaos.mesh.state import MeshState
 from services.common.base import Service
+
+if TYPE_CHECKING:
+    from chaos.mesh.control import ControlledNode
 from services.common.http import start_site
 
 HEALTH_TIMEOUT_S = 1.0
@@ -40,6 +44,20 @@ class NodeStatus:
     returncode: int | None
     listen: dict[str, str]
     metrics_url: str | None
+
+    @classmethod
+    def of(cls, node: NodePlan, proc: ControlledNode, *, healthy: bool) -> NodeStatus:
+        """What ``GET /nodes`` reports, whether a process or a container runs the node."""
+        return cls(
+            name=node.name,
+            kind=node.kind,
+            state=proc.state,
+            healthy=healthy,
+            pid=proc.pid,
+            returncode=proc.returncode,
+            listen=node.listen,
+            metrics_url=node.metrics_url,
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -173,16 +191,7 @@ class Supervisor(Service):
         async def one(node: NodePlan) -> NodeStatus:
             proc = self.nodes[node.name]
             healthy = proc.state == "running" and await self._healthy(node)
-            return NodeStatus(
-                name=node.name,
-                kind=node.kind,
-                state=proc.state,
-                healthy=healthy,
-                pid=proc.pid,
-                returncode=proc.returncode,
-                listen=node.listen,
-                metrics_url=node.metrics_url,
-            )
+            return NodeStatus.of(node, proc, healthy=healthy)
 
         return list(await asyncio.gather(*(one(node) for node in self.plan.nodes)))
 
