@@ -256,7 +256,8 @@ class Toxiproxy:
     otherwise one is created on first use and closed by :meth:`close` or
     ``async with``. ``timeout`` (seconds) bounds every call, so a server that hangs
     (Toxiproxy can, while removing a toxic under traffic) cannot hang an experiment.
-    ``actor`` is sent as ``X-Fallacies-Actor`` on every request.
+    ``actor`` is sent as ``X-Fallacies-Actor`` on every request, and ``headers`` too
+    (the admin token of a gated API: chaos.compose.toxiproxy_gate).
     """
 
     def __init__(
@@ -266,6 +267,7 @@ class Toxiproxy:
         session: aiohttp.ClientSession | None = None,
         timeout: float = 5.0,
         actor: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive (seconds)")
@@ -274,6 +276,7 @@ class Toxiproxy:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.actor = actor
+        self.headers = dict(headers or {})
         self._session = session
         self._owns_session = session is None
         self._closed = False
@@ -512,7 +515,7 @@ class Toxiproxy:
         Maps every failure to :class:`ToxiproxyError`; the timeout covers connecting,
         sending and reading the whole body.
         """
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **self.headers}
         if self.actor is not None:
             headers[ACTOR_HEADER] = self.actor
         data: bytes | None = None

@@ -2,7 +2,8 @@
 
 The embedded mesh and the containers start nodes this way: importing only what the
 node needs keeps the whole mesh healthy within a couple of seconds. Prints the
-endpoints as one JSON line once every socket is bound.
+endpoints as one JSON line once every socket is bound. ``$FALLACIES_ADMIN_TOKEN``,
+when set, is the node's admin token whatever its config says.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import logging
 import sys
 
+from services.common.admin_token import from_env
 from services.common.lifecycle import run_announcing_json
 from services.registry import FACTORIES, build
 
@@ -26,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         with open(args.config, encoding="utf-8") as fh:
-            config = json.load(fh)
+            config = from_env(json.load(fh))
         service = build(args.kind, config)
     except (OSError, ValueError) as exc:
         print(f"error: {args.config}: {exc}", file=sys.stderr)

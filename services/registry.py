@@ -22,6 +22,7 @@ def _dns(config: Config) -> Service:
         port=int(config.get("port", 0)),
         admin_host=config.get("admin_host", "127.0.0.1"),
         admin_port=int(config.get("admin_port", 0)),
+        admin_token=config.get("admin_token"),
         zone=Zone.from_file(zone) if zone else None,
     )
 
@@ -34,6 +35,7 @@ def _ntp(config: Config) -> Service:
         port=int(config.get("port", 0)),
         admin_host=config.get("admin_host", "127.0.0.1"),
         admin_port=int(config.get("admin_port", 0)),
+        admin_token=config.get("admin_token"),
         name=config.get("name", "ntp"),
     )
 
@@ -57,6 +59,7 @@ def _proxy(config: Config) -> Service:
     return ProxyServer(
         api_host=config.get("api_host", "127.0.0.1"),
         api_port=int(config.get("api_port", 8474)),
+        api_token=config.get("admin_token"),
         config=list(config.get("proxies", [])),
         seed=int(seed) if seed is not None else None,
     )

@@ -73,7 +73,16 @@ def serve_dns(
     except (OSError, ValueError) as exc:
         err_console.print(f"error: {zone}: {exc}")
         raise typer.Exit(code=2) from None
-    _run(DNSServer(host=host, port=port, admin_host=admin_host, admin_port=admin_port, zone=loaded))
+    _run(
+        DNSServer(
+            host=host,
+            port=port,
+            admin_host=admin_host,
+            admin_port=admin_port,
+            admin_token=_env_admin_token(),
+            zone=loaded,
+        )
+    )
 
 
 @serve_app.command("ntp")
@@ -97,6 +106,7 @@ def serve_ntp(
             port=port,
             admin_host=admin_host,
             admin_port=admin_port,
+            admin_token=_env_admin_token(),
             name=name,
             rate_limit=rate_limit,
             burst=burst,
@@ -107,17 +117,28 @@ def serve_ntp(
 ConfigFile = Annotated[Path, typer.Option(help="JSON or YAML file with the node's config.")]
 
 
+def _env_admin_token() -> str | None:
+    """``$FALLACIES_ADMIN_TOKEN``: wanted on every admin call when set; without it an admin
+    API off loopback is locked (services.common.admin_token)."""
+    import os
+
+    from services.common.admin_token import ENV
+
+    return os.environ.get(ENV) or None
+
+
 def _serve_from_config(kind: str, config: Path) -> None:
     import json
 
     import yaml
 
+    from services.common.admin_token import from_env
     from services.registry import build
 
     try:
         text = config.read_text(encoding="utf-8")
         data = json.loads(text) if config.suffix == ".json" else yaml.safe_load(text)
-        service = build(kind, data or {})
+        service = build(kind, from_env(data or {}))
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise _fail(f"{config}: {exc}", 2) from None
     _run(service)
@@ -139,7 +160,15 @@ def serve_proxy(
         links = load_config(config) if config is not None else None
     except (OSError, ConfigError) as exc:
         raise _fail(f"{config}: {exc}", 2) from None
-    _run(ProxyServer(api_host=api_host, api_port=api_port, config=links, seed=seed))
+    _run(
+        ProxyServer(
+            api_host=api_host,
+            api_port=api_port,
+            api_token=_env_admin_token(),
+            config=links,
+            seed=seed,
+        )
+    )
 
 
 @serve_app.command("api")
@@ -367,16 +396,15 @@ def down(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
 def node(
     name: Annotated[str, typer.Argument(help="Node name, e.g. api-1.")],
     action: Annotated[str, typer.Argument(help="stop | start | restart | kill | pause | resume")],
+    compose: ComposeFlag = False,
     state_dir: StateDir = None,
 ) -> None:
     """Stop, start, kill, pause or resume one node of the running mesh."""
     import asyncio
 
-    from chaos.mesh.lifecycle import MeshError, node_action, running_mesh
+    from chaos.mesh.lifecycle import MeshError, node_action
 
-    state = running_mesh(_state_dir(state_dir))
-    if state is None:
-        raise _fail("no mesh is running (start one with `fallacies up`)")
+    state = _require_mesh(state_dir, compose)
     try:
         result = asyncio.run(node_action(state, name, action))
     except MeshError as exc:
@@ -390,9 +418,21 @@ fault_app = typer.Typer(
 app.add_typer(fault_app, name="fault")
 
 
-def _require_mesh(state_dir: Path | None) -> MeshState:
+def _require_mesh(state_dir: Path | None, compose: bool = False) -> MeshState:
     from chaos.mesh.lifecycle import running_mesh
 
+    if compose:
+        import asyncio
+
+        from chaos.compose import lifecycle as compose_mesh
+
+        try:
+            found = asyncio.run(compose_mesh.running_state(_state_dir(state_dir)))
+        except compose_mesh.ComposeError as exc:
+            raise _fail(str(exc)) from None
+        if found is None:
+            raise _fail("no compose mesh is running (start it with `fallacies up --compose`)")
+        return found
     state = running_mesh(_state_dir(state_dir))
     if state is None:
         raise _fail("no mesh is running (start one with `fallacies up`)")
@@ -408,7 +448,7 @@ def _toxic_summary(toxic: Toxic) -> str:
 
 
 @app.command()
-def links(state_dir: StateDir = None) -> None:
+def links(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
     """List the mesh's links: protocol, ports, which proxy carries them, active faults."""
     import asyncio
 
@@ -416,7 +456,7 @@ def links(state_dir: StateDir = None) -> None:
 
     from chaos.toxiproxy import ToxiproxyError
 
-    state = _require_mesh(state_dir)
+    state = _require_mesh(state_dir, compose)
     try:
         views = asyncio.run(_links(state))
     except ToxiproxyError as exc:
@@ -457,6 +497,7 @@ def fault_add(
     stream: Annotated[str, typer.Option(help="upstream or downstream.")] = "downstream",
     toxicity: Annotated[float, typer.Option(help="Probability the toxic applies.")] = 1.0,
     name: Annotated[str | None, typer.Option(help="Toxic name (default TYPE_STREAM).")] = None,
+    compose: ComposeFlag = False,
     state_dir: StateDir = None,
 ) -> None:
     """Add a fault: `fallacies fault add api-1 latency --latency 200 --jitter 50 --ttl 60`.
@@ -475,7 +516,7 @@ def fault_add(
         if not key.startswith("--") or not extra:
             raise _fail(f"expected --ATTRIBUTE VALUE pairs, got {key!r}", 2)
         attributes[key[2:].replace("-", "_")] = parse_value(extra.pop(0))
-    state = _require_mesh(state_dir)
+    state = _require_mesh(state_dir, compose)
     try:
         if toxic == "down":
             asyncio.run(set_enabled(state, link, False, ttl=ttl or None))
@@ -499,13 +540,13 @@ def fault_add(
 
 
 @fault_app.command("ls")
-def fault_ls(state_dir: StateDir = None) -> None:
+def fault_ls(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
     """List active faults on every link."""
     import asyncio
 
     from chaos.toxiproxy import ToxiproxyError
 
-    state = _require_mesh(state_dir)
+    state = _require_mesh(state_dir, compose)
     try:
         views = asyncio.run(_links(state))
     except ToxiproxyError as exc:
@@ -526,6 +567,7 @@ def fault_ls(state_dir: StateDir = None) -> None:
 def fault_rm(
     link: Annotated[str, typer.Argument(help="Link name.")],
     toxic: Annotated[str, typer.Argument(help="Toxic name (see `fallacies fault ls`), or `down`.")],
+    compose: ComposeFlag = False,
     state_dir: StateDir = None,
 ) -> None:
     """Remove one fault (or bring a cut link back up with `down`)."""
@@ -534,7 +576,7 @@ def fault_rm(
     from chaos.mesh.faults import FaultError, remove_toxic, set_enabled
     from chaos.toxiproxy import ToxiproxyError
 
-    state = _require_mesh(state_dir)
+    state = _require_mesh(state_dir, compose)
     try:
         if toxic == "down":
             asyncio.run(set_enabled(state, link, True))
@@ -546,14 +588,14 @@ def fault_rm(
 
 
 @fault_app.command("reset")
-def fault_reset(state_dir: StateDir = None) -> None:
+def fault_reset(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
     """Remove every fault and bring every link back up."""
     import asyncio
 
     from chaos.mesh.faults import reset
     from chaos.toxiproxy import ToxiproxyError
 
-    state = _require_mesh(state_dir)
+    state = _require_mesh(state_dir, compose)
     try:
         count = asyncio.run(reset(state))
     except ToxiproxyError as exc:
@@ -722,7 +764,10 @@ async def _run_experiments(
 
         if overrides:
             raise MeshError("workload overrides need the embedded mesh (compose configs are fixed)")
-        found = await compose_mesh.running_state(state_dir)
+        try:
+            found = await compose_mesh.running_state(state_dir)
+        except compose_mesh.ComposeError as exc:
+            raise MeshError(str(exc)) from None
         if found is None:
             raise MeshError("no compose mesh is running (start it with `fallacies up --compose`)")
         mesh = _existing(found)

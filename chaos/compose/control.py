@@ -26,7 +26,8 @@ TTL) as in the embedded mesh; a process that dies on its own is restarted by Doc
 not Docker's periodic healthcheck, which lags by up to an interval; Docker's verdict
 is kept in the ``health`` field of ``GET /nodes``.
 
-``python -m chaos.compose.control [--host 127.0.0.1] [--port 18400] [--project NAME]``
+``python -m chaos.compose.control [--host 127.0.0.1] [--port 18400] [--project NAME]``;
+with ``$FALLACIES_ADMIN_TOKEN`` set every route but ``/healthz`` needs that token.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from chaos.mesh.janitor import Janitor
 from chaos.mesh.plan import MeshPlan, NodePlan
 from chaos.mesh.process import NodeState
 from chaos.mesh.supervisor import HEALTH_TIMEOUT_S, MeshStartError, NodeStatus
+from services.common.admin_token import ENV, protect
 from services.common.base import Service
 from services.common.http import start_site
 
@@ -267,10 +269,18 @@ class ControlService(Service):
 
     name = "control"
 
-    def __init__(self, mesh: DockerMesh, *, host: str = HOST, port: int = CONTROL_PORT) -> None:
+    def __init__(
+        self,
+        mesh: DockerMesh,
+        *,
+        host: str = HOST,
+        port: int = CONTROL_PORT,
+        admin_token: str | None = None,
+    ) -> None:
         self.mesh = mesh
         self.host = host
         self.port = port
+        self.admin_token = admin_token
         self._runner: web.AppRunner | None = None
         self._watch: asyncio.Task[None] | None = None
 
@@ -279,7 +289,7 @@ class ControlService(Service):
         return {"control": f"http://{self.host}:{self.port}"}
 
     async def start(self) -> None:
-        app = create_app(self.mesh)
+        app = protect(create_app(self.mesh), token=self.admin_token, host=self.host)
         self._runner, self.port = await start_site(
             app, self.host, self.port, what="compose control API"
         )
@@ -333,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"node": "control", "endpoints": endpoints}), flush=True)
 
     try:
-        run(ControlService(mesh, host=args.host, port=args.port), announce)
+        token = os.environ.get(ENV) or None
+        run(ControlService(mesh, host=args.host, port=args.port, admin_token=token), announce)
     except PortInUseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -4,6 +4,10 @@
     down()    docker compose -f compose/compose.yaml down --volumes --remove-orphans
     running_state()  the MeshState when the control service answers, else None
 
+The admin token: ``$FALLACIES_ADMIN_TOKEN`` if set, else the one the running mesh was
+started with (kept in the state file), else a fresh random one; ``up`` hands it to the
+containers and keeps it, every other command reads it back.
+
 Image overrides (``FALLACIES_IMAGE``, ``TOXIPROXY_IMAGE``, ``PROMETHEUS_IMAGE``,
 ``GRAFANA_IMAGE``, ``BASE_IMAGE``) come from the environment or an ``env_file``
 (``compose/offline.env``, written by ``compose/build-images.sh``).
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -25,6 +30,7 @@ import aiohttp
 from chaos.compose.state import compose_state, compose_state_dir, read_state, write_state
 from chaos.mesh.lifecycle import fetch_status
 from chaos.mesh.state import MeshState
+from services.common.admin_token import ENV as TOKEN_ENV
 
 __all__ = [
     "COMPOSE_FILE",
@@ -34,6 +40,7 @@ __all__ = [
     "running_state",
     "status",
     "up",
+    "admin_token",
 ]
 
 COMPOSE_FILE = Path(
@@ -84,6 +91,15 @@ def _run(command: list[str], *, env: Mapping[str, str] | None, timeout_s: float)
         raise ComposeError(f"{' '.join(command[1:])} failed ({done.returncode}):\n{tail}")
 
 
+def admin_token(env: Mapping[str, str] | None = None, state_dir: Path | None = None) -> str | None:
+    """The token the mesh's admin APIs want (None: none known, so they are locked)."""
+    given = (env or {}).get(TOKEN_ENV) or os.environ.get(TOKEN_ENV)
+    if given:
+        return given
+    kept = read_state(state_dir)
+    return kept.secrets.get("admin_token") if kept is not None else None
+
+
 def up(
     *,
     detach: bool = True,
@@ -101,20 +117,20 @@ def up(
     """
     options: dict[str, Any] = {"env_file": env_file, "profiles": profiles}
     args = ["up", "--build"] if build else ["up"]
+    token = admin_token(env, state_dir) or secrets.token_hex(16)
+    env = {**(env or {}), TOKEN_ENV: token}
     if detach:
         args += ["--detach", "--wait", "--wait-timeout", str(int(wait_timeout_s))]
         # The timeout also covers a first build or pull before the wait begins.
         _run(compose_command(*args, **options), env=env, timeout_s=wait_timeout_s + 900)
-        write_state(state_dir)
-        return compose_state()
-    write_state(state_dir)
+        write_state(state_dir, token)
+        return compose_state(token)
+    write_state(state_dir, token)
     try:
-        subprocess.run(
-            compose_command(*args, **options), env={**os.environ, **(env or {})}, check=False
-        )
+        subprocess.run(compose_command(*args, **options), env={**os.environ, **env}, check=False)
     finally:
         _forget(state_dir)
-    return compose_state()
+    return compose_state(token)
 
 
 def _forget(state_dir: Path | None) -> None:
@@ -136,24 +152,38 @@ def down(
     _forget(state_dir)
 
 
+def known_state(state_dir: Path | None = None) -> MeshState:
+    """The compose mesh as ``up`` left it, or as plain ``docker compose up`` would have
+    started it with ``$FALLACIES_ADMIN_TOKEN`` exported."""
+    return compose_state(admin_token(state_dir=state_dir))
+
+
 async def running_state(state_dir: Path | None = None) -> MeshState | None:
-    """The compose mesh's state if its control service answers, else None."""
-    state = read_state(state_dir)
-    if state is None:
-        return None
+    """The compose mesh's state if its control service answers, else None.
+
+    Raises ``ComposeError`` when it answers but refuses the token: every fault would.
+    """
+    state = known_state(state_dir)
     try:
-        timeout = aiohttp.ClientTimeout(total=2)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with state.session(3) as session:
             async with session.get(f"{state.control_url}/healthz") as response:
-                return state if response.status == 200 else None
+                if response.status != 200:
+                    return None
+            async with session.get(f"{state.control_url}/nodes") as response:
+                if response.status in (401, 403):
+                    raise ComposeError(
+                        "the compose mesh refuses this admin token: export "
+                        f"{TOKEN_ENV} as it was started with (`fallacies up --compose` "
+                        "keeps it for you)"
+                    )
+                return state
     except (aiohttp.ClientError, TimeoutError):
         return None
 
 
 async def status(state_dir: Path | None = None) -> list[dict[str, Any]] | None:
     """Node statuses from the control service (as ``fallacies status`` shows them)."""
-    state = read_state(state_dir)
-    return None if state is None else await fetch_status(state)
+    return await fetch_status(known_state(state_dir))
 
 
 async def wait_healthy(state: MeshState, timeout_s: float = 60.0) -> list[dict[str, Any]]:

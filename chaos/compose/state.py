@@ -7,6 +7,9 @@ control service (``chaos.compose.control``). ``listen`` and ``upstream`` stay th
 addresses inside the project network, because that is what the nodes dial and what
 faults write back into DNS records and link upstreams.
 
+The admin token is the one secret that is not static: ``up`` draws it, hands it to the
+containers as ``$FALLACIES_ADMIN_TOKEN`` and keeps it here (mode 0600) for the runner.
+
 There is no supervisor process: ``supervisor_pid`` is 0 and the state lives in its
 own directory (``<state dir>/compose``), apart from the embedded mesh's file, whose
 liveness check is a pid.
@@ -29,13 +32,13 @@ def compose_state_dir(state_dir: Path | None = None) -> Path:
     return (state_dir or default_state_dir()) / "compose"
 
 
-def compose_state() -> MeshState:
-    """The compose mesh's state; static, so it needs no running mesh to compute."""
-    return MeshState.from_plan(compose_plan(), supervisor_pid=NO_SUPERVISOR)
+def compose_state(admin_token: str | None = None) -> MeshState:
+    """The compose mesh's state: the topology plus the admin token it was started with."""
+    return MeshState.from_plan(compose_plan(admin_token), supervisor_pid=NO_SUPERVISOR)
 
 
-def write_state(state_dir: Path | None = None) -> Path:
-    return compose_state().write(compose_state_dir(state_dir))
+def write_state(state_dir: Path | None = None, admin_token: str | None = None) -> Path:
+    return compose_state(admin_token).write(compose_state_dir(state_dir))
 
 
 def read_state(state_dir: Path | None = None) -> MeshState | None:

@@ -79,6 +79,9 @@ DNS_PORT, NTP_PORT, HTTP_PORT, ADMIN_PORT, PROXY_API_PORT, WORKLOAD_PORT = (
     9100,
 )
 PROMETHEUS_PORT, GRAFANA_PORT = 9090, 3000
+TOXIPROXY_GATE_PORT = 8475
+"""Toxiproxy's API listens on 127.0.0.1 in its container; the token gate
+(``chaos.compose.toxiproxy_gate``) on this port of the same namespace is the way in."""
 
 CONTROL_PORT = 18400
 """The control service binds 127.0.0.1:18400 on the host (``network_mode: host``)."""
@@ -122,14 +125,13 @@ JOURNEY_INTERVAL_S = 0.3
 NTP_INTERVAL_S = 1.0
 
 SECRETS: dict[str, str] = {
-    "admin_token": "compose-playground-admin-token",
     "bootstrap_token": "compose-playground-bootstrap-token",
     "key_id": "k1",
     "key_secret": "compose-playground-request-secret",
 }
 """Static playground secrets, public in this repository on purpose (compose/config/README.md):
-the compose mesh is a local demo with its admin ports on loopback. The embedded mesh
-draws fresh ones at every ``up``."""
+the signing keys of a local demo. The admin token is not among them: every node reads it
+from ``$FALLACIES_ADMIN_TOKEN``, which ``fallacies up --compose`` draws afresh."""
 RESPONSE_KEY_ID, RESPONSE_SECRET = "r1", "compose-playground-response-secret"
 ROGUE_RESPONSE_SECRET = "compose-rogue-own-response-secret"
 ROGUE_BOOTSTRAP_TOKEN = "compose-rogue-bootstrap-token"
@@ -182,7 +184,7 @@ def _api(name: str, links: dict[str, LinkPlan]) -> NodePlan:
         **({"peers": peers} if peers else {}),
         "keys": {SECRETS["key_id"]: SECRETS["key_secret"]},
         "response_keys": {RESPONSE_KEY_ID: RESPONSE_SECRET},
-        "admin_token": SECRETS["admin_token"],
+        "admin_token": None,
         "bootstrap_token": SECRETS["bootstrap_token"],
     }
     if name == "rogue":
@@ -214,8 +216,9 @@ def _admin_node(name: str, kind: str, config: dict[str, Any], listen: dict[str, 
     )
 
 
-def compose_plan() -> MeshPlan:
-    """The compose mesh in the embedded mesh's terms, seen from the host."""
+def compose_plan(admin_token: str | None = None) -> MeshPlan:
+    """The compose mesh in the embedded mesh's terms, seen from the host; ``admin_token``
+    is the ``$FALLACIES_ADMIN_TOKEN`` it was started with, which its admin APIs want."""
     links = _links()
     by_name = {link.name: link for link in links}
     nodes: list[NodePlan] = [
@@ -265,7 +268,11 @@ def compose_plan() -> MeshPlan:
                 config=config,
                 health_url=f"{api}/version",
                 metrics_url=f"{api}/metrics",
-                listen={"api": at(carrier, PROXY_API_PORT)},
+                listen={
+                    "api": at(
+                        carrier, TOXIPROXY_GATE_PORT if carrier == "toxiproxy" else PROXY_API_PORT
+                    )
+                },
                 admin_url=api,
             )
         )
@@ -306,7 +313,7 @@ def compose_plan() -> MeshPlan:
         nodes=tuple(nodes),
         links=links,
         records=zone_records(links),
-        secrets=dict(SECRETS),
+        secrets={**SECRETS, **({"admin_token": admin_token} if admin_token else {})},
     )
 
 

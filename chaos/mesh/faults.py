@@ -55,14 +55,14 @@ def _link(state: MeshState, name: str) -> dict[str, Any]:
 
 
 def _client(state: MeshState, link: str, actor: str = ACTOR) -> Toxiproxy:
-    return Toxiproxy(str(_link(state, link)["api"]), actor=actor)
+    return Toxiproxy(str(_link(state, link)["api"]), actor=actor, headers=state.admin_headers)
 
 
 async def list_links(state: MeshState) -> list[LinkView]:
     views: list[LinkView] = []
     live: dict[str, dict[str, Any]] = {}
     for api in sorted({str(link["api"]) for link in state.links.values()}):
-        async with Toxiproxy(api, actor=ACTOR) as client:
+        async with Toxiproxy(api, actor=ACTOR, headers=state.admin_headers) as client:
             for name, proxy in (await client.proxies()).items():
                 live[name] = {"enabled": proxy.enabled, "toxics": tuple(proxy.toxics)}
     for name, link in state.links.items():
@@ -116,7 +116,9 @@ async def add_toxic(
             description=f"remove toxic {name} from {link}",
         )
     try:
-        async with Toxiproxy(str(info["api"]), actor=actor, session=session) as client:
+        async with Toxiproxy(
+            str(info["api"]), actor=actor, session=session, headers=state.admin_headers
+        ) as client:
             toxic = await client.add_toxic(
                 link,
                 toxic_type,
@@ -169,14 +171,13 @@ async def reset(state: MeshState) -> int:
     """Remove every toxic and re-enable every link on every proxy; return how many APIs."""
     apis = sorted({str(link["api"]) for link in state.links.values()})
     for api in apis:
-        async with Toxiproxy(api, actor=ACTOR) as client:
+        async with Toxiproxy(api, actor=ACTOR, headers=state.admin_headers) as client:
             await client.reset()
     return len(apis)
 
 
 async def cancel_revert(state: MeshState, job: str) -> None:
-    timeout = aiohttp.ClientTimeout(total=5)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with state.session(5) as session:
         async with session.delete(f"{state.control_url}/janitor/{job}"):
             pass
 
@@ -197,11 +198,10 @@ async def file_revert(
         "method": method,
         "url": url,
         "body": body,
-        "headers": headers or {},
+        "headers": {**state.admin_headers, **(headers or {})},
         "description": description,
     }
-    timeout = aiohttp.ClientTimeout(total=5)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with state.session(5) as session:
         async with session.post(f"{state.control_url}/janitor", json=payload) as response:
             data = await response.json()
             if response.status >= 400:

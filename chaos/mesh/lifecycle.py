@@ -90,7 +90,7 @@ def start_detached(args: list[str], state_dir: Path, timeout_s: float = 30.0) ->
 async def fetch_status(state: MeshState) -> list[dict[str, Any]] | None:
     """Node statuses from the supervisor, or None when it does not answer."""
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as session:
+        async with state.session(3) as session:
             async with session.get(f"{state.control_url}/nodes") as response:
                 response.raise_for_status()
                 data: list[dict[str, Any]] = await response.json()
@@ -100,7 +100,7 @@ async def fetch_status(state: MeshState) -> list[dict[str, Any]] | None:
 
 
 async def node_action(state: MeshState, name: str, action: str) -> dict[str, Any]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+    async with state.session(30) as session:
         async with session.post(f"{state.control_url}/nodes/{name}/{action}") as response:
             data: dict[str, Any] = await response.json()
             if response.status >= 400:
@@ -114,7 +114,7 @@ async def shut_down(state_dir: Path, timeout_s: float = 15.0) -> list[int]:
     if state is None:
         raise MeshError("no mesh is running (no state file); nothing to stop")
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as session:
+        async with state.session(3) as session:
             async with session.post(f"{state.control_url}/shutdown"):
                 pass
     except (aiohttp.ClientError, TimeoutError):

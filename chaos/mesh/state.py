@@ -8,6 +8,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
+
+from services.common.admin_token import HEADER as ADMIN_HEADER
+
 if TYPE_CHECKING:
     from chaos.mesh.plan import MeshPlan
 
@@ -33,6 +37,18 @@ class MeshState:
     """Per link: protocol, listen, upstream, proxy (the node carrying it), api."""
     secrets: dict[str, str] = field(default_factory=dict)
     """Admin token and keys, for faults such as key rotation; the file is mode 0600."""
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The admin token for every admin and fault API (the compose mesh requires it)."""
+        token = self.secrets.get("admin_token")
+        return {ADMIN_HEADER: token} if token else {}
+
+    def session(self, total_s: float) -> aiohttp.ClientSession:
+        """A session for the mesh's admin APIs: the token on every request, a deadline on each."""
+        return aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=total_s), headers=self.admin_headers
+        )
 
     @classmethod
     def from_plan(

@@ -1,6 +1,7 @@
 """``python -m chaos.proxy``: run the fault proxy without the CLI (benchmarks, containers).
 
-Flags follow Toxiproxy's server (``-host``, ``-port``, ``-config``, ``-seed``).
+Flags follow Toxiproxy's server (``-host``, ``-port``, ``-config``, ``-seed``); the API
+token, if any, comes from ``$FALLACIES_ADMIN_TOKEN``.
 Prints the endpoints as one JSON line on stdout once every socket is bound, so
 a parent process can start it on port 0 and learn where it listens.
 """
@@ -14,6 +15,7 @@ import sys
 
 from chaos.proxy.config import ConfigError, load_config
 from chaos.proxy.server import ProxyServer
+from services.common.admin_token import ENV
 from services.common.lifecycle import run_announcing_json
 
 
@@ -33,7 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    server = ProxyServer(api_host=args.host, api_port=args.port, config=config, seed=args.seed)
+    server = ProxyServer(
+        api_host=args.host,
+        api_port=args.port,
+        api_token=os.environ.get(ENV) or None,
+        config=config,
+        seed=args.seed,
+    )
 
     try:
         return run_announcing_json(server)

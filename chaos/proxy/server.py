@@ -16,6 +16,7 @@ from chaos.proxy.errors import ApiError, ListenError
 from chaos.proxy.expiry import Expiry
 from chaos.proxy.metrics import ProxyMetrics
 from chaos.proxy.udp_link import DEFAULT_IDLE_TIMEOUT
+from services.common.admin_token import protect
 from services.common.base import Service
 from services.common.errors import PortInUseError
 from services.common.http import start_site
@@ -40,6 +41,7 @@ class ProxyServer(Service):
         *,
         api_host: str = "127.0.0.1",
         api_port: int = 8474,
+        api_token: str | None = None,
         config: list[dict[str, Any]] | None = None,
         seed: int | None = None,
         registry: CollectorRegistry | None = None,
@@ -48,6 +50,7 @@ class ProxyServer(Service):
     ) -> None:
         self.api_host = api_host
         self.api_port = api_port
+        self.api_token = api_token
         self.config = list(config or [])
         self.seed = seed
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -91,8 +94,12 @@ class ProxyServer(Service):
                     ) from None
                 except ApiError as exc:
                     raise ConfigError(f"proxy {spec.name}: {exc.message}") from None
-            app = create_app(
-                self.proxies, registry=self.registry, audit=self.audit, expiry=self.expiry
+            app = protect(
+                create_app(
+                    self.proxies, registry=self.registry, audit=self.audit, expiry=self.expiry
+                ),
+                token=self.api_token,
+                host=self.api_host,
             )
             self._runner, self._bound_api_port = await start_site(
                 app, self.api_host, self.api_port, what="proxy API"

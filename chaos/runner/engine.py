@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from chaos.experiment.model import Experiment, FaultStep
 from chaos.faults import FAULTS, ROLLBACKS
 from chaos.faults.base import FaultContext
@@ -99,8 +97,7 @@ class Runner:
             for name, node in self.state.nodes.items()
             if node.get("metrics_url")
         }
-        timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with self.state.session(10) as session:
             sampler = Sampler(targets, session=session)
             ctx = FaultContext(self.state, session, actor=f"{self.actor}:{experiment.name}")
             run = _Run(self, experiment, journal, sampler, ctx)

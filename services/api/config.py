@@ -9,7 +9,6 @@ them in any mesh that is not on your laptop.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +42,8 @@ class ApiConfig:
     bootstrap_token: str | None = DEFAULT_BOOTSTRAP_TOKEN
     """Lets a client fetch secrets from ``/.well-known/keys``; ``None`` never hands them out."""
     admin_token: str | None = DEFAULT_ADMIN_TOKEN
-    """Required in ``X-Fallacies-Admin-Token``; ``None`` only allowed on a loopback admin host."""
+    """Required in ``X-Fallacies-Admin-Token``; ``None`` leaves a loopback admin API open and
+    locks any other (services.common.admin_token)."""
     max_skew_s: float = 5.0
     """Largest accepted distance, in seconds, between a request's timestamp and this clock."""
     key_grace_s: float = 0.0
@@ -122,15 +122,6 @@ def _coerce(name: str, annotation: object, value: Any) -> Any:
     return value
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _validate(c: ApiConfig) -> None:
     for name in ("replica_id", "host", "admin_host"):
         if not isinstance(getattr(c, name), str) or not getattr(c, name):
@@ -159,8 +150,6 @@ def _validate(c: ApiConfig) -> None:
                 raise FieldError(name, "key ids and secrets must not be empty")
             if kid == "bootstrap":
                 raise FieldError(name, "'bootstrap' is reserved for the bootstrap token")
-    if c.admin_token is None and not _is_loopback(c.admin_host):
-        raise FieldError("admin_token", "required when the admin API is not bound to loopback")
     positive = (
         "max_skew_s",
         "catalog_items",

@@ -17,6 +17,7 @@ INVALID_FIELD = "InvalidField"
 BODY_TOO_LARGE = "BodyTooLarge"
 IDEMPOTENCY_KEY_REUSED = "IdempotencyKeyReused"
 INVALID_ADMIN_TOKEN = "InvalidAdminToken"
+ADMIN_LOCKED = "AdminLocked"
 INVALID_BOOTSTRAP_TOKEN = "InvalidBootstrapToken"
 
 

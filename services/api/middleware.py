@@ -9,7 +9,6 @@ sees the bytes that actually leave.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,14 +17,16 @@ from aiohttp import hdrs, web
 
 from services.api.encoding import accepts_gzip, gzip_bytes
 from services.api.errors import (
+    ADMIN_LOCKED,
     BODY_TOO_LARGE,
     INVALID_ADMIN_TOKEN,
     INVALID_FIELD,
     ApiError,
 )
-from services.api.headers import ADMIN_TOKEN, REPLICA
+from services.api.headers import REPLICA
 from services.api.signing import SignatureError, body_sha256, sign_response, verify_request
 from services.api.state import state_of
+from services.common.admin_token import refusal
 from services.common.errors import FieldError
 from services.common.http import json_error
 
@@ -180,13 +181,25 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 @web.middleware
 async def admin_token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The admin API wants the admin token (when one is configured) on all but /healthz."""
-    expected = state_of(request).config.admin_token
-    if expected is not None and route_of(request) not in (UNMATCHED, "/healthz"):
-        given = request.headers.get(ADMIN_TOKEN, "")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise ApiError(401, INVALID_ADMIN_TOKEN, f"a valid {ADMIN_TOKEN} header is required")
+    """The admin API wants the admin token on all but /healthz (see services.common.admin_token)."""
+    config = state_of(request).config
+    route = route_of(request)
+    if route != UNMATCHED:
+        refused = refusal(
+            request.method,
+            route,
+            request.headers,
+            token=config.admin_token,
+            host=config.admin_host,
+            open_paths=_ADMIN_OPEN,
+        )
+        if refused is not None:
+            status, message = refused
+            raise ApiError(status, INVALID_ADMIN_TOKEN if status == 401 else ADMIN_LOCKED, message)
     return await handler(request)
+
+
+_ADMIN_OPEN = frozenset({"/healthz"})
 
 
 PUBLIC_MIDDLEWARES = [

@@ -9,6 +9,7 @@ import socket
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from services.common.admin_token import protect
 from services.common.base import Service
 from services.common.http import bind_error, start_site
 from services.dns.admin import create_app
@@ -39,6 +40,7 @@ class DNSServer(Service):
         port: int = 5353,
         admin_host: str = "127.0.0.1",
         admin_port: int = 8053,
+        admin_token: str | None = None,
         zone: Zone | None = None,
         registry: CollectorRegistry | None = None,
         max_udp_payload: int = DEFAULT_MAX_UDP_PAYLOAD,
@@ -48,6 +50,7 @@ class DNSServer(Service):
         self.port = port
         self.admin_host = admin_host
         self.admin_port = admin_port
+        self.admin_token = admin_token
         self.zone = zone if zone is not None else Zone.default()
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = DNSMetrics(self.registry, self.zone)
@@ -93,7 +96,11 @@ class DNSServer(Service):
             )
             self._bound_port = int(udp_sock.getsockname()[1])
             self._admin, self._bound_admin_port = await start_site(
-                create_app(self.zone, self.registry),
+                protect(
+                    create_app(self.zone, self.registry),
+                    token=self.admin_token,
+                    host=self.admin_host,
+                ),
                 self.admin_host,
                 self.admin_port,
                 what="DNS admin API",

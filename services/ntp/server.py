@@ -9,6 +9,7 @@ from typing import Final
 from aiohttp import web
 from prometheus_client.registry import CollectorRegistry
 
+from services.common.admin_token import protect
 from services.common.base import Service
 from services.common.http import bind_error, start_site
 from services.ntp import metrics
@@ -42,6 +43,7 @@ class NTPServer(Service):
         port: int = 0,
         admin_host: str = "127.0.0.1",
         admin_port: int = 0,
+        admin_token: str | None = None,
         name: str = "ntp",
         registry: CollectorRegistry | None = None,
         lies: Lies | None = None,
@@ -55,6 +57,7 @@ class NTPServer(Service):
         self.port = port
         self.admin_host = admin_host
         self.admin_port = admin_port
+        self.admin_token = admin_token
         self.registry = registry if registry is not None else CollectorRegistry()
         self.clock = LyingClock(lies) if time_ns is None else LyingClock(lies, time_ns=time_ns)
         self.stats = Stats()
@@ -83,7 +86,11 @@ class NTPServer(Service):
         )
         self._transport, self._protocol = transport, protocol
         try:
-            app = create_app(self.clock, self.registry, name=self.name)
+            app = protect(
+                create_app(self.clock, self.registry, name=self.name),
+                token=self.admin_token,
+                host=self.admin_host,
+            )
             self._runner, self.admin_port = await start_site(
                 app, self.admin_host, self.admin_port, what=f"{self.name} admin API"
             )

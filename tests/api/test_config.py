@@ -54,7 +54,6 @@ def test_peers_from_cli_style_list():
         ({"replica_id": "api-1", "response_keys": {"bootstrap": "x"}}, "response_keys"),
         ({"replica_id": "api-1", "max_skew_s": 0}, "max_skew_s"),
         ({"replica_id": "api-1", "catalog_per_page": 900}, "catalog_per_page"),
-        ({"replica_id": "api-1", "admin_host": "0.0.0.0", "admin_token": None}, "admin_token"),
         ({"replica_id": "api-1", "bootstrap_token": 7}, "bootstrap_token"),
         ({"replica_id": ""}, "replica_id"),
     ],
@@ -67,3 +66,11 @@ def test_bad_settings_name_the_field(data, field):
 
 def test_no_admin_token_is_fine_on_loopback():
     assert ApiConfig(replica_id="api-1", admin_token=None).admin_token is None
+
+
+def test_no_admin_token_off_loopback_is_accepted_and_locks_the_admin_api():
+    """A container started without its token must still come up (healthy, serving)."""
+    config = ApiConfig.from_dict(
+        {"replica_id": "api-1", "admin_host": "0.0.0.0", "admin_token": None}
+    )
+    assert (config.admin_token, config.admin_host) == (None, "0.0.0.0")

@@ -112,6 +112,22 @@ async def test_admin_api_wants_the_admin_token(harness):
     assert {k["kid"] for k in listed.json()["keys"]} == {"dev-1", "resp-1"}
 
 
+async def test_admin_api_without_a_token_off_loopback_is_locked(make_harness):
+    """A replica in a container started with no token: nobody may rotate its keys."""
+    harness = await make_harness(admin_host="0.0.0.0", admin_token=None)
+    for headers in ({}, ADMIN):
+        reply = await harness.admin_api.call("GET", "/admin/keys", headers=headers, sign=False)
+        assert (reply.status, reply.json()["reason"]) == (403, "AdminLocked")
+        assert "FALLACIES_ADMIN_TOKEN" in reply.json()["error"]
+    assert (await harness.admin_api.call("GET", "/healthz", sign=False)).status == 200
+
+
+async def test_admin_api_without_a_token_on_loopback_is_open(make_harness):
+    harness = await make_harness(admin_token=None)
+    reply = await harness.admin_api.call("GET", "/admin/keys", sign=False)
+    assert reply.status == 200
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -23,6 +23,7 @@ from chaos.faults.dns_record import mesh_records
 from chaos.mesh.plan import LINK_NAMES
 from chaos.proxy.config import parse_populate
 from services.api import ApiConfig
+from services.common.admin_token import ENV as ADMIN_ENV
 from services.dns import Zone
 from services.workload import WorkloadConfig
 from tests.compose.conftest import COMPOSE_DIR, COMPOSE_FILE, require_compose
@@ -44,15 +45,22 @@ MESH_SERVICES = {
     "rogue",
     "proxy",
     "toxiproxy",
+    "toxiproxy-gate",
     "workload",
     "control",
     "prometheus",
 }
+TOKEN_SERVICES = {"dns", "ntp-a", "ntp-b", "ntp-c", "api-1", "api-2", "rogue", "proxy"} | {
+    "toxiproxy-gate",
+    "control",
+}
+"""Every service with an admin or fault API the host can reach."""
 
 
 def compose_config(*extra: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     docker = require_compose()
-    clean = {k: v for k, v in os.environ.items() if k not in IMAGE_DEFAULTS and k != "BASE_IMAGE"}
+    dropped = {*IMAGE_DEFAULTS, "BASE_IMAGE", ADMIN_ENV}
+    clean = {k: v for k, v in os.environ.items() if k not in dropped}
     done = subprocess.run(
         [docker, "compose", "-f", str(COMPOSE_FILE), *extra, "config", "--format", "json"],
         capture_output=True,
@@ -105,7 +113,7 @@ def test_every_port_is_published_on_loopback_only_and_matches_the_topology() -> 
     container_ports = {
         "http": {"api-1": 8000, "api-2": 8000, "rogue": 8000, "workload": 9100},
         "admin": 8080,
-        "api": 8474,
+        "api": {"proxy": 8474, "toxiproxy": topology.TOXIPROXY_GATE_PORT},
     }
     for name, service in services.items():
         for port in service.get("ports", []):
@@ -124,12 +132,28 @@ def test_every_port_is_published_on_loopback_only_and_matches_the_topology() -> 
 
 
 @pytest.mark.tool("docker")
+def test_every_admin_api_gets_the_token_and_toxiproxy_hides_behind_its_gate() -> None:
+    services = compose_config(env={"FALLACIES_ADMIN_TOKEN": "s3cret"})["services"]
+    given = {n for n, s in services.items() if s.get("environment", {}).get(ADMIN_ENV)}
+    assert given == TOKEN_SERVICES
+    assert {services[n]["environment"][ADMIN_ENV] for n in given} == {"s3cret"}
+    assert "-host=127.0.0.1" in services["toxiproxy"]["command"]
+    assert not any(s.get("ports") for n, s in services.items() if n == "toxiproxy-gate")
+    # Without the variable compose still works (down, ps): the APIs come up locked.
+    unset = compose_config(env={ADMIN_ENV: ""})["services"]
+    assert {unset[n]["environment"][ADMIN_ENV] for n in TOKEN_SERVICES} == {""}
+
+
+@pytest.mark.tool("docker")
 def test_static_addresses_match_the_topology() -> None:
     config = compose_config("--profile", "grafana")
     assert config["networks"]["mesh"]["ipam"]["config"] == [{"subnet": topology.SUBNET}]
     for name, service in config["services"].items():
         if name == "control":
             assert service["network_mode"] == "host"
+            continue
+        if name == "toxiproxy-gate":
+            assert service["network_mode"] == "service:toxiproxy"
             continue
         assert service["networks"]["mesh"]["ipv4_address"] == topology.IPS[name], name
 
@@ -219,7 +243,7 @@ def test_zone_file_holds_the_mesh_records() -> None:
 
 
 def test_state_is_the_host_view_of_the_mesh() -> None:
-    state = compose_state()
+    state = compose_state("t0k")
     assert set(state.links) == set(LINK_NAMES)
     assert {name: link["protocol"] for name, link in state.links.items()} == dict(LINK_PROTOCOLS)
     for name, link in state.links.items():
@@ -233,13 +257,15 @@ def test_state_is_the_host_view_of_the_mesh() -> None:
             assert node[key].startswith("http://127.0.0.1:184"), (name, key)
     assert state.control_url == f"http://127.0.0.1:{topology.CONTROL_PORT}"
     assert set(state.secrets) == {"admin_token", "bootstrap_token", "key_id", "key_secret"}
+    assert state.admin_headers == {"X-Fallacies-Admin-Token": "t0k"}
+    assert "admin_token" not in compose_state().secrets  # no static token in the repository
 
 
 def test_state_file_round_trips_privately(tmp_path: Path) -> None:
-    path = write_state(tmp_path)
+    path = write_state(tmp_path, "kept-token")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.parent == tmp_path / "compose"
-    assert read_state(tmp_path) == compose_state()
+    assert read_state(tmp_path) == compose_state("kept-token")
 
 
 def test_prometheus_scrapes_every_node_with_its_name() -> None:
@@ -284,3 +310,18 @@ def test_build_script_and_dockerfiles() -> None:
     assert "ARG BASE_IMAGE=python:3.11-slim" in dockerfile
     assert "--no-index" in dockerfile
     assert (COMPOSE_DIR / "wheels").is_dir()  # COPY needs it even when empty
+
+
+def test_the_admin_token_comes_from_the_environment_then_the_kept_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaos.compose import lifecycle
+
+    monkeypatch.delenv(ADMIN_ENV, raising=False)
+    assert lifecycle.admin_token(state_dir=tmp_path) is None
+    write_state(tmp_path, "kept")
+    assert lifecycle.admin_token(state_dir=tmp_path) == "kept"
+    assert lifecycle.known_state(tmp_path).admin_headers == {"X-Fallacies-Admin-Token": "kept"}
+    monkeypatch.setenv(ADMIN_ENV, "exported")
+    assert lifecycle.admin_token(state_dir=tmp_path) == "exported"
+    assert lifecycle.admin_token({ADMIN_ENV: "given"}, tmp_path) == "given"

@@ -20,9 +20,11 @@ from chaos.compose.control import (
 )
 from chaos.mesh.plan import MeshPlan, NodePlan
 from chaos.mesh.supervisor import MeshStartError
+from services.common.admin_token import HEADER
 from services.common.http import start_site
 
 PROJECT = "fallacies-test"
+TOKEN = "control-test-token"
 
 
 class FakeContainer:
@@ -143,13 +145,28 @@ async def control(
     plan = MeshPlan(host="127.0.0.1", control_port=0, nodes=nodes)
     docker = FakeDocker(list(containers.values()))
     mesh = DockerMesh(plan, docker, project=PROJECT, start_timeout_s=2)  # type: ignore[arg-type]
-    service = ControlService(mesh, host="127.0.0.1", port=0)
+    service = ControlService(mesh, host="127.0.0.1", port=0, admin_token=TOKEN)
     await service.start()
     try:
-        async with aiohttp.ClientSession(base_url=service.endpoints["control"]) as session:
+        async with aiohttp.ClientSession(
+            base_url=service.endpoints["control"], headers={HEADER: TOKEN}
+        ) as session:
             yield session, mesh
     finally:
         await service.stop()
+
+
+async def test_every_route_but_healthz_needs_the_admin_token(control) -> None:
+    session, _ = control
+    async with session.get("/healthz") as response:
+        base = str(response.url.origin())
+    async with aiohttp.ClientSession(base_url=base) as anonymous:
+        async with anonymous.get("/healthz") as response:
+            assert response.status == 200
+        for method, path in (("GET", "/nodes"), ("POST", "/nodes/dns/stop"), ("GET", "/janitor")):
+            async with anonymous.request(method, path, headers={HEADER: "guess"}) as response:
+                assert response.status == 401, path
+    assert (await nodes(session))["dns"]["state"] == "running"
 
 
 async def nodes(session: aiohttp.ClientSession) -> dict[str, dict[str, Any]]:

@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -29,6 +30,8 @@ from chaos.mesh import faults
 from chaos.mesh.state import MeshState
 from chaos.runner import Runner
 from chaos.toxiproxy import Toxiproxy
+from services.common.admin_token import ENV as ADMIN_ENV
+from services.common.admin_token import HEADER as ADMIN_HEADER
 from tests.compose.conftest import (
     COMPOSE_DIR,
     missing,
@@ -44,7 +47,7 @@ TIMINGS: dict[str, float] = {}
 """What the report asks for: image build and ``up`` to all healthy, in seconds."""
 UP_TARGET_S = 20.0
 EXPERIMENTS = {exp.fallacy: exp for exp in load_all(EXPERIMENTS_DIR)}
-COMPOSE_FALLACIES = (1, 2, 5, 6)
+COMPOSE_FALLACIES = (1, 2, 3, 4, 5, 6, 7, 8)
 RESILIENT_SLO = 0.95
 """The experiments' own bar for the resilient client (journey success ratio)."""
 
@@ -125,15 +128,16 @@ def container(client: Any, service: str) -> Any:
     return found[0]
 
 
-async def get_json(url: str) -> Any:
+async def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-        async with session.get(url) as response:
+        async with session.get(url, headers=headers) as response:
             response.raise_for_status()
             return await response.json()
 
 
 async def control_nodes(state: MeshState) -> dict[str, dict[str, Any]]:
-    return {node["name"]: node for node in await get_json(f"{state.control_url}/nodes")}
+    nodes = await get_json(f"{state.control_url}/nodes", state.admin_headers)
+    return {node["name"]: node for node in nodes}
 
 
 @pytest.mark.asyncio(loop_scope="module")
@@ -166,6 +170,70 @@ async def test_every_prometheus_target_is_up_and_the_rules_are_loaded(mesh: Mesh
     assert float(journeys["data"]["result"][0]["value"][1]) > 0
 
 
+# What each admin API the host can reach guards: a read that needs the token.
+GUARDED = {
+    "dns": "/zone",
+    "ntp-a": "/clock",
+    "ntp-b": "/clock",
+    "ntp-c": "/clock",
+    "api-1": "/admin/keys",
+    "api-2": "/admin/keys",
+    "rogue": "/admin/keys",
+    "proxy": "/proxies",
+    "toxiproxy": "/proxies",
+}
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_every_admin_api_the_host_reaches_wants_the_token(mesh: MeshState) -> None:
+    urls = {name: f"{mesh.nodes[name]['admin_url']}{path}" for name, path in GUARDED.items()}
+    urls["control"] = f"{mesh.control_url}/nodes"
+    assert set(urls) >= {n for n, node in mesh.nodes.items() if node["kind"] != "workload"}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        for name, url in urls.items():
+            for headers in ({}, {ADMIN_HEADER: "guess"}):
+                async with session.get(url, headers=headers) as response:
+                    assert response.status == 401, (name, url, headers)
+            async with session.get(url, headers=mesh.admin_headers) as response:
+                assert response.status == 200, (name, url)
+    # Toxiproxy's own API answers on its container's loopback only: not even the host,
+    # which routes to the mesh network, reaches it there.
+    with pytest.raises(OSError):
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(topology.IPS["toxiproxy"], 8474), 5
+        )
+        writer.close()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_cli_adds_and_removes_faults_with_an_exported_token(
+    mesh: MeshState, tmp_path: Path
+) -> None:
+    """As after a plain `docker compose up`: no state file, the token in the environment."""
+    env = {**os.environ, "FALLACIES_STATE_DIR": str(tmp_path)}
+    env[ADMIN_ENV] = mesh.secrets["admin_token"]
+
+    def cli(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+        run_env = env if token is None else {**env, ADMIN_ENV: token}
+        return subprocess.run(
+            [sys.executable, "-m", "chaos.cli", *args, "--compose"],
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    refused = cli("fault", "ls", token="guess")
+    assert refused.returncode != 0 and ADMIN_ENV in refused.stderr + refused.stdout
+    added = cli("fault", "add", "api-2", "latency", "--latency", "40", "--ttl", "30")
+    assert added.returncode == 0, added.stderr
+    listed = cli("fault", "ls")
+    assert "api-2: latency_downstream" in listed.stdout, listed.stdout
+    assert cli("fault", "reset").returncode == 0
+    assert "no active faults" in cli("fault", "ls").stdout
+    assert await leftovers(mesh) == []
+
+
 @pytest.mark.asyncio(loop_scope="module")
 async def test_janitor_reverts_a_toxiproxy_toxic_and_a_paused_container(
     mesh: MeshState,
@@ -173,20 +241,20 @@ async def test_janitor_reverts_a_toxiproxy_toxic_and_a_paused_container(
     """What the control service is for: reverts that happen without the injector."""
     await faults.add_toxic(mesh, "repl-1-2", "latency", attributes={"latency": 20}, ttl=1.0)
     api = mesh.links["repl-1-2"]["api"]
-    async with Toxiproxy(api) as client:
+    async with Toxiproxy(api, headers=mesh.admin_headers) as client:
         assert [t.name for t in (await client.proxy("repl-1-2")).toxics]
-    answer = await _post(f"{mesh.control_url}/nodes/rogue/pause?ttl=1")
+    answer = await _post(f"{mesh.control_url}/nodes/rogue/pause?ttl=1", mesh.admin_headers)
     assert answer["state"] == "paused" and answer["revert"]["description"] == "resume rogue"
     await asyncio.sleep(2.5)
-    async with Toxiproxy(api) as client:
+    async with Toxiproxy(api, headers=mesh.admin_headers) as client:
         assert (await client.proxy("repl-1-2")).toxics == ()
     rogue = (await control_nodes(mesh))["rogue"]
     assert rogue["state"] == "running" and rogue["healthy"], rogue
 
 
-async def _post(url: str) -> dict[str, Any]:
+async def _post(url: str, headers: dict[str, str]) -> dict[str, Any]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=40)) as session:
-        async with session.post(url) as response:
+        async with session.post(url, headers=headers) as response:
             body: dict[str, Any] = await response.json()
             assert response.status == 200, body
             return body

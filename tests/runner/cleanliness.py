@@ -14,15 +14,14 @@ async def leftovers(state: MeshState) -> list[str]:
     """Every fault still in place: toxics, cut links, stopped nodes, lying clocks, new keys."""
     found: list[str] = []
     for api in {str(link["api"]) for link in state.links.values()}:
-        async with Toxiproxy(api) as client:
+        async with Toxiproxy(api, headers=state.admin_headers) as client:
             for proxy in (await client.proxies()).values():
                 if not proxy.enabled:
                     found.append(f"link {proxy.name} is down")
                 if proxy.upstream != state.links[proxy.name]["upstream"]:
                     found.append(f"link {proxy.name} points at {proxy.upstream}")
                 found += [f"toxic {t.name} on {proxy.name}" for t in proxy.toxics]
-    timeout = aiohttp.ClientTimeout(total=5)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with state.session(5) as session:
         async with session.get(f"{state.control_url}/nodes") as response:
             down = {
                 node["name"]
