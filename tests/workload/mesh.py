@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from chaos.mesh.ports import PortAllocator
 from services.api import ApiConfig, ApiServer
 from services.dns import DNSServer, Zone
 from services.ntp import NTPServer
@@ -34,10 +34,9 @@ DEFAULT_CATALOG_ITEMS = 2500
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port the kernel just handed out; the API replicas need each other's before start."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A free port below the kernel's ephemeral range, so no outgoing connection takes it
+    as its source port before the node binds it (the replicas need each other's first)."""
+    return PortAllocator(0, host).take()
 
 
 def publish_api(
