@@ -139,6 +139,10 @@ def test_every_admin_api_gets_the_token_and_toxiproxy_hides_behind_its_gate() ->
     assert {services[n]["environment"][ADMIN_ENV] for n in given} == {"s3cret"}
     assert "-host=127.0.0.1" in services["toxiproxy"]["command"]
     assert not any(s.get("ports") for n, s in services.items() if n == "toxiproxy-gate")
+    grafana = compose_config("--profile", "grafana")["services"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION"] == "true"  # no admin/admin
+    assert grafana["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
+    assert not any("PASSWORD" in key for key in grafana)
     # Without the variable compose still works (down, ps): the APIs come up locked.
     unset = compose_config(env={ADMIN_ENV: ""})["services"]
     assert {unset[n]["environment"][ADMIN_ENV] for n in TOKEN_SERVICES} == {""}
