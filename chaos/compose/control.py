@@ -132,7 +132,13 @@ class ContainerNode:
         if self.state in ("starting", "running", "paused"):
             return
         self._stopped_on_purpose = False
-        await asyncio.to_thread(lambda: self._container().start())
+
+        def start() -> None:
+            container = self._container()
+            container.start()
+            self._mesh.rejoin_namespace(container)
+
+        await asyncio.to_thread(start)
         await self.refresh()
 
     async def stop(self) -> None:
@@ -212,6 +218,16 @@ class DockerMesh:
             if name and (name not in found or container.status == "running"):
                 found[name] = container
         return found
+
+    def rejoin_namespace(self, container: Container) -> None:
+        """Restart the containers that share ``container``'s network namespace
+        (``network_mode: service:NAME``, as toxiproxy-gate shares Toxiproxy's): after a
+        start they are left in the old, dead namespace (blocking: call in a thread)."""
+        joined = {f"container:{container.id}", f"container:{container.name}"}
+        for other in self.containers().values():
+            if (other.attrs.get("HostConfig") or {}).get("NetworkMode") in joined:
+                log.info("restarting %s to join %s's new namespace", other.name, container.name)
+                other.restart(timeout=STOP_TIMEOUT_S)
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:

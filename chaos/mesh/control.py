@@ -99,7 +99,12 @@ def create_app(supervisor: ControlledMesh) -> web.Application:
             ttl = _ttl(request)
         except ValueError as exc:
             return json_error(400, str(exc), field="ttl")
-        await perform(name, action)
+        try:
+            await perform(name, action)
+        except (RuntimeError, LookupError) as exc:
+            # A node that did not come back (MeshStartError), a vanished container: the
+            # caller gets the reason, not a bare 500.
+            return json_error(502, f"{action} {name}: {exc}")
         proc = supervisor.nodes[name]
         body: dict[str, Any] = {"name": name, "state": proc.state, "pid": proc.pid}
         if ttl is not None and action in REVERSIBLE:

@@ -100,9 +100,12 @@ async def fetch_status(state: MeshState) -> list[dict[str, Any]] | None:
 
 
 async def node_action(state: MeshState, name: str, action: str) -> dict[str, Any]:
-    async with state.session(30) as session:
+    async with state.session(60) as session:
         async with session.post(f"{state.control_url}/nodes/{name}/{action}") as response:
-            data: dict[str, Any] = await response.json()
+            try:
+                data: dict[str, Any] = await response.json(content_type=None)
+            except ValueError:
+                data = {"error": f"HTTP {response.status}: {(await response.text())[:200]}"}
             if response.status >= 400:
                 raise MeshError(str(data.get("error", data)))
             return data

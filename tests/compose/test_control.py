@@ -30,8 +30,13 @@ TOKEN = "control-test-token"
 class FakeContainer:
     """The slice of ``docker.models.containers.Container`` the control service uses."""
 
-    def __init__(self, service: str, *, project: str = PROJECT) -> None:
+    def __init__(
+        self, service: str, *, project: str = PROJECT, network_mode: str = "fallacies_mesh"
+    ) -> None:
         self.labels = {PROJECT_LABEL: project, SERVICE_LABEL: service, ONEOFF_LABEL: "False"}
+        self.id = f"{project}-{service}-id"
+        self.name = f"{project}-{service}-1"
+        self.network_mode = network_mode
         self.status = "running"
         self.exit_code = 0
         self.crash_on_start = False
@@ -46,7 +51,8 @@ class FakeContainer:
                 "Pid": 4242 if alive else 0,
                 "ExitCode": self.exit_code,
                 "Health": {"Status": "healthy" if alive else "unhealthy"},
-            }
+            },
+            "HostConfig": {"NetworkMode": self.network_mode},
         }
 
     def start(self) -> None:
@@ -69,6 +75,10 @@ class FakeContainer:
     def unpause(self) -> None:
         self.calls.append("unpause")
         self.status = "running"
+
+    def restart(self, timeout: int = 10) -> None:
+        self.calls.append("restart")
+        self.status, self.exit_code = "running", 0
 
 
 class FakeContainers:
@@ -123,6 +133,8 @@ def containers() -> dict[str, FakeContainer]:
         "api-1": FakeContainer("api-1"),
         "dns": FakeContainer("dns"),
         "other": FakeContainer("api-1", project="someone-else"),
+        # Like toxiproxy-gate in Toxiproxy's: a container in dns's network namespace.
+        "sidecar": FakeContainer("dns-sidecar", network_mode=f"container:{PROJECT}-dns-id"),
     }
 
 
@@ -211,6 +223,18 @@ async def test_stop_then_start_uses_the_container(control, containers) -> None:
     assert containers["api-1"].calls == ["stop", "start"]
     await act(session, "/nodes/api-1/start")  # already running: a no-op
     assert containers["api-1"].calls == ["stop", "start"]
+
+
+async def test_starting_a_node_restarts_what_shares_its_network_namespace(
+    control, containers
+) -> None:
+    session, _ = control
+    await act(session, "/nodes/api-1/stop")
+    await act(session, "/nodes/api-1/start")
+    assert containers["sidecar"].calls == []
+    await act(session, "/nodes/dns/stop")
+    await act(session, "/nodes/dns/start")
+    assert containers["sidecar"].calls == ["restart"]
 
 
 async def test_kill_with_ttl_is_reverted_by_the_janitor(control, containers) -> None:

@@ -24,12 +24,13 @@ import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.compose import lifecycle, topology
+from chaos.compose.lifecycle import wait_healthy
 from chaos.experiment import load_all
 from chaos.experiments import EXPERIMENTS_DIR
 from chaos.mesh import faults
 from chaos.mesh.state import MeshState
 from chaos.runner import Runner
-from chaos.toxiproxy import Toxiproxy
+from chaos.toxiproxy import Toxiproxy, ToxiproxyError
 from services.common.admin_token import ENV as ADMIN_ENV
 from services.common.admin_token import HEADER as ADMIN_HEADER
 from tests.compose.conftest import (
@@ -328,3 +329,40 @@ async def test_a_killed_node_is_restarted_by_its_restart_policy_and_the_slo_hold
     ratio = (ok_after - ok_before) / done
     assert ratio >= RESILIENT_SLO, f"resilient success ratio {ratio:.2f} while api-1 was down"
     assert (await control_nodes(mesh))["api-1"]["state"] == "running"
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_toxiproxy_restarted_or_crashed_is_reached_through_its_gate_again(
+    mesh: MeshState, docker_client: Any
+) -> None:
+    """The gate shares Toxiproxy's network namespace, which a restart replaces: the
+    control service restarts the gate with it, and after a crash the gate leaves on its
+    own (--exit-after) so the restart policy puts it into the new one. Last in the
+    module: Toxiproxy comes back with its links but without any toxics."""
+    api = str(mesh.nodes["toxiproxy"]["admin_url"])
+
+    async def answers() -> bool:
+        try:
+            async with Toxiproxy(api, headers=mesh.admin_headers, timeout=2) as client:
+                return "api-1" in await client.proxies()
+        except ToxiproxyError:
+            return False
+
+    answer = await _post(f"{mesh.control_url}/nodes/toxiproxy/restart", mesh.admin_headers)
+    assert answer["state"] == "running", answer
+    assert await answers()
+
+    toxiproxy = container(docker_client, "toxiproxy")
+    restarts = toxiproxy.attrs["RestartCount"]
+    crashed_at = time.monotonic()
+    os.kill(int(toxiproxy.attrs["State"]["Pid"]), signal.SIGKILL)
+    back_in: float | None = None
+    while time.monotonic() - crashed_at < 90:
+        await asyncio.to_thread(toxiproxy.reload)
+        if toxiproxy.attrs["RestartCount"] > restarts and await answers():
+            back_in = time.monotonic() - crashed_at
+            break
+        await asyncio.sleep(0.2)
+    assert back_in is not None, "Toxiproxy's API did not answer through the gate within 90 s"
+    TIMINGS["toxiproxy killed -> its API answers through the gate"] = back_in
+    await wait_healthy(mesh, timeout_s=60)

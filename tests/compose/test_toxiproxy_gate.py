@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
-from chaos.compose.toxiproxy_gate import ToxiproxyGate
+from chaos.compose.toxiproxy_gate import PROBE_INTERVAL_S, ToxiproxyGate
 from chaos.toxiproxy import Toxiproxy, ToxiproxyError
 from services.common.admin_token import HEADER
 from tests.contract.conftest import project_proxy, real_toxiproxy
@@ -60,3 +62,27 @@ async def test_a_browser_is_still_refused_by_toxiproxy_behind_the_gate(gate: str
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{gate}/proxies", headers=headers) as response:
             assert response.status == 403
+
+
+async def test_the_gate_leaves_once_toxiproxy_has_been_silent_for_exit_after() -> None:
+    """So the restart policy puts it back into a restarted Toxiproxy's new namespace."""
+    from chaos.proxy import ProxyServer
+
+    upstream = ProxyServer(api_port=0)
+    await upstream.start()
+    lost = asyncio.Event()
+    gate = ToxiproxyGate(
+        upstream=upstream.api_url, port=0, exit_after_s=1.0, on_upstream_lost=lost.set
+    )
+    await gate.start()
+    try:
+        with pytest.raises(TimeoutError):  # alive upstream: the gate stays
+            await asyncio.wait_for(lost.wait(), 2.0)
+        await upstream.stop()
+        gone = time.monotonic()
+        await asyncio.wait_for(lost.wait(), 10)
+        # Silent since its last answer, which came up to one probe interval before the stop.
+        assert time.monotonic() - gone >= 1.0 - PROBE_INTERVAL_S - 0.05
+    finally:
+        await gate.stop()
+        await upstream.stop()
