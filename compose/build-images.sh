@@ -148,6 +148,8 @@ build_app() {
       --label "org.fallacies.source-hash=$hash" -t "$FALLACIES_IMAGE" - \
       >"$WORK/app-build.log" 2>&1 || { tail -30 "$WORK/app-build.log" >&2; return 1; }
   say "$FALLACIES_IMAGE built in $(elapsed "$t0")s"
+  # The image it replaced is now untagged: drop ours only (by label), nobody else's.
+  docker image prune -f --filter label=org.fallacies.source-hash >/dev/null || true
 }
 
 build_toxiproxy() {
