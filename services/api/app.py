@@ -56,6 +56,7 @@ def build_state(
             backoff_base_s=config.replication_backoff_base_s,
             backoff_max_s=config.replication_backoff_max_s,
             anti_entropy_interval_s=config.anti_entropy_interval_s,
+            anti_entropy_idle_interval_s=config.anti_entropy_idle_interval_s,
         ),
     )
     state = ApiState(

@@ -69,6 +69,7 @@ class ApiConfig:
     replication_backoff_base_s: float = 0.05
     replication_backoff_max_s: float = 2.0
     anti_entropy_interval_s: float = 1.0
+    anti_entropy_idle_interval_s: float = 8.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -164,10 +165,13 @@ def _validate(c: ApiConfig) -> None:
         "replication_backoff_base_s",
         "replication_backoff_max_s",
         "anti_entropy_interval_s",
+        "anti_entropy_idle_interval_s",
     )
     for name in positive:
         if not getattr(c, name) > 0:
             raise FieldError(name, "must be greater than 0")
+    if c.anti_entropy_idle_interval_s < c.anti_entropy_interval_s:
+        raise FieldError("anti_entropy_idle_interval_s", "must be at least anti_entropy_interval_s")
     if c.key_grace_s < 0:
         raise FieldError("key_grace_s", "must be 0 or more")
     if c.catalog_per_page > c.catalog_max_per_page:

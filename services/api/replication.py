@@ -61,6 +61,9 @@ class ReplicationSettings:
     backoff_base_s: float = 0.05
     backoff_max_s: float = 2.0
     anti_entropy_interval_s: float = 1.0
+    anti_entropy_idle_interval_s: float = 8.0
+    """While the replicas agree the rounds space out, doubling up to this: an idle mesh
+    should cost (almost) nothing. Any divergence or unreachable peer resets them."""
 
 
 @dataclass
@@ -150,17 +153,22 @@ class Replicator:
             link.enqueue(entry, now)
         self._update_gauges()
 
-    async def anti_entropy_once(self) -> None:
-        """Compare digests with every peer now (the loop calls this every interval)."""
+    async def anti_entropy_once(self) -> bool:
+        """Compare digests with every peer now; True when every peer answered and agrees
+        and nothing is queued for it (the loop then waits longer before the next round)."""
+        in_sync = True
         for link in self.links.values():
             try:
                 remote = await self._fetch_digest(link)
             except PeerError as exc:
                 self._metrics.anti_entropy_runs.labels(link.name, exc.outcome).inc()
+                in_sync = False
                 continue
             self._metrics.anti_entropy_runs.labels(link.name, "ok").inc()
             self._compare(link, remote)
+            in_sync = in_sync and not link.diverged and not link.pending
         self._update_gauges()
+        return in_sync
 
     def _compare(self, link: PeerLink, remote: dict[str, tuple[float, str, str]]) -> None:
         local = self._store.digest()
@@ -234,12 +242,21 @@ class Replicator:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     async def _anti_entropy_loop(self) -> None:
+        interval = self._settings.anti_entropy_interval_s
         while True:
-            await asyncio.sleep(self._settings.anti_entropy_interval_s)
+            await asyncio.sleep(interval)
             try:
-                await self.anti_entropy_once()
+                in_sync = await self.anti_entropy_once()
             except Exception:
                 log.exception("anti-entropy round failed")
+                in_sync = False
+            interval = self.next_interval(interval, in_sync)
+
+    def next_interval(self, interval: float, in_sync: bool) -> float:
+        base = self._settings.anti_entropy_interval_s
+        if not in_sync:
+            return base
+        return max(base, min(interval * 2, self._settings.anti_entropy_idle_interval_s))
 
     async def _fetch_digest(self, link: PeerLink) -> dict[str, tuple[float, str, str]]:
         doc = await self._exchange(link, "GET", DIGEST_PATH, b"")
