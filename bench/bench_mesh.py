@@ -74,6 +74,12 @@ def one_run(seconds: float) -> dict[str, object]:
         rates = {c: (end[c] - start.get(c, 0.0)) / seconds for c in end}
         asyncio.run(node_action(state, "workload", "pause"))
         idle = sample_cpu({n: p for n, p in pids.items() if n != "workload"}, seconds)
+        unobserved: dict[str, float] = {}
+        if "prometheus" in pids:
+            # The mesh on its own: nobody scraping it every second either.
+            asyncio.run(node_action(state, "prometheus", "pause"))
+            quiet = {n: p for n, p in pids.items() if n not in ("workload", "prometheus")}
+            unobserved = sample_cpu(quiet, seconds)
     finally:
         subprocess.run([*cli, "down", "--state-dir", str(state_dir)], capture_output=True)
     return {
@@ -82,6 +88,7 @@ def one_run(seconds: float) -> dict[str, object]:
         "rates": rates,
         "busy": busy,
         "idle": idle,
+        "unobserved": unobserved,
     }
 
 
@@ -111,6 +118,14 @@ def main() -> None:
             + ", ".join(f"{n} {v:.1f}" for n, v in idle.items())
             + f"; total {sum(idle.values()):.1f}"
         )
+        unobserved = r["unobserved"]
+        assert isinstance(unobserved, dict)
+        if unobserved:
+            print(
+                "  CPU % of one core, workload and Prometheus paused (nothing scrapes): "
+                + ", ".join(f"{n} {v:.1f}" for n, v in unobserved.items())
+                + f"; total {sum(unobserved.values()):.1f}"
+            )
 
 
 if __name__ == "__main__":
