@@ -50,6 +50,7 @@ from chaos.mesh.janitor import Janitor
 from chaos.mesh.plan import MeshPlan, NodePlan
 from chaos.mesh.process import NodeState
 from chaos.mesh.supervisor import HEALTH_TIMEOUT_S, MeshStartError, NodeStatus
+from services.common.address import http_url
 from services.common.admin_token import ENV, protect
 from services.common.base import Service
 from services.common.http import start_site
@@ -302,7 +303,7 @@ class ControlService(Service):
 
     @property
     def endpoints(self) -> dict[str, str]:
-        return {"control": f"http://{self.host}:{self.port}"}
+        return {"control": http_url(self.host, self.port)}
 
     async def start(self) -> None:
         app = protect(create_app(self.mesh), token=self.admin_token, host=self.host)

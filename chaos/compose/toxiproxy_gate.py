@@ -32,6 +32,7 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
+from services.common.address import http_url
 from services.common.admin_token import ENV, protect
 from services.common.base import Service
 from services.common.http import json_error, start_site
@@ -75,8 +76,7 @@ class ToxiproxyGate(Service):
 
     @property
     def endpoints(self) -> dict[str, str]:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return {"api": f"http://{host}:{self.port}", "upstream": self.upstream}
+        return {"api": http_url(self.host, self.port), "upstream": self.upstream}
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from chaos.mesh.ports import PortAllocator
+from services.common.address import http_url, join
 
 DEFAULT_BASE_PORT = 17000
 """The documented layout starts here; ``--base-port 0`` picks free ephemeral ports."""
@@ -106,7 +107,7 @@ class MeshPlan:
 
     @property
     def control_url(self) -> str:
-        return f"http://{self.host}:{self.control_port}"
+        return http_url(self.host, self.control_port)
 
 
 def build_plan(
@@ -127,10 +128,10 @@ def build_plan(
     admin_token, bootstrap_token = secrets.token_hex(16), secrets.token_hex(16)
 
     def at(port: int) -> str:
-        return f"{host}:{port}"
+        return join(host, port)
 
     def url(port: int) -> str:
-        return f"http://{host}:{port}"
+        return http_url(host, port)
 
     nodes: list[NodePlan] = []
     links: list[LinkPlan] = []

@@ -33,6 +33,7 @@ import yaml
 
 from chaos.mesh.plan import MeshPlan, NodePlan
 from chaos.mesh.ports import PortAllocator
+from services.common.address import http_url
 
 __all__ = [
     "NODE_NAME",
@@ -88,7 +89,7 @@ class PrometheusNode:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return http_url(self.host, self.port)
 
     @property
     def health_url(self) -> str:

@@ -12,6 +12,7 @@ import socket
 
 from chaos.proxy.errors import ApiError, ListenError
 from chaos.proxy.stream import NetProtocol
+from services.common.address import join
 
 __all__ = ["DEFAULT_HOST", "bind", "join", "split"]
 
@@ -39,10 +40,6 @@ def split(address: str, *, default_host: str = DEFAULT_HOST) -> tuple[str, int]:
     if not 0 <= port <= 65535:
         raise ValueError(f"address {address}: invalid port")
     return host or default_host, port
-
-
-def join(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def bind(protocol: NetProtocol, address: str) -> socket.socket:

@@ -14,6 +14,8 @@ against both servers; ``joined`` adds a detail the way Go's ``joinError`` does.
 
 from __future__ import annotations
 
+from services.common.address import join
+
 __all__ = [
     "BAD_REQUEST_BODY",
     "INVALID_STREAM",
@@ -52,8 +54,7 @@ class ListenError(ApiError):
         self.host = host
         self.port = port
         self.reason = reason
-        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        super().__init__(f"listen {protocol} {where}: bind: {reason}", 500)
+        super().__init__(f"listen {protocol} {join(host, port)}: bind: {reason}", 500)
 
 
 BAD_REQUEST_BODY = ApiError("bad request body", 400)

@@ -16,6 +16,7 @@ from chaos.proxy.errors import ApiError, ListenError
 from chaos.proxy.expiry import Expiry
 from chaos.proxy.metrics import ProxyMetrics
 from chaos.proxy.udp_link import DEFAULT_IDLE_TIMEOUT
+from services.common.address import http_url
 from services.common.admin_token import protect
 from services.common.base import Service
 from services.common.errors import PortInUseError
@@ -66,8 +67,7 @@ class ProxyServer(Service):
         """``api`` (URL), then ``"<protocol> <link>"`` → listen address for every enabled link."""
         if self._bound_api_port is None:
             raise RuntimeError("ProxyServer is not started")
-        host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
-        endpoints = {"api": f"http://{host}:{self._bound_api_port}"}
+        endpoints = {"api": http_url(self.api_host, self._bound_api_port)}
         for proxy in self.proxies:
             if proxy.enabled:
                 endpoints[f"{proxy.protocol.wire} {proxy.name}"] = proxy.listen

@@ -12,6 +12,7 @@ from services.api._types import Clock
 from services.api.app import app_for_state, build_state, create_admin_app
 from services.api.config import ApiConfig
 from services.api.state import ApiState
+from services.common.address import http_url
 from services.common.base import Service
 from services.common.http import start_site
 
@@ -84,10 +85,6 @@ class ApiServer(Service):
         if self._port is None or self._admin_port is None:
             return {}
         return {
-            "http": f"http://{_host(self.config.host)}:{self._port}",
-            "admin": f"http://{_host(self.config.admin_host)}:{self._admin_port}",
+            "http": http_url(self.config.host, self._port),
+            "admin": http_url(self.config.admin_host, self._admin_port),
         }
-
-
-def _host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host

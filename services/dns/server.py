@@ -9,6 +9,7 @@ import socket
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from services.common.address import http_url, join
 from services.common.admin_token import protect
 from services.common.base import Service
 from services.common.http import bind_error, start_site
@@ -67,11 +68,11 @@ class DNSServer(Service):
     def endpoints(self) -> dict[str, str]:
         if self._bound_port is None or self._bound_admin_port is None:
             raise RuntimeError("DNSServer is not started")
-        dns_at = _host_port(self.host, self._bound_port)
+        dns_at = join(self.host, self._bound_port)
         return {
             "udp": dns_at,
             "tcp": dns_at,
-            "admin": f"http://{_host_port(self.admin_host, self._bound_admin_port)}",
+            "admin": http_url(self.admin_host, self._bound_admin_port),
         }
 
     async def start(self) -> None:
@@ -169,7 +170,3 @@ def _bind_pair(host: str, port: int) -> tuple[socket.socket, socket.socket]:
         tcp.setblocking(False)
         return udp, tcp
     raise AssertionError("unreachable")
-
-
-def _host_port(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
+from services.common.address import join
 from services.ntp.packet import (
     HEADER_SIZE,
     LEAP_ALARM,
@@ -208,7 +209,7 @@ class _ClientProtocol(asyncio.DatagramProtocol):
 
 async def _open(host: str, port: int, time_ns: Callable[[], int]) -> _ClientProtocol:
     loop = asyncio.get_running_loop()
-    server = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    server = join(host, port)
     _, protocol = await loop.create_datagram_endpoint(
         lambda: _ClientProtocol(server, time_ns), remote_addr=(host, port)
     )

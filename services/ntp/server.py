@@ -9,6 +9,7 @@ from typing import Final
 from aiohttp import web
 from prometheus_client.registry import CollectorRegistry
 
+from services.common.address import http_url, join
 from services.common.admin_token import protect
 from services.common.base import Service
 from services.common.http import bind_error, start_site
@@ -21,10 +22,6 @@ from services.ntp.ratelimit import DEFAULT_BURST, DEFAULT_RATE, KeyBy, RateLimit
 
 RECEIVE_BUFFER_BYTES: Final = 4 << 20
 """Room for a burst of ~40k requests while the loop is busy, instead of kernel drops."""
-
-
-def _hostport(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class NTPServer(Service):
@@ -74,8 +71,8 @@ class NTPServer(Service):
     @property
     def endpoints(self) -> dict[str, str]:
         return {
-            "udp": _hostport(self.host, self.port),
-            "admin": f"http://{_hostport(self.admin_host, self.admin_port)}",
+            "udp": join(self.host, self.port),
+            "admin": http_url(self.admin_host, self.admin_port),
         }
 
     async def start(self) -> None:

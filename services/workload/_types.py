@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from services.common.address import join
+
 ClientName: TypeAlias = Literal["naive", "resilient"]
 
 
@@ -22,7 +24,7 @@ class Endpoint:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return join(self.host, self.port)
 
     def url(self, target: str) -> str:
         return f"http://{self.address}{target}"

@@ -21,6 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from services.common.address import http_url
 from services.common.base import Service
 from services.common.http import start_site
 from services.workload.client import BaseClient, Shared
@@ -69,8 +70,7 @@ class WorkloadService(Service):
     def endpoints(self) -> dict[str, str]:
         if self._port is None:
             return {}
-        host = self.config.metrics.host
-        return {"http": f"http://{f'[{host}]' if ':' in host else host}:{self._port}"}
+        return {"http": http_url(self.config.metrics.host, self._port)}
 
     async def start(self) -> None:
         if self._tasks:
