@@ -66,6 +66,7 @@ def serve_dns(
     ] = None,
 ) -> None:
     """Authoritative DNS server for mesh.test. over UDP and TCP."""
+    from services.common.admin_token import token_from_env
     from services.dns import DNSServer, Zone
 
     try:
@@ -79,7 +80,7 @@ def serve_dns(
             port=port,
             admin_host=admin_host,
             admin_port=admin_port,
-            admin_token=_env_admin_token(),
+            admin_token=token_from_env(),
             zone=loaded,
         )
     )
@@ -98,6 +99,7 @@ def serve_ntp(
     burst: Annotated[int, typer.Option(help="Requests a client may send at once.")] = 32,
 ) -> None:
     """SNTPv4 server that can be told to lie (offset, drift, stratum, leap)."""
+    from services.common.admin_token import token_from_env
     from services.ntp import NTPServer
 
     _run(
@@ -106,7 +108,7 @@ def serve_ntp(
             port=port,
             admin_host=admin_host,
             admin_port=admin_port,
-            admin_token=_env_admin_token(),
+            admin_token=token_from_env(),
             name=name,
             rate_limit=rate_limit,
             burst=burst,
@@ -115,16 +117,6 @@ def serve_ntp(
 
 
 ConfigFile = Annotated[Path, typer.Option(help="JSON or YAML file with the node's config.")]
-
-
-def _env_admin_token() -> str | None:
-    """``$FALLACIES_ADMIN_TOKEN``: wanted on every admin call when set; without it an admin
-    API off loopback is locked (services.common.admin_token)."""
-    import os
-
-    from services.common.admin_token import ENV
-
-    return os.environ.get(ENV) or None
 
 
 def _serve_from_config(kind: str, config: Path) -> None:
@@ -155,6 +147,7 @@ def serve_proxy(
 ) -> None:
     """The project's fault proxy: TCP and UDP links behind the Toxiproxy 2.x API."""
     from chaos.proxy import ConfigError, ProxyServer, load_config
+    from services.common.admin_token import token_from_env
 
     try:
         links = load_config(config) if config is not None else None
@@ -164,7 +157,7 @@ def serve_proxy(
         ProxyServer(
             api_host=api_host,
             api_port=api_port,
-            api_token=_env_admin_token(),
+            api_token=token_from_env(),
             config=links,
             seed=seed,
         )

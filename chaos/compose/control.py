@@ -51,7 +51,7 @@ from chaos.mesh.plan import MeshPlan, NodePlan
 from chaos.mesh.process import NodeState
 from chaos.mesh.supervisor import HEALTH_TIMEOUT_S, MeshStartError, NodeStatus
 from services.common.address import http_url
-from services.common.admin_token import ENV, protect
+from services.common.admin_token import protect, token_from_env
 from services.common.base import Service
 from services.common.http import start_site
 
@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"node": "control", "endpoints": endpoints}), flush=True)
 
     try:
-        token = os.environ.get(ENV) or None
+        token = token_from_env()
         run(ControlService(mesh, host=args.host, port=args.port, admin_token=token), announce)
     except PortInUseError as exc:
         print(f"error: {exc}", file=sys.stderr)

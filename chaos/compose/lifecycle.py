@@ -31,6 +31,7 @@ from chaos.compose.state import compose_state, compose_state_dir, read_state, wr
 from chaos.mesh.lifecycle import fetch_status
 from chaos.mesh.state import MeshState
 from services.common.admin_token import ENV as TOKEN_ENV
+from services.common.admin_token import token_from_env
 
 __all__ = [
     "COMPOSE_FILE",
@@ -93,7 +94,7 @@ def _run(command: list[str], *, env: Mapping[str, str] | None, timeout_s: float)
 
 def admin_token(env: Mapping[str, str] | None = None, state_dir: Path | None = None) -> str | None:
     """The token the mesh's admin APIs want (None: none known, so they are locked)."""
-    given = (env or {}).get(TOKEN_ENV) or os.environ.get(TOKEN_ENV)
+    given = token_from_env(env or {}) or token_from_env()
     if given:
         return given
     kept = read_state(state_dir)

@@ -33,7 +33,7 @@ import aiohttp
 from aiohttp import web
 
 from services.common.address import http_url
-from services.common.admin_token import ENV, protect
+from services.common.admin_token import protect, token_from_env
 from services.common.base import Service
 from services.common.http import json_error, start_site
 from services.common.lifecycle import run_announcing_json
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         upstream=args.upstream,
         host=args.host,
         port=args.port,
-        admin_token=os.environ.get(ENV) or None,
+        admin_token=token_from_env(),
         exit_after_s=args.exit_after,
     )
     return run_announcing_json(gate)

@@ -15,7 +15,7 @@ import sys
 
 from chaos.proxy.config import ConfigError, load_config
 from chaos.proxy.server import ProxyServer
-from services.common.admin_token import ENV
+from services.common.admin_token import token_from_env
 from services.common.lifecycle import run_announcing_json
 
 
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     server = ProxyServer(
         api_host=args.host,
         api_port=args.port,
-        api_token=os.environ.get(ENV) or None,
+        api_token=token_from_env(),
         config=config,
         seed=args.seed,
     )

@@ -28,6 +28,7 @@ __all__ = [
     "HEADER",
     "OPEN_PATHS",
     "from_env",
+    "token_from_env",
     "is_loopback",
     "protect",
     "refusal",
@@ -41,9 +42,14 @@ OPEN_PATHS: Final = frozenset({"/healthz", "/metrics", "/version"})
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def token_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$FALLACIES_ADMIN_TOKEN``, or None when unset or empty."""
+    return (os.environ if environ is None else environ).get(ENV) or None
+
+
 def from_env(config: dict[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """``config`` with ``admin_token`` taken from ``$FALLACIES_ADMIN_TOKEN`` when that is set."""
-    token = (os.environ if environ is None else environ).get(ENV, "")
+    token = token_from_env(environ)
     return {**config, "admin_token": token} if token else config
 
 

@@ -16,7 +16,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from chaos.proxy import ProxyServer
-from services.common.admin_token import ENV, HEADER, from_env, protect, refusal
+from services.common.admin_token import (
+    ENV,
+    HEADER,
+    from_env,
+    protect,
+    refusal,
+    token_from_env,
+)
 from services.common.base import Service
 from services.dns import DNSServer
 from services.ntp import NTPServer
@@ -46,6 +53,7 @@ def test_the_environment_wins_over_the_config() -> None:
     assert from_env({"admin_token": "file"}, {ENV: "env"})["admin_token"] == "env"
     assert from_env({"admin_token": "file"}, {ENV: ""})["admin_token"] == "file"
     assert "admin_token" not in from_env({}, {})
+    assert token_from_env({ENV: ""}) is None and token_from_env({ENV: "t"}) == "t"
 
 
 async def test_a_protected_app_off_loopback_without_a_token_is_locked() -> None:
