@@ -420,12 +420,9 @@ def _require_mesh(state_dir: Path | None, compose: bool = False) -> MeshState:
         from chaos.compose import lifecycle as compose_mesh
 
         try:
-            found = asyncio.run(compose_mesh.running_state(_state_dir(state_dir)))
+            return asyncio.run(compose_mesh.require_running(_state_dir(state_dir)))
         except compose_mesh.ComposeError as exc:
             raise _fail(str(exc)) from None
-        if found is None:
-            raise _fail("no compose mesh is running (start it with `fallacies up --compose`)")
-        return found
     state = running_mesh(_state_dir(state_dir))
     if state is None:
         raise _fail("no mesh is running (start one with `fallacies up`)")
@@ -758,12 +755,9 @@ async def _run_experiments(
         if overrides:
             raise MeshError("workload overrides need the embedded mesh (compose configs are fixed)")
         try:
-            found = await compose_mesh.running_state(state_dir)
+            mesh = _existing(await compose_mesh.require_running(state_dir))
         except compose_mesh.ComposeError as exc:
             raise MeshError(str(exc)) from None
-        if found is None:
-            raise MeshError("no compose mesh is running (start it with `fallacies up --compose`)")
-        mesh = _existing(found)
     else:
         mesh = mesh_for_run(state_dir, base_port=base_port, workload_overrides=overrides, seed=seed)
     async with mesh as (state, started):

@@ -36,12 +36,14 @@ from services.common.admin_token import token_from_env
 __all__ = [
     "COMPOSE_FILE",
     "ComposeError",
+    "admin_token",
     "compose_command",
     "down",
+    "known_state",
+    "require_running",
     "running_state",
     "status",
     "up",
-    "admin_token",
 ]
 
 COMPOSE_FILE = Path(
@@ -163,23 +165,29 @@ async def running_state(state_dir: Path | None = None) -> MeshState | None:
     """The compose mesh's state if its control service answers, else None.
 
     Raises ``ComposeError`` when it answers but refuses the token: every fault would.
+    One cheap call behind the token (the janitor's job list) tells both apart.
     """
     state = known_state(state_dir)
     try:
         async with state.session(3) as session:
-            async with session.get(f"{state.control_url}/healthz") as response:
-                if response.status != 200:
-                    return None
-            async with session.get(f"{state.control_url}/nodes") as response:
+            async with session.get(f"{state.control_url}/janitor") as response:
                 if response.status in (401, 403):
                     raise ComposeError(
                         "the compose mesh refuses this admin token: export "
                         f"{TOKEN_ENV} as it was started with (`fallacies up --compose` "
                         "keeps it for you)"
                     )
-                return state
+                return state if response.status == 200 else None
     except (aiohttp.ClientError, TimeoutError):
         return None
+
+
+async def require_running(state_dir: Path | None = None) -> MeshState:
+    """``running_state``, with a ``ComposeError`` that says what to do when there is none."""
+    state = await running_state(state_dir)
+    if state is None:
+        raise ComposeError("no compose mesh is running (start it with `fallacies up --compose`)")
+    return state
 
 
 async def status(state_dir: Path | None = None) -> list[dict[str, Any]] | None:
