@@ -98,10 +98,10 @@ class ToxiproxyGate(Service):
     async def _watch(self, exit_after_s: float) -> None:
         assert self._session is not None
         last_answer = time.monotonic()
+        timeout = aiohttp.ClientTimeout(total=max(PROBE_INTERVAL_S, 1.0))
         while True:
             await asyncio.sleep(PROBE_INTERVAL_S)
             try:
-                timeout = aiohttp.ClientTimeout(total=max(PROBE_INTERVAL_S, 1.0))
                 async with self._session.get(f"{self.upstream}/version", timeout=timeout) as r:
                     if r.status == 200:
                         last_answer = time.monotonic()

@@ -33,7 +33,6 @@ from chaos.faults._common import (
     require_target,
 )
 from chaos.faults.base import Fault, FaultContext
-from services.api.headers import ADMIN_TOKEN
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +42,10 @@ TARGET = "api"
 
 
 def _headers(ctx: FaultContext) -> dict[str, str]:
-    token = ctx.state.secrets.get("admin_token")
-    if not token:
+    headers = ctx.state.admin_headers
+    if not headers:
         raise FaultError("the mesh state has no admin token (secrets.admin_token)")
-    return {ADMIN_TOKEN: token}
+    return headers
 
 
 def _original(ctx: FaultContext) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +274,26 @@ async def test_experiment_passes_against_the_containers(
     assert await leftovers(mesh) == []
 
 
+async def crash_and_wait(
+    target: Any, ready: Callable[[], Awaitable[bool]], *, timeout_s: float
+) -> float | None:
+    """SIGKILL the container's process, as the OOM killer would, and return the seconds
+    until Docker's restart policy has restarted it and ``ready()`` holds (None: never).
+
+    (`container.kill()` would not do: Docker counts it as a manual stop, which no restart
+    policy undoes; the control service's `kill` is that, reverted at its TTL.)
+    """
+    restarts = target.attrs["RestartCount"]
+    killed_at = time.monotonic()
+    os.kill(int(target.attrs["State"]["Pid"]), signal.SIGKILL)
+    while time.monotonic() - killed_at < timeout_s:
+        await asyncio.to_thread(target.reload)
+        if target.attrs["RestartCount"] > restarts and await ready():
+            return time.monotonic() - killed_at
+        await asyncio.sleep(0.1)
+    return None
+
+
 def resilient_journeys(text: str) -> tuple[float, float]:
     """(ok, all) journeys of the resilient client from the workload's exposition."""
     ok = total = 0.0
@@ -305,21 +325,9 @@ async def test_a_killed_node_is_restarted_by_its_restart_policy_and_the_slo_hold
         except (aiohttp.ClientError, TimeoutError):
             return False
 
-    api_1 = container(docker_client, "api-1")
-    restarts = api_1.attrs["RestartCount"]
     ok_before, all_before = await journeys()
     killed_at = time.monotonic()
-    # A crash: SIGKILL to the container's process, as the OOM killer would send it.
-    # (`container.kill()` would not do: Docker counts it as a manual stop, which no
-    # restart policy undoes; the control service's `kill` is that, reverted at its TTL.)
-    os.kill(int(api_1.attrs["State"]["Pid"]), signal.SIGKILL)
-    back_in: float | None = None
-    while time.monotonic() - killed_at < 60:
-        await asyncio.to_thread(api_1.reload)
-        if api_1.attrs["RestartCount"] > restarts and await healthy():
-            back_in = time.monotonic() - killed_at
-            break
-        await asyncio.sleep(0.1)
+    back_in = await crash_and_wait(container(docker_client, "api-1"), healthy, timeout_s=60)
     assert back_in is not None, "api-1 was not restarted within 60 s"
     TIMINGS["api-1 killed -> restarted and healthy"] = back_in
     await asyncio.sleep(5)  # and the journeys right after it came back
@@ -352,17 +360,7 @@ async def test_toxiproxy_restarted_or_crashed_is_reached_through_its_gate_again(
     assert answer["state"] == "running", answer
     assert await answers()
 
-    toxiproxy = container(docker_client, "toxiproxy")
-    restarts = toxiproxy.attrs["RestartCount"]
-    crashed_at = time.monotonic()
-    os.kill(int(toxiproxy.attrs["State"]["Pid"]), signal.SIGKILL)
-    back_in: float | None = None
-    while time.monotonic() - crashed_at < 90:
-        await asyncio.to_thread(toxiproxy.reload)
-        if toxiproxy.attrs["RestartCount"] > restarts and await answers():
-            back_in = time.monotonic() - crashed_at
-            break
-        await asyncio.sleep(0.2)
+    back_in = await crash_and_wait(container(docker_client, "toxiproxy"), answers, timeout_s=90)
     assert back_in is not None, "Toxiproxy's API did not answer through the gate within 90 s"
     TIMINGS["toxiproxy killed -> its API answers through the gate"] = back_in
     await wait_healthy(mesh, timeout_s=60)

@@ -37,8 +37,7 @@ async def leftovers(state: MeshState) -> list[str]:
                 if clock.get("lying"):
                     found.append(f"{name} lies: {clock}")
             if node["kind"] == "api" and name != "rogue":
-                headers = {"X-Fallacies-Admin-Token": state.secrets["admin_token"]}
-                keys = await _get(session, f"{node['admin_url']}/admin/keys", headers)
+                keys = await _get(session, f"{node['admin_url']}/admin/keys")
                 active = {
                     k["kid"]
                     for k in keys["keys"]
@@ -57,9 +56,7 @@ async def leftovers(state: MeshState) -> list[str]:
     return found
 
 
-async def _get(
-    session: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
-) -> Any:
-    async with session.get(url, headers=headers) as response:
+async def _get(session: aiohttp.ClientSession, url: str) -> Any:
+    async with session.get(url) as response:
         response.raise_for_status()
         return await response.json()
