@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,12 +18,13 @@ from services.common.errors import PortInUseError
 if TYPE_CHECKING:
     from chaos.cli.display import LiveDisplay
     from chaos.experiment import Experiment
-    from chaos.mesh.faults import LinkView
     from chaos.mesh.plan import MeshPlan
     from chaos.mesh.state import MeshState
     from chaos.mesh.supervisor import Supervisor
     from chaos.runner import RunResult
     from chaos.toxiproxy import Toxic
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="fallacies",
@@ -440,17 +441,11 @@ def _toxic_summary(toxic: Toxic) -> str:
 @app.command()
 def links(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
     """List the mesh's links: protocol, ports, which proxy carries them, active faults."""
-    import asyncio
-
     from rich.table import Table
 
-    from chaos.toxiproxy import ToxiproxyError
+    from chaos.mesh.faults import list_links
 
-    state = _require_mesh(state_dir, compose)
-    try:
-        views = asyncio.run(_links(state))
-    except ToxiproxyError as exc:
-        raise _fail(str(exc)) from None
+    views = _proxy_call(list_links(_require_mesh(state_dir, compose)))
     table = Table()
     for column in ("link", "proto", "listen", "upstream", "via", "state", "faults"):
         table.add_column(column)
@@ -463,10 +458,18 @@ def links(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
     console.print(table)
 
 
-async def _links(state: MeshState) -> list[LinkView]:
-    from chaos.mesh.faults import list_links
+def _proxy_call(call: Coroutine[Any, Any, T]) -> T:
+    """Run one call on the mesh's proxies; a refused fault or a proxy that does not
+    answer is one line on stderr and exit 1, not a traceback."""
+    import asyncio
 
-    return await list_links(state)
+    from chaos.mesh.faults import FaultError
+    from chaos.toxiproxy import ToxiproxyError
+
+    try:
+        return asyncio.run(call)
+    except (FaultError, ToxiproxyError) as exc:
+        raise _fail(str(exc)) from None
 
 
 @fault_app.command(
@@ -494,10 +497,7 @@ def fault_add(
 
     Any other `--NAME VALUE` pair becomes a toxic attribute.
     """
-    import asyncio
-
-    from chaos.mesh.faults import FaultError, add_toxic, parse_value, set_enabled
-    from chaos.toxiproxy import ToxiproxyError
+    from chaos.mesh.faults import add_toxic, parse_value, set_enabled
 
     extra = list(ctx.args)
     attributes: dict[str, Any] = {}
@@ -507,40 +507,31 @@ def fault_add(
             raise _fail(f"expected --ATTRIBUTE VALUE pairs, got {key!r}", 2)
         attributes[key[2:].replace("-", "_")] = parse_value(extra.pop(0))
     state = _require_mesh(state_dir, compose)
-    try:
-        if toxic == "down":
-            asyncio.run(set_enabled(state, link, False, ttl=ttl or None))
-            console.print(f"{link}: down" + (f" for {ttl:g} s" if ttl else ""))
-            return
-        added = asyncio.run(
-            add_toxic(
-                state,
-                link,
-                toxic,
-                attributes=attributes,
-                stream=stream,
-                toxicity=toxicity,
-                name=name,
-                ttl=ttl or None,
-            )
+    if toxic == "down":
+        _proxy_call(set_enabled(state, link, False, ttl=ttl or None))
+        console.print(f"{link}: down" + (f" for {ttl:g} s" if ttl else ""))
+        return
+    added = _proxy_call(
+        add_toxic(
+            state,
+            link,
+            toxic,
+            attributes=attributes,
+            stream=stream,
+            toxicity=toxicity,
+            name=name,
+            ttl=ttl or None,
         )
-    except (FaultError, ToxiproxyError) as exc:
-        raise _fail(str(exc)) from None
+    )
     console.print(f"{link}: {_toxic_summary(added.toxic)}")
 
 
 @fault_app.command("ls")
 def fault_ls(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
     """List active faults on every link."""
-    import asyncio
+    from chaos.mesh.faults import list_links
 
-    from chaos.toxiproxy import ToxiproxyError
-
-    state = _require_mesh(state_dir, compose)
-    try:
-        views = asyncio.run(_links(state))
-    except ToxiproxyError as exc:
-        raise _fail(str(exc)) from None
+    views = _proxy_call(list_links(_require_mesh(state_dir, compose)))
     active = 0
     for view in views:
         if view.enabled is False:
@@ -561,35 +552,22 @@ def fault_rm(
     state_dir: StateDir = None,
 ) -> None:
     """Remove one fault (or bring a cut link back up with `down`)."""
-    import asyncio
-
-    from chaos.mesh.faults import FaultError, remove_toxic, set_enabled
-    from chaos.toxiproxy import ToxiproxyError
+    from chaos.mesh.faults import remove_toxic, set_enabled
 
     state = _require_mesh(state_dir, compose)
-    try:
-        if toxic == "down":
-            asyncio.run(set_enabled(state, link, True))
-        else:
-            asyncio.run(remove_toxic(state, link, toxic))
-    except (FaultError, ToxiproxyError) as exc:
-        raise _fail(str(exc)) from None
+    if toxic == "down":
+        _proxy_call(set_enabled(state, link, True))
+    else:
+        _proxy_call(remove_toxic(state, link, toxic))
     console.print(f"{link}: removed {toxic}")
 
 
 @fault_app.command("reset")
 def fault_reset(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
     """Remove every fault and bring every link back up."""
-    import asyncio
-
     from chaos.mesh.faults import reset
-    from chaos.toxiproxy import ToxiproxyError
 
-    state = _require_mesh(state_dir, compose)
-    try:
-        count = asyncio.run(reset(state))
-    except ToxiproxyError as exc:
-        raise _fail(str(exc)) from None
+    count = _proxy_call(reset(_require_mesh(state_dir, compose)))
     console.print(f"all faults removed ({count} prox{'y' if count == 1 else 'ies'} reset)")
 
 
