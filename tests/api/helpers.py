@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from yarl import URL
 
 from services.api.config import DEFAULT_KEYS, DEFAULT_RESPONSE_KEYS
 from services.api.signing import sign_request, verify_response
+from tests import polling
 
 KEY_ID, SECRET = next(iter(DEFAULT_KEYS.items()))
 ADMIN = {"X-Fallacies-Admin-Token": "fallacies-admin"}
@@ -82,24 +83,8 @@ class SignedClient:
         return reply
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool],
-    *,
-    timeout: float = 5.0,
-    interval: float = 0.02,
-    what: str = "condition",
-) -> None:
-    """Poll until ``check`` holds or the deadline passes (no fixed sleeps in tests)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not hold within {timeout} s")
-        await asyncio.sleep(interval)
+eventually = polling.eventually
+"""Poll until a condition holds (no fixed sleeps in tests)."""
 
 
 class Relay:

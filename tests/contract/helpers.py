@@ -8,14 +8,15 @@ tolerance where they are made.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
 from chaos.toxiproxy import USER_AGENT
+from tests import polling
 
 DEADLINE = 5.0
 """Seconds any single wait may take before the test fails rather than hangs."""
@@ -153,15 +154,8 @@ async def read_until_end(
         seen.data += chunk
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, deadline: float = DEADLINE, what: str = "condition"
-) -> None:
-    """Poll ``check`` until it is true; fail after ``deadline`` seconds."""
-    stop_at = time.monotonic() + deadline
-    while not await check():
-        if time.monotonic() > stop_at:
-            raise AssertionError(f"{what} not reached within {deadline} s")
-        await asyncio.sleep(0.01)
+eventually = functools.partial(polling.eventually, timeout=DEADLINE, interval=0.01)
+"""Poll ``check`` until it is true; fail after ``DEADLINE`` seconds."""
 
 
 @dataclass

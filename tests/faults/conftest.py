@@ -7,9 +7,8 @@ the fixture checks that nothing it can see was left behind.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import functools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -22,6 +21,7 @@ from chaos.mesh.plan import build_plan
 from chaos.mesh.state import MeshState
 from chaos.mesh.supervisor import Supervisor
 from chaos.toxiproxy import Toxiproxy
+from tests import polling
 
 POLL_S = 0.05
 
@@ -33,16 +33,8 @@ def step(kind: str, target: str, **attributes: Any) -> FaultStep:
     return made
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> Any:
-    """Poll ``check`` until it returns something truthy; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(POLL_S)
-    raise AssertionError(f"not true within {timeout} s (last: {last!r})")
+eventually = functools.partial(polling.eventually, timeout=5.0, interval=POLL_S)
+"""Poll ``check`` until it returns something truthy; fail at the deadline."""
 
 
 async def get_json(ctx: FaultContext, url: str, **headers: str) -> Any:

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
+import functools
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from chaos.mesh.plan import build_plan
 from chaos.mesh.state import MeshState
 from chaos.mesh.supervisor import Supervisor
+from tests import polling
 
 
 async def scrape(url: str) -> dict[str, float]:
@@ -36,21 +36,8 @@ def total(samples: dict[str, float], name: str, **labels: str) -> float:
     )
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await _pause()
-    raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
-
-
-async def _pause() -> None:
-    import asyncio
-
-    await asyncio.sleep(0.2)
+eventually = functools.partial(polling.eventually, timeout=15.0, interval=0.2)
+"""Poll ``check`` until it returns something truthy; fail at the deadline."""
 
 
 @pytest.fixture

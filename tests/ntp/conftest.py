@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import cast
 
 import pytest
@@ -13,6 +14,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from services.ntp import NTPServer, Sample
 from services.ntp.packet import MODE_CLIENT, Header, ns_to_ntp
+from tests import polling
 
 
 def request(*, version: int = 4, mode: int = MODE_CLIENT, transmit: int | None = None) -> bytes:
@@ -69,13 +71,8 @@ def near(sample: Sample, expected: float) -> bool:
     return abs(sample.offset - expected) <= max(sample.delay, 0.0) / 2 + 1e-5
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 3.0, what: str = "") -> None:
-    """Poll ``check`` until it holds or the deadline passes (never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout} s: {what or check}")
-        await asyncio.sleep(0.005)
+eventually = functools.partial(polling.eventually, timeout=3.0, interval=0.005)
+"""Poll ``check`` until it holds or the deadline passes (never a fixed sleep)."""
 
 
 @pytest.fixture

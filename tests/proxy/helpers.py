@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
+from tests import polling
+
 
 def port_of(listen: str) -> int:
     return int(listen.rsplit(":", 1)[1])
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool],
-    *,
-    timeout: float = 3.0,
-    interval: float = 0.01,
-    what: str = "condition",
-) -> None:
-    """Poll ``check`` until true; fail after ``timeout`` seconds (never sleep to synchronise)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
-        await asyncio.sleep(interval)
+eventually = functools.partial(polling.eventually, timeout=3.0, interval=0.01)
+"""Poll until true; fail after ``timeout`` seconds (never sleep to synchronise)."""
 
 
 class Api:

@@ -11,10 +11,9 @@ proxy, or change the zone through ``mesh.dns.zone``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
+import functools
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +25,7 @@ from services.dns import DNSServer, Zone
 from services.ntp import NTPServer
 from services.workload import WorkloadConfig, WorkloadService
 from services.workload.metrics import OUTCOMES
+from tests import polling
 
 NTP_NAMES = ("ntp-a", "ntp-b", "ntp-c")
 API_NAMES = ("api-1", "api-2")
@@ -56,13 +56,8 @@ def publish_api(
     )
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Poll ``check`` until it holds or the deadline passes (never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout} s: {what or check}")
-        await asyncio.sleep(0.02)
+eventually = functools.partial(polling.eventually, timeout=10.0)
+"""Poll ``check`` until it holds or the deadline passes (never a fixed sleep)."""
 
 
 @dataclass
