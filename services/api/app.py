@@ -57,6 +57,7 @@ def build_state(
             backoff_max_s=config.replication_backoff_max_s,
             anti_entropy_interval_s=config.anti_entropy_interval_s,
             anti_entropy_idle_interval_s=config.anti_entropy_idle_interval_s,
+            divergence_after_s=config.divergence_after_s,
         ),
     )
     state = ApiState(

@@ -70,6 +70,9 @@ class ApiConfig:
     replication_backoff_max_s: float = 2.0
     anti_entropy_interval_s: float = 1.0
     anti_entropy_idle_interval_s: float = 8.0
+    divergence_after_s: float = 1.0
+    """A key counts as divergent once the replicas have disagreed on it this long: a
+    write on its way to the peer is replication, not divergence."""
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -170,6 +173,8 @@ def _validate(c: ApiConfig) -> None:
     for name in positive:
         if not getattr(c, name) > 0:
             raise FieldError(name, "must be greater than 0")
+    if c.divergence_after_s < 0:
+        raise FieldError("divergence_after_s", "must be 0 or more")
     if c.anti_entropy_idle_interval_s < c.anti_entropy_interval_s:
         raise FieldError("anti_entropy_idle_interval_s", "must be at least anti_entropy_interval_s")
     if c.key_grace_s < 0:

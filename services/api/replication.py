@@ -10,7 +10,8 @@
                       └─ ok: drop acked keys, observe lag
                    anti-entropy loop ── GET /internal/digest ──> peer
                       compare per key; push keys where we are newer;
-                      api_replica_divergent_keys = |differing ∪ pending|
+                      api_replica_divergent_keys = |differing ∪ pending|, each
+                      counted once it has differed for divergence_after_s
 
 The link between replicas is exactly what a partition cuts, so nothing here assumes
 it works: pending writes coalesce per key (the queue is bounded by the number of
@@ -64,6 +65,8 @@ class ReplicationSettings:
     anti_entropy_idle_interval_s: float = 8.0
     """While the replicas agree the rounds space out, doubling up to this: an idle mesh
     should cost (almost) nothing. Any divergence or unreachable peer resets them."""
+    divergence_after_s: float = 1.0
+    """Disagreement younger than this is a write in flight, not divergence."""
 
 
 @dataclass
@@ -79,7 +82,8 @@ class PeerLink:
     name: str
     base_url: str
     pending: dict[str, _Pending] = field(default_factory=dict)
-    diverged: set[str] = field(default_factory=set)
+    diverged: dict[str, float] = field(default_factory=dict)
+    """Keys the last digest comparison found different -> since when (monotonic)."""
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def enqueue(self, entry: Entry, now: float) -> None:
@@ -173,12 +177,12 @@ class Replicator:
     def _compare(self, link: PeerLink, remote: dict[str, tuple[float, str, str]]) -> None:
         local = self._store.digest()
         now = self._monotonic()
-        diverged: set[str] = set()
+        diverged: dict[str, float] = {}
         for key in local.keys() | remote.keys():
             mine, theirs = local.get(key), remote.get(key)
             if mine == theirs:
                 continue
-            diverged.add(key)
+            diverged[key] = link.diverged.get(key, now)
             if mine is not None and (theirs is None or mine[:2] > theirs[:2]):
                 entry = self._store.get(key)
                 if entry is not None:
@@ -187,10 +191,11 @@ class Replicator:
 
     def _update_gauges(self) -> None:
         now = self._monotonic()
+        settled = now - self._settings.divergence_after_s
         differing: set[str] = set()
         for link in self.links.values():
-            differing |= link.diverged
-            differing |= link.pending.keys()
+            differing.update(k for k, since in link.diverged.items() if since <= settled)
+            differing.update(k for k, p in link.pending.items() if p.queued_at <= settled)
             oldest = min((p.queued_at for p in link.pending.values()), default=now)
             self._metrics.replication_queue_depth.labels(link.name).set(len(link.pending))
             self._metrics.replication_oldest_pending.labels(link.name).set(now - oldest)

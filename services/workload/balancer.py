@@ -2,16 +2,20 @@
 
 Round-robin believes every replica is the same ("the network is homogeneous"): an
 LTE-like link gets half the traffic. The EWMA balancer remembers each replica's
-recent latency and prefers the fastest, weighted by requests already in flight
-there. A remembered latency fades with time since it was last refreshed
-(``decay_s``), so a replica that was slow once is tried again later instead of
-being shunned forever — that is how the balancer recovers (Linkerd's peak-EWMA
-uses the same idea).
+recent latency, weighted by requests already in flight there, and picks at random
+in inverse proportion to it: replicas alike share the load, one twenty times slower
+gets one request in twenty-one, one two hundred times slower one in two hundred.
+Those few requests keep measuring it, and a remembered latency also fades with time
+since it was last refreshed (``decay_s``), so a replica that was slow once is tried
+again instead of being shunned forever — that is how the balancer recovers
+(Linkerd's peak-EWMA uses the same fading; the random weighting keeps one replica
+from taking all the load while the scores are nearly equal).
 """
 
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -29,6 +33,9 @@ class Balancer(Protocol):
 
     def finished(self, endpoint: Endpoint, latency_s: float | None) -> None:
         """``latency_s`` None: the request failed."""
+
+    def cancelled(self, endpoint: Endpoint) -> None:
+        """The request was given up with nothing learnt about the replica."""
 
 
 def _candidates(endpoints: Sequence[Endpoint], exclude: Collection[Endpoint]) -> list[Endpoint]:
@@ -58,6 +65,9 @@ class RoundRobin:
     def finished(self, endpoint: Endpoint, latency_s: float | None) -> None:
         pass
 
+    def cancelled(self, endpoint: Endpoint) -> None:
+        pass
+
 
 @dataclass
 class _Score:
@@ -67,7 +77,8 @@ class _Score:
 
 
 class EwmaBalancer:
-    """Lowest ``ewma · e^(−age/decay_s) · (in_flight + 1)`` wins; an unknown replica scores 0.
+    """Score ``ewma · e^(−age/decay_s) · (in_flight + 1)``; a replica is picked with
+    probability ∝ 1/score, and an unknown replica (score 0) first.
 
     A sample's weight grows with the time since the last one (``1 − (1−α)·e^(−age/decay_s)``),
     so the first probe after a long silence nearly replaces the old belief.
@@ -83,8 +94,10 @@ class EwmaBalancer:
         decay_s: float = 5.0,
         failure_penalty_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self.alpha = alpha
+        self._rng = rng or random.Random()
         self.decay_s = decay_s
         self.failure_penalty_s = failure_penalty_s
         self._now = monotonic
@@ -105,15 +118,23 @@ class EwmaBalancer:
         self, endpoints: Sequence[Endpoint], *, exclude: Collection[Endpoint] = ()
     ) -> Endpoint:
         candidates = _candidates(endpoints, exclude)
-        return min(candidates, key=self.score)
+        scores = [self.score(endpoint) for endpoint in candidates]
+        for endpoint, score in zip(candidates, scores, strict=True):
+            if score <= 0:
+                return endpoint
+        weights = [1 / score for score in scores]
+        return self._rng.choices(candidates, weights=weights)[0]
 
     def started(self, endpoint: Endpoint) -> None:
         self._scores.setdefault(endpoint, _Score()).in_flight += 1
 
     def finished(self, endpoint: Endpoint, latency_s: float | None) -> None:
+        self.cancelled(endpoint)
+        self.observe(endpoint, self.failure_penalty_s if latency_s is None else latency_s)
+
+    def cancelled(self, endpoint: Endpoint) -> None:
         state = self._scores.setdefault(endpoint, _Score())
         state.in_flight = max(0, state.in_flight - 1)
-        self.observe(endpoint, self.failure_penalty_s if latency_s is None else latency_s)
 
     def observe(self, endpoint: Endpoint, latency_s: float) -> None:
         state = self._scores.setdefault(endpoint, _Score())

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from services.common.errors import FieldError
 
 __all__ = [
+    "DEFENCES",
     "ApiSettings",
     "Defences",
     "DnsSettings",
@@ -71,7 +72,8 @@ class DnsSettings:
     edns_payload: int = 1232
     """Bytes advertised in EDNS0 by both clients, so the steady state needs no TCP."""
     timeout_s: float = 1.0
-    """Seconds per query for the resilient resolver (the naive one waits forever)."""
+    """Seconds per query for the resilient resolver (with its ``timeouts`` defence on);
+    the naive one keeps dnspython's own defaults."""
 
     def __post_init__(self) -> None:
         parse_address(self.udp, field_name="dns.udp")
@@ -233,22 +235,38 @@ class MetricsSettings:
             raise FieldError("metrics.port", "must be in 0..65535")
 
 
+def _defence(what: str) -> Any:
+    """A switch that is on unless a negative control turns it off; ``what`` is its one line."""
+    return field(default=True, metadata={"defence": what})
+
+
 @dataclass(frozen=True, kw_only=True)
 class Defences:
-    """One switch per resilient defence; turning one off makes a negative control."""
+    """One switch per resilient defence; turning one off makes a negative control.
 
-    ttl: bool = True
-    tcp_fallback: bool = True
-    ntp_selection: bool = True
-    timeouts: bool = True
-    retries: bool = True
-    hedging: bool = True
-    ewma: bool = True
-    compression_etag: bool = True
-    pagination: bool = True
-    batch: bool = True
-    verify_signatures: bool = True
-    key_discovery: bool = True
+    Each switch's one-line description lives in its field's metadata (``DEFENCES``
+    reads them), so the experiments, the CLI's help and the defence matrix name a
+    defence the same way.
+    """
+
+    ttl: bool = _defence("honour DNS TTLs and re-resolve after a failed call")
+    tcp_fallback: bool = _defence("retry a DNS query over TCP when UDP fails or is cut")
+    ntp_selection: bool = _defence("three time servers, lowest-delay samples, falsetickers out")
+    timeouts: bool = _defence("a deadline on every call (HTTP, DNS) and on the whole journey")
+    retries: bool = _defence("retry failed calls with backoff and full jitter, elsewhere")
+    hedging: bool = _defence("send a slow idempotent request to a second replica after the p95")
+    ewma: bool = _defence("pick replicas in inverse proportion to their recent latency (EWMA)")
+    compression_etag: bool = _defence("gzip, and If-None-Match so unchanged pages cost a 304")
+    pagination: bool = _defence("fetch only the catalog pages the user looks at")
+    batch: bool = _defence("one batch call for N items instead of N calls")
+    verify_signatures: bool = _defence("verify every response's HMAC signature")
+    key_discovery: bool = _defence("fetch the current keys after a 401 instead of failing")
+
+
+DEFENCES: dict[str, str] = {
+    spec.name: str(spec.metadata["defence"]) for spec in dataclasses.fields(Defences)
+}
+"""Defence name -> what it does, in the order of ``Defences``."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,6 +11,11 @@ are decoded here, not by aiohttp, so the wire size stays visible.
 
 Errors come out as ``RequestFailed`` (no answer) — any HTTP status is an answer and
 is returned as a ``Reply`` for the client to judge.
+
+Both clients keep aiohttp's defaults: its session timeout (5 minutes in all, 30 s to
+connect) and its ``Accept-Encoding: gzip, deflate``. Only the resilient client adds
+a deadline of its own per request, and it may ask for ``identity`` when its
+``compression_etag`` defence is switched off.
 """
 
 from __future__ import annotations
@@ -33,8 +38,6 @@ from services.workload._types import ClientName, Endpoint
 from services.workload.config import Prices
 from services.workload.errors import RequestFailed
 from services.workload.metrics import WorkloadMetrics
-
-NO_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
 
 
 @dataclass
@@ -146,8 +149,8 @@ def decode_body(raw: bytes, coding: str | None) -> bytes:
 class HttpClient:
     """One client's connection pool and request accounting.
 
-    ``timeout`` None sends without any deadline (the naive client); otherwise each
-    request must be answered and read within that many seconds.
+    ``timeout`` None leaves aiohttp's session default as the only limit (the naive
+    client); otherwise each request must be answered and read within that many seconds.
     """
 
     def __init__(
@@ -167,7 +170,6 @@ class HttpClient:
     async def start(self) -> None:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=NO_TIMEOUT,
                 auto_decompress=False,
                 trace_configs=[_trace_config()],
                 headers={"User-Agent": self.user_agent},
@@ -223,7 +225,8 @@ class HttpClient:
                         done - hops.start,
                     )
         except TimeoutError:
-            raise RequestFailed(endpoint, "timeout", f"no answer within {timeout} s") from None
+            limit = f"{timeout} s" if timeout is not None else "aiohttp's session timeout"
+            raise RequestFailed(endpoint, "timeout", f"no answer within {limit}") from None
         except aiohttp.ClientConnectorError as exc:
             raise RequestFailed(endpoint, "connect", str(exc)) from None
         except (aiohttp.ClientError, OSError, ValueError, EOFError, zlib.error) as exc:

@@ -75,7 +75,7 @@ async def run_journey(client: BaseClient) -> str:
     m, name = client.metrics, client.name
     tally = Tally()
     started = time.perf_counter()
-    m.journeys_in_flight.labels(name).inc()
+    m.journey_started(name)
     error: str | None = None
     try:
         async with asyncio.timeout(client.deadline_s):
@@ -88,7 +88,7 @@ async def run_journey(client: BaseClient) -> str:
             client.logged_errors.add(type(exc).__name__)
             log.warning("%s journey failed unexpectedly", name, exc_info=True)
     finally:
-        m.journeys_in_flight.labels(name).dec()
+        m.journey_ended(name)
     duration = time.perf_counter() - started
     m.journeys.labels(name, outcome).inc()
     m.journey_duration.labels(name).observe(duration)

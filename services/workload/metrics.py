@@ -9,6 +9,9 @@ tables the same series; a test keeps the two in step.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -66,8 +69,15 @@ _BYTES_BUCKETS = (1e3, 4e3, 16e3, 64e3, 256e3, 1e6, 2e6, 4e6, 16e6, 64e6)
 
 
 class WorkloadMetrics:
-    def __init__(self, registry: CollectorRegistry, *, replicas: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        replicas: tuple[str, ...] = (),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.replicas = frozenset(replicas)
+        self._now = monotonic
         r = registry
         self.journeys = Counter(
             "workload_journeys_total",
@@ -102,6 +112,14 @@ class WorkloadMetrics:
             ["client"],
             registry=r,
         )
+        self.journey_age = Gauge(
+            "workload_journey_age_seconds",
+            "How long the journey running now has been running; 0 between journeys. "
+            "A client stuck waiting shows it growing while no journey finishes.",
+            ["client"],
+            registry=r,
+        )
+        self._running_since: dict[str, float | None] = {}
         self.step_duration = Histogram(
             "workload_step_duration_seconds",
             "Wall time of one journey step (resolve, write, catalog, items).",
@@ -243,6 +261,8 @@ class WorkloadMetrics:
         for client in CLIENTS:
             for metric in (self.journeys_in_flight, self.requests_in_flight, self.clock_offset):
                 metric.labels(client).set(0)
+            self._running_since[client] = None
+            self.journey_age.labels(client).set_function(partial(self._age, client))
             for outcome in OUTCOMES:
                 self.journeys.labels(client, outcome)
             for counter in (
@@ -261,6 +281,18 @@ class WorkloadMetrics:
                 self.forged_responses.labels(client, action)
             for reason in ("RequestTimeTooSkewed", "InvalidKeyId"):
                 self.rejects.labels(client, reason)
+
+    def journey_started(self, client: str) -> None:
+        self.journeys_in_flight.labels(client).inc()
+        self._running_since[client] = self._now()
+
+    def journey_ended(self, client: str) -> None:
+        self.journeys_in_flight.labels(client).dec()
+        self._running_since[client] = None
+
+    def _age(self, client: str) -> float:
+        since = self._running_since.get(client)
+        return 0.0 if since is None else self._now() - since
 
     def replica_label(self, node: str) -> str:
         """The node name if configured, else ``other``: DNS (maybe forged) cannot mint labels."""

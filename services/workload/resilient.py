@@ -9,9 +9,12 @@ One logical request (``call``) may cost several exchanges::
             ├─ 401 ─► discover keys with the bootstrap token, send again (once)
             └─ no answer / forged / 5xx ─► full-jitter backoff ─► next attempt elsewhere
 
-Writes carry an Idempotency-Key that stays the same across attempts, so a retry
-after an ambiguous failure is not applied twice; only reads are hedged. Every
-defence named in ``Defences`` can be switched off for a negative control.
+Writes carry an Idempotency-Key that stays the same across attempts and hedges, so
+a retry after an ambiguous failure is not applied twice. Only idempotent requests
+are hedged: reads, and the journey's write, a PUT (idempotent by HTTP's own
+definition, RFC 9110 §9.2.2) whose two copies carry one key and one body — the
+replicas converge on the same value whichever copy lands. Every defence named in
+``Defences`` can be switched off for a negative control.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class Op:
     body: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     hedge: bool = False
-    """Safe to send twice at once: reads only."""
+    """Safe to send twice at once: idempotent (reads, a keyed PUT)."""
 
 
 @dataclass
@@ -97,7 +100,7 @@ class ResilientClient(BaseClient):
             DnsClient(config.dns, client=self.name, metrics=shared.metrics),
             srv_name=config.api.srv_name,
             txt_name=config.dns.txt_name,
-            timeout_s=config.dns.timeout_s,
+            timeout_s=config.dns.timeout_s if d.timeouts else None,
             honour_ttl=d.ttl,
             tcp_fallback=d.tcp_fallback,
         )
@@ -121,7 +124,10 @@ class ResilientClient(BaseClient):
             )
         self.balancer: Balancer = (
             EwmaBalancer(
-                alpha=r.ewma_alpha, decay_s=r.ewma_decay_s, failure_penalty_s=r.request_timeout_s
+                alpha=r.ewma_alpha,
+                decay_s=r.ewma_decay_s,
+                failure_penalty_s=r.request_timeout_s,
+                rng=self.rng,
             )
             if d.ewma
             else RoundRobin()
@@ -135,6 +141,9 @@ class ResilientClient(BaseClient):
         self.request_timeout_s = r.request_timeout_s if d.timeouts else None
         self.latencies = LatencyWindow()
         self._cache: dict[str, _Cached] = {}
+        self._unseen: set[asyncio.Task[Reply]] = set()
+        """Losers of hedge races, left to finish so the balancer learns what they took."""
+        self._expired: set[asyncio.Task[Reply]] = set()
 
     @property
     def deadline_s(self) -> float | None:
@@ -150,7 +159,7 @@ class ResilientClient(BaseClient):
 
     async def write(self, tally: Tally) -> None:
         target, body, headers = self.next_write()
-        reply = await self.call(Op("PUT", target, body, headers), tally)
+        reply = await self.call(Op("PUT", target, body, headers, hedge=True), tally)
         if reply.headers.get(IDEMPOTENT_REPLAYED, "").lower() == "true":
             self.metrics.write_replays.labels(self.name).inc()
 
@@ -207,7 +216,7 @@ class ResilientClient(BaseClient):
             try:
                 reply = await self._attempt(op, endpoints, failed, tally)
             except RequestFailed as exc:
-                if exc.kind != "timeout":
+                if exc.kind == "connect":  # nobody there: the service may have moved
                     self.resolver.invalidate()
                 error = exc
             except ForgedResponse as exc:
@@ -249,7 +258,9 @@ class ResilientClient(BaseClient):
         others = [e for e in endpoints if e.node != primary.node and e != primary]
         if not (op.hedge and self.defences.hedging and others):
             return await self._one(primary, op, tally)
+        started: dict[asyncio.Task[Reply], float] = {}
         first = asyncio.create_task(self._one(primary, op, tally))
+        started[first] = time.perf_counter()
         tasks = [first]
         try:
             done, _ = await asyncio.wait(tasks, timeout=self.hedge_delay())
@@ -258,12 +269,48 @@ class ResilientClient(BaseClient):
             second = asyncio.create_task(
                 self._one(self.balancer.pick(others, exclude=failed), op, tally)
             )
+            started[second] = time.perf_counter()
             tasks.append(second)
-            return await self._race(first, second)
-        finally:
+            reply = await self._race(first, second)
+        except BaseException:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        for task in tasks:
+            if not task.done():
+                self._finish_unseen(task, started[task])
+        return reply
+
+    def _finish_unseen(self, task: asyncio.Task[Reply], started: float) -> None:
+        """Let the loser of a hedge race run on, unseen by the journey, until it answers
+        or a request deadline after its start has passed: then the balancer learns what
+        it really took — or that it took at least the deadline — rather than the partial
+        wait of a request cut short (which would make a slow replica look fast)."""
+        deadline = started + self.config.resilient.request_timeout_s
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(max(0.0, deadline - time.perf_counter()), self._expire, task)
+        self._unseen.add(task)
+
+        def done(finished: asyncio.Task[Reply]) -> None:
+            timer.cancel()
+            self._unseen.discard(finished)
+            self._expired.discard(finished)
+            if not finished.cancelled():
+                finished.exception()  # retrieved: an unseen failure is the balancer's
+
+        task.add_done_callback(done)
+
+    def _expire(self, task: asyncio.Task[Reply]) -> None:
+        if not task.done():
+            self._expired.add(task)
+            task.cancel()
+
+    async def close(self) -> None:
+        for task in list(self._unseen):
+            task.cancel()
+        await asyncio.gather(*self._unseen, return_exceptions=True)
+        await super().close()
 
     async def _race(self, first: asyncio.Task[Reply], second: asyncio.Task[Reply]) -> Reply:
         """The first genuine answer of two; the hedge ``won`` if it was the second's."""
@@ -283,7 +330,13 @@ class ResilientClient(BaseClient):
         raise error
 
     async def _one(self, endpoint: Endpoint, op: Op, tally: Tally) -> Reply:
-        """One exchange with one replica, judged: a genuine, final answer or an error."""
+        """One exchange with one replica, judged: a genuine, final answer or an error.
+
+        What the balancer learns: the answer's latency; a failure, a forgery or a 5xx
+        as a failure; the loser of a hedge race still unanswered at its deadline as
+        that deadline; a request cancelled for any other reason (the journey's own
+        deadline, shutting down) not at all.
+        """
         coding = "gzip" if self.defences.compression_etag else "identity"
         headers = {
             "Accept-Encoding": coding,
@@ -292,7 +345,6 @@ class ResilientClient(BaseClient):
         }
         self.balancer.started(endpoint)
         started = time.perf_counter()
-        latency: float | None = None
         try:
             reply = await self.http.send(
                 endpoint,
@@ -304,20 +356,29 @@ class ResilientClient(BaseClient):
                 timeout=self.request_timeout_s,
             )
         except RequestFailed as exc:
+            self.balancer.finished(endpoint, None)
             await self.classify(exc)
             raise
         except asyncio.CancelledError:
-            latency = time.perf_counter() - started
+            if asyncio.current_task() in self._expired:
+                waited = time.perf_counter() - started
+                self.balancer.finished(
+                    endpoint, max(waited, self.config.resilient.request_timeout_s)
+                )
+            else:
+                self.balancer.cancelled(endpoint)
             raise
-        else:
-            latency = reply.elapsed
-        finally:
-            self.balancer.finished(endpoint, latency)
-        self._judge(reply)
+        try:
+            self._judge(reply)
+        except ForgedResponse:
+            self.balancer.finished(endpoint, None)
+            raise
+        failed = reply.status == 429 or reply.status >= 500
+        self.balancer.finished(endpoint, None if failed else reply.elapsed)
         self.latencies.add(reply.elapsed)
         if reply.status in (401, 403):
             self.count_refusal(reply)
-        if reply.status == 429 or reply.status >= 500:
+        if failed:
             raise self.refused(reply)
         return reply
 

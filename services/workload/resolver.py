@@ -1,15 +1,18 @@
 """Finding the API: SRV for targets and ports, A for each target, plus a large TXT answer.
 
     SRV _api._tcp.mesh.test. ──► (port, target) ... ──► A target ──► Endpoint(node, ip, port)
-    TXT big.mesh.test.        ──► ~700 bytes: over 512, so a truncating path breaks UDP-only
+    TXT big.mesh.test.        ──► ~700 bytes: over 512, so it needs EDNS0 or TCP
 
-Naive: resolves the API once and caches it forever (fallacy 5), over UDP only
-(fallacy 8), and reads the TXT every journey without caching — a TC bit or a cut
-datagram is simply a failure. Resilient: caches by TTL and re-resolves when it
-expires or when the caller reports a failure (``invalidate``); retries a query over
-TCP when UDP comes back truncated, malformed or not at all; and if re-resolution
-fails, keeps serving the last good answer (RFC 8767 serve-stale) rather than none.
-Both advertise EDNS0 with a 1232-byte payload, so the steady state is clean.
+Naive: dnspython's stub resolver exactly as it comes — no EDNS (so the large TXT
+comes back with TC set and is asked again over TCP, as glibc's resolver does too),
+2 s per try within a 5 s lifetime, a cut or garbled datagram ignored until the try
+times out — and the API's address looked up once and believed forever (fallacy 5),
+the TXT read every journey without caching. Resilient: advertises a 1232-byte EDNS0
+payload so the large answer rides one datagram, caches by TTL and re-resolves when
+it expires or when the caller reports a failure (``invalidate``); retries a query
+over TCP when UDP comes back truncated, malformed or not at all (a path that cuts
+large datagrams, fallacy 8); and if re-resolution fails, keeps serving the last good
+answer (RFC 8767 serve-stale) rather than none.
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import dns.asyncquery
+import dns.asyncresolver
 import dns.exception
 import dns.flags
 import dns.message
 import dns.name
+import dns.nameserver
 import dns.rcode
 import dns.rdataclass
+import dns.resolver
+from dns.asyncbackend import Backend  # type: ignore[attr-defined]
 from dns.rdatatype import RdataType
 
 from services.workload._types import ClientName, Endpoint
@@ -36,10 +43,6 @@ from services.workload.errors import DnsError
 from services.workload.metrics import WorkloadMetrics
 
 log = logging.getLogger(__name__)
-
-NAIVE_QUERY_TIMEOUT_S = 5.0
-"""The stub resolver default (glibc's ``timeout:5``) a naive program inherits unknowingly;
-without it one lost datagram would park the naive client forever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,17 +160,117 @@ async def resolve_endpoints(srv_name: str, ask: Asker) -> Resolution:
     return Resolution(tuple(endpoints), ttl)
 
 
-class NaiveResolver:
-    """UDP only, one try; the API's address is looked up once and believed forever."""
+class _MeshNameserver(dns.nameserver.Do53Nameserver):
+    """The one configured server, as ``/etc/resolv.conf`` would name it, with each query
+    counted; only the address of TCP differs (the mesh carries UDP and TCP on two
+    links). How and when to use TCP stays dnspython's decision."""
 
-    def __init__(self, dns_client: DnsClient, *, srv_name: str, txt_name: str) -> None:
-        self._dns = dns_client
+    def __init__(self, udp: tuple[str, int], tcp: tuple[str, int], count: Callable[[str], None]):
+        super().__init__(udp[0], udp[1])
+        self._tcp = tcp
+        self._count = count
+
+    async def async_query(
+        self,
+        request: dns.message.QueryMessage,
+        timeout: float,
+        source: str | None,
+        source_port: int,
+        max_size: bool,
+        backend: Backend,
+        one_rr_per_rrset: bool = False,
+        ignore_trailing: bool = False,
+    ) -> dns.message.Message:
+        self._count("tcp" if max_size else "udp")
+        if not max_size:
+            return await super().async_query(
+                request,
+                timeout,
+                source,
+                source_port,
+                max_size,
+                backend,
+                one_rr_per_rrset,
+                ignore_trailing,
+            )
+        host, port = self._tcp
+        return await dns.asyncquery.tcp(
+            request,
+            host,
+            timeout=timeout,
+            port=port,
+            source=source,
+            source_port=source_port,
+            backend=backend,
+            one_rr_per_rrset=one_rr_per_rrset,
+            ignore_trailing=ignore_trailing,
+        )
+
+
+def _stub_error(exc: dns.exception.DNSException) -> DnsError:
+    """dnspython's verdict as one of the failure reasons, on the transport it last tried."""
+    errors = getattr(exc, "kwargs", {}).get("errors") or []
+    transport = "tcp" if errors and errors[-1][1] else "udp"
+    if isinstance(exc, dns.resolver.LifetimeTimeout | dns.exception.Timeout):
+        return DnsError("timeout", transport, str(exc))
+    if isinstance(exc, dns.resolver.NXDOMAIN | dns.resolver.YXDOMAIN):
+        return DnsError("rcode", transport, str(exc))
+    if isinstance(exc, dns.resolver.NoAnswer):
+        return DnsError("no_answer", transport, str(exc))
+    last = errors[-1][3] if errors else None
+    if isinstance(last, dns.message.Truncated):
+        return DnsError("truncated", transport, str(exc))
+    if isinstance(last, OSError | EOFError):
+        return DnsError("network", transport, str(exc))
+    return DnsError("malformed", transport, str(exc))
+
+
+class NaiveResolver:
+    """dnspython's stub resolver with every default; the API looked up once, kept forever."""
+
+    def __init__(
+        self,
+        settings: DnsSettings,
+        *,
+        client: ClientName,
+        metrics: WorkloadMetrics | None,
+        srv_name: str,
+        txt_name: str,
+    ) -> None:
+        self.client = client
+        self.metrics = metrics
         self._srv_name = srv_name
         self._txt_name = txt_name
+        self._stub = dns.asyncresolver.Resolver(configure=False)
+        self._stub.nameservers = [
+            _MeshNameserver(
+                parse_address(settings.udp, field_name="dns.udp"),
+                parse_address(settings.tcp, field_name="dns.tcp"),
+                self._count,
+            )
+        ]
         self._cached: Resolution | None = None
 
+    def _count(self, transport: str) -> None:
+        if self.metrics is not None:
+            self.metrics.dns_lookups.labels(self.client, transport).inc()
+
     async def _ask(self, name: str, rdtype: RdataType) -> dns.message.Message:
-        return await self._dns.query(name, rdtype, transport="udp", timeout=NAIVE_QUERY_TIMEOUT_S)
+        started = time.perf_counter()
+        try:
+            answer = await self._stub.resolve(name, rdtype)
+        except dns.exception.DNSException as exc:
+            error = _stub_error(exc)
+            if self.metrics is not None:
+                self.metrics.dns_failures.labels(self.client, error.transport, error.reason).inc()
+            raise error from None
+        finally:
+            if self.metrics is not None:
+                self.metrics.hop_duration.labels(self.client, "dns").observe(
+                    time.perf_counter() - started
+                )
+        assert answer.response is not None
+        return answer.response
 
     async def resolve(self) -> tuple[Endpoint, ...]:
         if self._cached is None:
@@ -192,7 +295,7 @@ class ResilientResolver:
         *,
         srv_name: str,
         txt_name: str,
-        timeout_s: float,
+        timeout_s: float | None,
         honour_ttl: bool = True,
         tcp_fallback: bool = True,
         monotonic: Callable[[], float] = time.monotonic,

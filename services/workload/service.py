@@ -99,8 +99,13 @@ class WorkloadService(Service):
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
+        # Cancelled again until they end: on Python 3.11 asyncio.wait_for (which
+        # dnspython uses) can swallow a cancellation that lands as its query completes.
+        pending = set(tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 try:

@@ -79,6 +79,10 @@ async def test_etag_and_if_none_match_give_304_without_a_body(full):
 
 async def test_new_catalog_version_changes_the_etag(harness):
     before = await harness.api.call("GET", "/catalog", headers=IDENTITY)
+    served = await harness.admin_api.call("GET", "/admin/catalog", headers=ADMIN, sign=False)
+    assert served.status == 200
+    assert served.json()["version"] == 1
+    assert served.json()["etag"] == before.headers["ETag"]
     bumped = await harness.admin_api.call(
         "POST", "/admin/catalog", json_body={"version": 2}, headers=ADMIN, sign=False
     )
@@ -91,6 +95,8 @@ async def test_new_catalog_version_changes_the_etag(harness):
     assert after.headers["ETag"] != before.headers["ETag"]
     assert after.headers["X-Fallacies-Catalog-Version"] == "2"
     assert harness.sample("api_catalog_version") == 2
+    served = await harness.admin_api.call("GET", "/admin/catalog", headers=ADMIN, sign=False)
+    assert served.json()["version"] == 2
 
 
 async def test_pages_cover_every_item_exactly_once(full):

@@ -26,6 +26,7 @@ FAST: dict[str, Any] = {
     "replication_backoff_base_s": 0.01,
     "replication_backoff_max_s": 0.1,
     "replication_timeout_s": 1.0,
+    "divergence_after_s": 0.0,
 }
 NAMES = ("api-1", "api-2")
 
@@ -155,6 +156,22 @@ async def test_partition_queues_writes_shows_divergence_and_converges_after_heal
     assert pair.sample("api-1", "api_replication_queue_depth", depth) == 0
     assert pair.sample("api-1", "api_replication_oldest_pending_seconds", depth) == 0
     assert pair.sample("api-1", "api_replication_lag_seconds_count") >= 1
+
+
+async def test_a_write_on_its_way_is_not_divergence(make_pair):
+    pair = await make_pair(divergence_after_s=0.3)
+    pair.partition()
+    await pair.api["api-1"].call("PUT", "/kv/k1", json_body={"value": 1})
+    depth = {"peer": "api-2"}
+    assert pair.sample("api-1", "api_replication_queue_depth", depth) == 1
+    assert pair.sample("api-1", "api_replica_divergent_keys") == 0
+    # Still not delivered after divergence_after_s: now it is divergence.
+    await eventually(
+        lambda: pair.sample("api-1", "api_replica_divergent_keys") == 1,
+        what="the undelivered write counts once it is old enough",
+    )
+    pair.heal()
+    await eventually(pair.settled, what="divergence back to 0")
 
 
 async def test_concurrent_writes_with_equal_timestamps_go_to_the_higher_replica_id(make_pair):

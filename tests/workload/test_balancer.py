@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pytest
@@ -38,24 +39,41 @@ def test_round_robin_alternates_whatever_happens() -> None:
 
 def test_ewma_prefers_the_faster_replica() -> None:
     clock = FakeClock()
-    balancer = EwmaBalancer(alpha=0.3, decay_s=5.0, monotonic=clock)
-    picked = run(balancer, {FAST: 0.005, SLOW: 0.2}, 100)
-    assert picked[FAST] >= 95
-    assert picked[SLOW] >= 1  # an unknown replica is tried once
+    balancer = EwmaBalancer(alpha=0.3, decay_s=5.0, monotonic=clock, rng=random.Random(1))
+    picked = run(balancer, {FAST: 0.005, SLOW: 0.2}, 1000)
+    # One request in 41 to a replica 40 times slower: it keeps being measured.
+    assert 5 <= picked[SLOW] <= 60
+    assert picked[FAST] >= 940
+
+
+def test_replicas_alike_share_the_load() -> None:
+    balancer = EwmaBalancer(monotonic=FakeClock(), rng=random.Random(2))
+    picked = run(balancer, {FAST: 0.005, SLOW: 0.005}, 1000)
+    assert 400 <= picked[FAST] <= 600
+
+
+def test_an_unknown_replica_is_tried_first() -> None:
+    balancer = EwmaBalancer(monotonic=FakeClock(), rng=random.Random(3))
+    balancer.observe(FAST, 0.001)
+    assert balancer.pick(BOTH) == SLOW
 
 
 def test_ewma_weighs_requests_in_flight() -> None:
-    balancer = EwmaBalancer(monotonic=FakeClock())
+    balancer = EwmaBalancer(monotonic=FakeClock(), rng=random.Random(4))
     balancer.observe(FAST, 0.010)
     balancer.observe(SLOW, 0.015)
+    assert balancer.score(FAST) < balancer.score(SLOW)
     for _ in range(2):
         balancer.started(FAST)
-    assert balancer.pick(BOTH) == SLOW
+    # 0.010 × 3 requests in flight now scores worse than 0.015 × 1.
+    assert balancer.score(FAST) == pytest.approx(0.030)
+    picks = Counter(balancer.pick(BOTH) for _ in range(1000))
+    assert picks[SLOW] > picks[FAST]
 
 
 def test_ewma_recovers_when_the_slow_replica_becomes_fast() -> None:
     clock = FakeClock()
-    balancer = EwmaBalancer(alpha=0.3, decay_s=2.0, monotonic=clock)
+    balancer = EwmaBalancer(alpha=0.3, decay_s=2.0, monotonic=clock, rng=random.Random(5))
     run(balancer, {FAST: 0.005, SLOW: 0.2}, 20)
     # The "fast" replica degrades: the balancer moves away from it...
     latency = {FAST: 0.3, SLOW: 0.004}
@@ -67,29 +85,44 @@ def test_ewma_recovers_when_the_slow_replica_becomes_fast() -> None:
         balancer.finished(endpoint, latency[endpoint])
         picks.append(endpoint)
     assert Counter(picks[-20:])[SLOW] >= 18
-    # ...and back again once it recovers, because old latencies fade.
+    # ...and back again once it recovers: it is still measured now and then, and old
+    # latencies fade. 1 ms against 4 ms: four requests in five.
     latency = {FAST: 0.001, SLOW: 0.004}
-    for _ in range(200):
+    for _ in range(300):
         clock.now += 0.25
         endpoint = balancer.pick(BOTH)
         balancer.started(endpoint)
         balancer.finished(endpoint, latency[endpoint])
         picks.append(endpoint)
-    assert Counter(picks[-20:])[FAST] >= 18
+    assert 0.65 <= Counter(picks[-100:])[FAST] / 100 <= 0.95
 
 
 def test_a_failure_counts_as_slow() -> None:
-    balancer = EwmaBalancer(failure_penalty_s=1.0, monotonic=FakeClock())
+    balancer = EwmaBalancer(failure_penalty_s=1.0, monotonic=FakeClock(), rng=random.Random(6))
     balancer.observe(SLOW, 0.05)
     balancer.started(FAST)
     balancer.finished(FAST, None)
     assert balancer.latency(FAST) == pytest.approx(1.0)
-    assert balancer.pick(BOTH) == SLOW
+    picks = Counter(balancer.pick(BOTH) for _ in range(1000))
+    assert picks[SLOW] >= 930  # 1 in 21
+
+
+def test_a_cancelled_request_teaches_nothing() -> None:
+    balancer = EwmaBalancer(monotonic=FakeClock())
+    balancer.observe(FAST, 0.010)
+    balancer.started(FAST)
+    balancer.cancelled(FAST)
+    assert balancer.latency(FAST) == pytest.approx(0.010)
+    assert balancer.score(FAST) == pytest.approx(0.010)  # no request left in flight there
 
 
 def test_exclusion_falls_back_to_everyone() -> None:
-    balancer = EwmaBalancer(monotonic=FakeClock())
-    assert balancer.pick(BOTH, exclude={FAST}) == SLOW
-    assert balancer.pick(BOTH, exclude={FAST, SLOW}) in BOTH
+    balancer = EwmaBalancer(monotonic=FakeClock(), rng=random.Random(7))
+    balancer.observe(FAST, 0.010)
+    balancer.observe(SLOW, 0.050)
+    assert all(balancer.pick(BOTH, exclude={FAST}) == SLOW for _ in range(50))
+    # Every replica failed once: all of them again, by latency, not an arbitrary one.
+    picks = Counter(balancer.pick((SLOW, FAST), exclude={FAST, SLOW}) for _ in range(1000))
+    assert 780 <= picks[FAST] <= 880  # 1/0.010 against 1/0.050: five in six
     with pytest.raises(LookupError):
         balancer.pick(())

@@ -108,8 +108,10 @@ async def test_a_rogue_replica_is_accepted_by_naive_and_rejected_by_resilient() 
                     ),
                     what="forgeries accepted by naive, rejected by resilient",
                 )
-                # Naive believed every forgery; resilient went to the genuine replica.
-                assert mesh.journeys("naive", "forged") == 0
+                # Naive believed every forgery: its journeys through the rogue end "ok";
+                # resilient went to the genuine replica.
+                assert mesh.journeys("naive", "ok") >= 1
+                assert mesh.journeys("naive") == mesh.journeys("naive", "ok")
                 assert mesh.journeys("resilient") == mesh.journeys("resilient", "ok")
                 assert (
                     mesh.sample(
@@ -162,7 +164,8 @@ async def test_a_silent_replica_hangs_naive_but_not_resilient_and_stop_is_clean(
         async with service:
             await eventually(lambda: mesh.journeys("resilient", "ok") >= 10)
             assert mesh.journeys("resilient") == mesh.journeys("resilient", "ok")
-            # No timeout: the naive client waits for ever on the first request it sends there.
+            # No deadline of its own (aiohttp's default is 5 minutes): the naive client
+            # waits on the first request it sends there.
             await eventually(
                 lambda: (
                     mesh.sample("workload_journeys_in_flight", {"client": "naive"}) == 1

@@ -1,4 +1,4 @@
-"""Naive vs resilient DNS: caching forever vs TTL, UDP only vs TCP fallback."""
+"""Naive vs resilient DNS: caching forever vs TTL; dnspython's defaults vs EDNS0 and fallback."""
 
 from __future__ import annotations
 
@@ -53,8 +53,13 @@ def counted(registry: CollectorRegistry, name: str, **labels: str) -> float:
 
 
 def naive(dns_settings: DnsSettings, registry: CollectorRegistry) -> NaiveResolver:
-    client = DnsClient(dns_settings, client="naive", metrics=WorkloadMetrics(registry))
-    return NaiveResolver(client, srv_name=SRV, txt_name=TXT)
+    return NaiveResolver(
+        dns_settings,
+        client="naive",
+        metrics=WorkloadMetrics(registry),
+        srv_name=SRV,
+        txt_name=TXT,
+    )
 
 
 def resilient(
@@ -77,9 +82,18 @@ async def test_endpoints_come_from_srv_then_a(dns_server: DNSServer) -> None:
         ("api-1", "127.0.0.1", 8081),
         ("api-2", "127.0.0.1", 8082),
     ]
-    # SRV, two A, one TXT; EDNS0 keeps the ~700-byte TXT on UDP.
+    # SRV, two A, one TXT; without EDNS (dnspython's default) the ~700-byte TXT comes
+    # back with TC set, and dnspython asks again over TCP, as glibc would.
     assert counted(registry, "workload_dns_lookups_total", client="naive", transport="udp") == 4
-    assert counted(registry, "workload_dns_lookups_total", client="naive", transport="tcp") == 0
+    assert counted(registry, "workload_dns_lookups_total", client="naive", transport="tcp") == 1
+
+
+async def test_resilient_asks_for_a_large_udp_payload(dns_server: DNSServer) -> None:
+    registry = CollectorRegistry()
+    await resilient(settings(dns_server), registry, FakeClock()).resolve()
+    # EDNS0 with 1232 bytes keeps the TXT in one datagram.
+    assert counted(registry, "workload_dns_lookups_total", client="resilient", transport="udp") == 4
+    assert counted(registry, "workload_dns_lookups_total", client="resilient", transport="tcp") == 0
 
 
 async def test_naive_caches_the_api_forever(dns_server: DNSServer) -> None:
@@ -90,8 +104,9 @@ async def test_naive_caches_the_api_forever(dns_server: DNSServer) -> None:
     resolver.invalidate()
     again = await resolver.resolve()
     assert again == first and ports(again) == {8081, 8082}
-    # Only the TXT was asked again.
+    # Only the TXT was asked again (over UDP, then TCP after the TC bit).
     assert counted(registry, "workload_dns_lookups_total", client="naive", transport="udp") == 5
+    assert counted(registry, "workload_dns_lookups_total", client="naive", transport="tcp") == 2
 
 
 async def test_resilient_re_resolves_after_the_ttl(dns_server: DNSServer) -> None:
@@ -140,22 +155,11 @@ async def test_resilient_serves_stale_when_dns_is_gone(dns_server: DNSServer) ->
     assert failures >= 1
 
 
-async def test_tc_bit_falls_back_to_tcp_for_resilient_only(dns_server: DNSServer) -> None:
+async def test_a_tc_bit_sends_both_clients_to_tcp(dns_server: DNSServer) -> None:
     small = settings(dns_server, edns_payload=512)  # the 700-byte TXT no longer fits
     registry = CollectorRegistry()
-    with pytest.raises(DnsError) as caught:
-        await naive(small, registry).resolve()
-    assert caught.value.reason == "truncated"
-    assert (
-        counted(
-            registry,
-            "workload_dns_failures_total",
-            client="naive",
-            transport="udp",
-            reason="truncated",
-        )
-        == 1
-    )
+    assert ports(await naive(small, registry).resolve()) == {8081, 8082}
+    assert counted(registry, "workload_dns_lookups_total", client="naive", transport="tcp") == 1
 
     registry = CollectorRegistry()
     assert ports(await resilient(small, registry, FakeClock()).resolve()) == {8081, 8082}
@@ -179,11 +183,14 @@ async def test_without_the_fallback_defence_tc_is_a_failure(dns_server: DNSServe
         await resolver.resolve()
 
 
-class _CuttingRelay(asyncio.DatagramProtocol):
-    """A UDP path that cuts every answer to 512 bytes without setting TC (fallacy 8)."""
+class _Relay(asyncio.DatagramProtocol):
+    """A UDP path to the server that may lose the first ``lose`` datagrams it is given
+    and cut every answer to ``cut`` bytes without setting TC (fallacy 8)."""
 
-    def __init__(self, upstream: tuple[str, int]) -> None:
+    def __init__(self, upstream: tuple[str, int], *, cut: int | None = None, lose: int = 0):
         self.upstream = upstream
+        self.cut = cut
+        self.lose = lose
         self.transport: asyncio.DatagramTransport | None = None
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -191,6 +198,9 @@ class _CuttingRelay(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
+        if self.lose:
+            self.lose -= 1
+            return
         task = asyncio.get_running_loop().create_task(self._relay(data, addr))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -211,21 +221,26 @@ class _CuttingRelay(asyncio.DatagramProtocol):
         finally:
             transport.close()
         assert self.transport is not None
-        self.transport.sendto(reply[:512], addr)
+        self.transport.sendto(reply[: self.cut], addr)
 
 
-async def test_a_truncating_path_breaks_udp_only(dns_server: DNSServer) -> None:
+async def relay(dns_server: DNSServer, **path: Any) -> tuple[asyncio.DatagramTransport, _Relay]:
     host, port = dns_server.endpoints["udp"].rsplit(":", 1)
     loop = asyncio.get_running_loop()
-    transport, relay = await loop.create_datagram_endpoint(
-        lambda: _CuttingRelay((host, int(port))), local_addr=("127.0.0.1", 0)
+    transport, made = await loop.create_datagram_endpoint(
+        lambda: _Relay((host, int(port)), **path), local_addr=("127.0.0.1", 0)
     )
+    return transport, made
+
+
+async def test_a_path_that_cuts_large_datagrams_needs_the_tcp_fallback(
+    dns_server: DNSServer,
+) -> None:
+    transport, path = await relay(dns_server, cut=512)
     try:
         cut = settings(dns_server, udp=f"127.0.0.1:{transport.get_extra_info('sockname')[1]}")
-        registry = CollectorRegistry()
-        with pytest.raises(DnsError) as caught:
-            await naive(cut, registry).resolve()
-        assert caught.value.reason == "malformed"
+        # The stub resolver never asks for more than 512 bytes: its answers pass intact.
+        assert ports(await naive(cut, CollectorRegistry()).resolve()) == {8081, 8082}
 
         registry = CollectorRegistry()
         assert ports(await resilient(cut, registry, FakeClock()).resolve()) == {8081, 8082}
@@ -243,6 +258,23 @@ async def test_a_truncating_path_breaks_udp_only(dns_server: DNSServer) -> None:
             counted(registry, "workload_dns_lookups_total", client="resilient", transport="tcp")
             == 1
         )
+        without = resilient(cut, CollectorRegistry(), FakeClock(), tcp_fallback=False)
+        with pytest.raises(DnsError) as caught:
+            await without.resolve()
+        assert caught.value.reason == "malformed"
     finally:
         transport.close()
-        await asyncio.gather(*relay.tasks, return_exceptions=True)
+        await asyncio.gather(*path.tasks, return_exceptions=True)
+
+
+async def test_the_stub_resolver_tries_again_after_a_lost_datagram(dns_server: DNSServer) -> None:
+    transport, path = await relay(dns_server, lose=1)
+    try:
+        lossy = settings(dns_server, udp=f"127.0.0.1:{transport.get_extra_info('sockname')[1]}")
+        registry = CollectorRegistry()
+        assert ports(await naive(lossy, registry).resolve()) == {8081, 8082}
+        # The SRV query was sent twice: dnspython's 2 s try, then a second within 5 s.
+        assert counted(registry, "workload_dns_lookups_total", client="naive", transport="udp") == 5
+    finally:
+        transport.close()
+        await asyncio.gather(*path.tasks, return_exceptions=True)

@@ -73,6 +73,20 @@ async def rotate_key(request: web.Request) -> web.Response:
     return response
 
 
+@routes.get("/admin/catalog")
+async def get_catalog_version(request: web.Request) -> web.Response:
+    """The catalog being served, so whoever bumps it can put it back."""
+    catalog = state_of(request).catalog
+    return json_response(
+        {
+            "version": catalog.version,
+            "etag": catalog.full.etag,
+            "bytes": len(catalog.full.identity),
+            "gzip_bytes": len(catalog.full.gzipped),
+        }
+    )
+
+
 @routes.post("/admin/catalog")
 async def set_catalog_version(request: web.Request) -> web.Response:
     """``{"version": n}``: rebuild the catalog (off the event loop) so every ETag changes."""
