@@ -39,6 +39,7 @@ __all__ = [
     "link_info",
     "node_info",
     "require_target",
+    "units_of",
 ]
 
 LinkProtocol = Literal["tcp", "udp"]
@@ -92,6 +93,11 @@ class Attr:
     high: float | None = None
     choices: tuple[str, ...] = ()
     unit: str = ""
+
+
+def units_of(schema: Mapping[str, Attr]) -> dict[str, str]:
+    """Attribute -> unit, for the attributes that have one."""
+    return {key: attr.unit for key, attr in schema.items() if attr.unit}
 
 
 def check_attributes(step: FaultStep, schema: Mapping[str, Attr]) -> None:

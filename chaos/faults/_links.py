@@ -115,12 +115,14 @@ async def change_proxy(
     ttl_s: float,
     upstream: str | None = None,
     enabled: bool | None = None,
+    listen: str | None = None,
     description: str,
 ) -> str | None:
     """Change a link for ``ttl_s`` seconds; returns the janitor id on Toxiproxy links.
 
     The revert filed for Toxiproxy restores what the plan says (the link's own
-    upstream, enabled), which is also what the project's proxy returns to. The
+    upstream, enabled) and the address it listened on before, which is also what
+    the project's proxy returns to. The
     project's proxy keeps one TTL per link, reverting every change at once: when
     another change is already pending for longer, its deadline is kept, so no fault
     ends early (the runner still reverts each on time; the TTL is the dead man's
@@ -136,6 +138,8 @@ async def change_proxy(
             body["upstream"] = str(info["upstream"])
         if enabled is not None:
             body["enabled"] = True
+        if listen is not None:
+            body["listen"] = (await proxies.proxy(link)).listen
         # Filed before the change, for the same reason as a toxic's.
         job = await file_janitor(
             ctx,
@@ -147,11 +151,13 @@ async def change_proxy(
         )
     try:
         if toxiproxy:
-            await proxies.update_proxy(link, upstream=upstream, enabled=enabled)
+            await proxies.update_proxy(link, upstream=upstream, enabled=enabled, listen=listen)
         else:
             pending = _remaining(await proxies.proxy(link))
             ttl = ttl_s if pending is None else max(ttl_s, pending)
-            await proxies.update_proxy(link, upstream=upstream, enabled=enabled, ttl=ttl)
+            await proxies.update_proxy(
+                link, upstream=upstream, enabled=enabled, listen=listen, ttl=ttl
+            )
     except BaseException as exc:
         await cancel_janitor(ctx, job)
         if isinstance(exc, ToxiproxyError):
@@ -161,9 +167,15 @@ async def change_proxy(
 
 
 async def restore_proxy(
-    ctx: FaultContext, link: str, *, upstream: bool = False, enabled: bool = False
+    ctx: FaultContext,
+    link: str,
+    *,
+    upstream: bool = False,
+    enabled: bool = False,
+    listen: str | None = None,
 ) -> None:
-    """Put the link's upstream and/or enabled flag back to the plan's values.
+    """Put the link's upstream and/or enabled flag back to the plan's values, and its
+    listen address back to ``listen``.
 
     On the project's proxy a change's TTL is one timer per link, restoring everything
     that changed since the first pending change. Restoring one field by hand while
@@ -185,6 +197,7 @@ async def restore_proxy(
             link,
             upstream=planned_upstream if upstream else None,
             enabled=True if enabled else None,
+            listen=listen if listen is not None and listen != current.listen else None,
             ttl=ttl,
         )
     except ToxiproxyError as exc:

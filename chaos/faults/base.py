@@ -9,6 +9,7 @@ in its rollbacks.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -39,6 +40,10 @@ class Fault(abc.ABC):
     kind: ClassVar[str]
     target_kind: ClassVar[TargetKind]
     description: ClassVar[str] = ""
+
+    def units(self, step: FaultStep) -> Mapping[str, str]:
+        """Attribute -> unit of the step's attributes that have one (``latency`` -> ``ms``)."""
+        return {}
 
     @abc.abstractmethod
     def validate(self, step: FaultStep) -> None:

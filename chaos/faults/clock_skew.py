@@ -25,6 +25,7 @@ from chaos.faults._common import (
     file_janitor,
     http,
     require_target,
+    units_of,
 )
 from chaos.faults.base import Fault, FaultContext, FaultSpecError
 from services.ntp.clock import MAX_DRIFT_PPM, MAX_OFFSET_SECONDS
@@ -45,6 +46,9 @@ class ClockSkew(Fault):
     kind = "clock_skew"
     target_kind = "node"
     description = "an NTP server serves a wrong time (offset, drift, stratum); reset at the TTL"
+
+    def units(self, step: FaultStep) -> Mapping[str, str]:
+        return units_of(SCHEMA)
 
     def validate(self, step: FaultStep) -> None:
         require_target(step, NTP_NODES, "NTP server")

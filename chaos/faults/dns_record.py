@@ -35,6 +35,7 @@ from chaos.faults._common import (
     check_attributes,
     file_janitor,
     http,
+    units_of,
 )
 from chaos.faults.base import Fault, FaultContext, FaultSpecError
 from chaos.mesh.plan import API_SRV, ZONE
@@ -86,16 +87,16 @@ def _as_spec_error(field: str) -> Iterator[None]:
         raise FaultSpecError(where, str(exc).split(": ", 1)[-1]) from None
 
 
-def _rrset_url(ctx: FaultContext, name: str, rdtype: str) -> str:
+def rrset_url(ctx: FaultContext, name: str, rdtype: str) -> str:
     return f"{admin_url(ctx.state, 'dns')}/records/{quote(name, safe='')}/{quote(rdtype, safe='')}"
 
 
-async def _get(ctx: FaultContext, url: str) -> dict[str, Any] | None:
+async def get_rrset(ctx: FaultContext, url: str) -> dict[str, Any] | None:
     found = await http(ctx, "GET", url, missing_ok=True)
     return dict(found) if isinstance(found, dict) else None
 
 
-async def _put_back(ctx: FaultContext, url: str, previous: Mapping[str, Any] | None) -> None:
+async def put_back(ctx: FaultContext, url: str, previous: Mapping[str, Any] | None) -> None:
     if previous is None:
         await http(ctx, "DELETE", url, missing_ok=True)
     else:
@@ -115,6 +116,9 @@ class DnsRecord(Fault):
     kind = "dns_record"
     target_kind = "record"
     description = "an RRset replaced, trimmed (only) or deleted; put back at the TTL"
+
+    def units(self, step: FaultStep) -> Mapping[str, str]:
+        return units_of(SCHEMA)
 
     def validate(self, step: FaultStep) -> None:
         """Checked with the DNS server's own parsers, so what passes here the server takes."""
@@ -147,8 +151,8 @@ class DnsRecord(Fault):
 
     async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
         rdtype = record_type(step)
-        url = _rrset_url(ctx, step.target, rdtype)
-        previous = await _get(ctx, url)
+        url = rrset_url(ctx, step.target, rdtype)
+        previous = await get_rrset(ctx, url)
         attributes = step.attributes
         new: dict[str, Any] | None
         if attributes.get("delete"):
@@ -166,31 +170,48 @@ class DnsRecord(Fault):
                 values = previous["values"]
             ttl = attributes.get("ttl", previous["ttl"] if previous else None)
             new = {"values": values} if ttl is None else {"ttl": ttl, "values": values}
-        applied: dict[str, Any] = {"url": url, "previous": previous, "janitor": None}
-        # The way back is filed before the change, so a runner killed in between
-        # cannot leave the record changed with nobody to put it back.
-        applied["janitor"] = await file_janitor(
-            ctx,
-            due_in_s=ttl_s,
-            method="DELETE" if previous is None else "PUT",
-            url=url,
-            body=None if previous is None else {k: previous[k] for k in ("ttl", "values")},
-            description=f"put back {step.target} {rdtype}",
+        janitor = await replace_rrset(
+            ctx, url, previous, new, ttl_s=ttl_s, description=f"put back {step.target} {rdtype}"
         )
-        try:
-            if new is None:
-                await http(ctx, "DELETE", url, missing_ok=True)
-            else:
-                await http(ctx, "PUT", url, body=new)
-        except BaseException:
-            await _put_back(ctx, url, previous)
-            await cancel_janitor(ctx, applied["janitor"])
-            raise
-        return applied
+        return {"url": url, "previous": previous, "janitor": janitor}
 
     async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
-        await _put_back(ctx, str(applied["url"]), applied.get("previous"))
+        await put_back(ctx, str(applied["url"]), applied.get("previous"))
         await cancel_janitor(ctx, applied.get("janitor"))
+
+
+async def replace_rrset(
+    ctx: FaultContext,
+    url: str,
+    previous: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    *,
+    ttl_s: float,
+    description: str,
+) -> str:
+    """Put ``new`` at ``url`` (``None`` deletes it) for ``ttl_s``; the janitor's id.
+
+    The way back is filed before the change, so a runner killed in between cannot
+    leave the record changed with nobody to put it back.
+    """
+    janitor = await file_janitor(
+        ctx,
+        due_in_s=ttl_s,
+        method="DELETE" if previous is None else "PUT",
+        url=url,
+        body=None if previous is None else {k: previous[k] for k in ("ttl", "values")},
+        description=description,
+    )
+    try:
+        if new is None:
+            await http(ctx, "DELETE", url, missing_ok=True)
+        else:
+            await http(ctx, "PUT", url, body=dict(new))
+    except BaseException:
+        await put_back(ctx, url, previous)
+        await cancel_janitor(ctx, janitor)
+        raise
+    return janitor
 
 
 def mesh_records(state: MeshState) -> list[dict[str, Any]]:
@@ -238,7 +259,7 @@ async def restore_mesh_records(ctx: FaultContext) -> list[str]:
     """
     changed: list[str] = []
     for record in mesh_records(ctx.state):
-        url = _rrset_url(ctx, record["name"], record["type"])
+        url = rrset_url(ctx, record["name"], record["type"])
         if "values" in record:
             body = {"ttl": record["ttl"], "values": record["values"]}
             answer = await http(ctx, "PUT", url, body=body)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chaos.experiment.model import FaultStep
@@ -31,11 +31,13 @@ from chaos.faults._common import (
     file_janitor,
     http,
     require_target,
+    units_of,
 )
 from chaos.faults.base import Fault, FaultContext
 
 log = logging.getLogger(__name__)
 
+SCHEMA: Mapping[str, Attr] = {"grace_s": Attr(float, unit="s")}
 REPLICAS: tuple[str, ...] = API_LINKS
 """The real replicas (the links are named after them)."""
 TARGET = "api"
@@ -98,7 +100,10 @@ class KeyRotation(Fault):
 
     def validate(self, step: FaultStep) -> None:
         require_target(step, (TARGET,), "target (key rotation applies to the api replicas)")
-        check_attributes(step, {"grace_s": Attr(float, unit="s")})
+        check_attributes(step, SCHEMA)
+
+    def units(self, step: FaultStep) -> Mapping[str, str]:
+        return units_of(SCHEMA)
 
     async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
         new = {

@@ -4,7 +4,8 @@ An experiment's ``rollbacks`` name these; they run after success, failure and
 Ctrl-C alike, so each one is idempotent and cheap when there is nothing to undo,
 and returns a short line for the journal::
 
-    reset_links    every proxy: all toxics removed, every link enabled, upstreams restored
+    reset_links    every proxy: all toxics removed, every link enabled, on its planned
+                   port and upstream again
     start_nodes    every stopped or crashed node started, every paused one resumed
     reset_clocks   every NTP server tells the truth again
     restore_keys   the original API request key active again on api-1 and api-2
@@ -22,6 +23,7 @@ from chaos.faults._common import CONTROL_TIMEOUT_S, FaultError, admin_url, http
 from chaos.faults.base import FaultContext, FaultSpecError
 from chaos.faults.dns_record import restore_mesh_records
 from chaos.faults.key_rotation import restore_original_key
+from chaos.proxy.address import join, split
 from chaos.toxiproxy import Toxiproxy, ToxiproxyError
 
 Rollback = Callable[[FaultContext, dict[str, Any]], Awaitable[str]]
@@ -36,7 +38,29 @@ async def reset_links(ctx: FaultContext, args: dict[str, Any]) -> str:
             await Toxiproxy(api, session=ctx.session, actor=ctx.actor).reset()
         except ToxiproxyError as exc:
             raise FaultError(f"could not reset the proxy at {api}: {exc}") from exc
-    return f"reset {len(ctx.state.links)} links on {len(apis)} proxy API(s)"
+    moved = await _restore_addresses(ctx)
+    tail = f"; moved back {', '.join(moved)}" if moved else ""
+    return f"reset {len(ctx.state.links)} links on {len(apis)} proxy API(s){tail}"
+
+
+async def _restore_addresses(ctx: FaultContext) -> list[str]:
+    """Every link on its planned port and upstream again: ``POST /reset`` on Toxiproxy
+    only enables links and drops toxics (the project's proxy also undoes changes)."""
+    moved: list[str] = []
+    for name, link in ctx.state.links.items():
+        proxies = Toxiproxy(str(link["api"]), session=ctx.session, actor=ctx.actor)
+        try:
+            live = await proxies.proxy(name)
+            host, port = split(live.listen)
+            planned_port = split(str(link["listen"]))[1]
+            listen = join(host, planned_port) if port != planned_port else None
+            upstream = str(link["upstream"]) if live.upstream != link["upstream"] else None
+            if listen is not None or upstream is not None:
+                await proxies.update_proxy(name, listen=listen, upstream=upstream)
+                moved.append(name)
+        except ToxiproxyError as exc:
+            raise FaultError(f"could not restore link {name}: {exc}") from exc
+    return moved
 
 
 async def start_nodes(ctx: FaultContext, args: dict[str, Any]) -> str:

@@ -30,7 +30,13 @@ from typing import Any, ClassVar
 
 from chaos.experiment.model import FaultStep
 from chaos.faults import register
-from chaos.faults._common import LINK_PROTOCOLS, Attr, LinkProtocol, check_attributes
+from chaos.faults._common import (
+    LINK_PROTOCOLS,
+    Attr,
+    LinkProtocol,
+    check_attributes,
+    units_of,
+)
 from chaos.faults._links import add_toxics, remove_toxics, streams_of
 from chaos.faults.base import Fault, FaultContext, FaultSpecError
 
@@ -107,6 +113,9 @@ class ToxicFault(Fault):
 
     target_kind = "link"
     spec: ClassVar[ToxicSpec]
+
+    def units(self, step: FaultStep) -> Mapping[str, str]:
+        return units_of(self.spec.attributes)
 
     def validate(self, step: FaultStep) -> None:
         protocol = LINK_PROTOCOLS.get(step.target)

@@ -188,13 +188,18 @@ async def test_key_rotation_then_revert(ctx: FaultContext) -> None:
 
 async def test_key_rotation_expires(ctx: FaultContext) -> None:
     try:
-        await FAULTS["key_rotation"].apply(ctx, step("key_rotation", "api"), 1)
+        applied = await FAULTS["key_rotation"].apply(ctx, step("key_rotation", "api"), 2)
+        # It happened: the new key is the active one on both replicas, the original not.
+        for replica in ("api-1", "api-2"):
+            keys = await request_keys(ctx, replica)
+            assert keys.get(applied["kid"]) == "active", keys
+            assert keys.get(original_kid(ctx)) != "active", keys
 
         async def original_back() -> bool:
             keys = [await request_keys(ctx, r) for r in ("api-1", "api-2")]
             return all(k.get(original_kid(ctx)) == "active" for k in keys)
 
-        await eventually(original_back, timeout=3)
+        await eventually(original_back, timeout=5)
     finally:
         await ROLLBACKS["restore_keys"](ctx, {})
 

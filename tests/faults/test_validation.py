@@ -23,7 +23,7 @@ KINDS = {
     "latency", "bandwidth", "loss", "reset_peer", "timeout", "slicer", "limit_data", "truncate",
     "duplicate", "slow_close", "partition", "dns_rewrite", "link_down", "node_stop",
     "node_kill", "node_pause", "dns_record", "clock_skew", "key_rotation", "redirect",
-    "profile",
+    "profile", "move", "catalog_update",
 }  # fmt: skip
 
 
@@ -113,6 +113,10 @@ GOOD = [
     ("redirect", "api-2", {"to": "api-1"}),
     ("profile", "api-1", {"name": "lte"}),
     ("profile", "dns", {"name": "wifi"}),
+    ("move", "api-2", {}),
+    ("move", "api-1", {"alone": True}),
+    ("catalog_update", "api", {}),
+    ("catalog_update", "api", {"every_s": 1.5}),
 ]
 
 
@@ -168,6 +172,10 @@ BAD = [
     ("profile", "api-1", {}, "attributes.name", "is required"),
     ("profile", "api-1", {"name": "5g"}, "attributes.name", "ethernet, wifi, lte"),
     ("key_rotation", "api", {"grace_s": "soon"}, "attributes.grace_s", "number"),
+    ("move", "dns", {}, "target", "unknown API replica"),
+    ("move", "api-1", {"alone": "yes"}, "attributes.alone", "true or false"),
+    ("catalog_update", "api-1", {}, "target", "use one of api"),
+    ("catalog_update", "api", {"every_s": 0.1}, "attributes.every_s", "at least 0.5"),
     ("dns_record", "api-1", {}, "attributes", "give values, only, delete or ttl"),
     ("dns_record", "api-1", {"values": ["1.2.3.4"], "delete": True}, "attributes.delete", ""),
     ("dns_record", "api-1", {"values": ["not-an-ip"]}, "attributes.values[0]", "IPv4"),

@@ -11,15 +11,19 @@ from chaos.toxiproxy import Toxiproxy
 
 
 async def leftovers(state: MeshState) -> list[str]:
-    """Every fault still in place: toxics, cut links, stopped nodes, lying clocks, new keys."""
+    """Every fault still in place: toxics, cut or moved links, stopped nodes, lying clocks,
+    new keys, a changed catalog, DNS records that no longer match the links."""
     found: list[str] = []
     for api in {str(link["api"]) for link in state.links.values()}:
         async with Toxiproxy(api, headers=state.admin_headers) as client:
             for proxy in (await client.proxies()).values():
                 if not proxy.enabled:
                     found.append(f"link {proxy.name} is down")
-                if proxy.upstream != state.links[proxy.name]["upstream"]:
+                planned = state.links[proxy.name]
+                if proxy.upstream != planned["upstream"]:
                     found.append(f"link {proxy.name} points at {proxy.upstream}")
+                if _port(proxy.listen) != _port(str(planned["listen"])):
+                    found.append(f"link {proxy.name} listens on {proxy.listen}")
                 found += [f"toxic {t.name} on {proxy.name}" for t in proxy.toxics]
     async with state.session(5) as session:
         async with session.get(f"{state.control_url}/nodes") as response:
@@ -45,6 +49,9 @@ async def leftovers(state: MeshState) -> list[str]:
                 }
                 if state.secrets["key_id"] not in active:
                     found.append(f"{name} request keys are {sorted(active)}")
+                catalog = await _get(session, f"{node['admin_url']}/admin/catalog")
+                if catalog["version"] != 1:
+                    found.append(f"{name} serves catalog version {catalog['version']}")
         dns_admin = state.nodes["dns"]["admin_url"]
         srv = await _get(session, f"{dns_admin}/records/_api._tcp/SRV")
         ports = sorted(int(v["port"]) for v in srv["values"])
@@ -54,6 +61,10 @@ async def leftovers(state: MeshState) -> list[str]:
         if ports != expected:
             found.append(f"SRV lists ports {ports}, not {expected}")
     return found
+
+
+def _port(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
 
 
 async def _get(session: aiohttp.ClientSession, url: str) -> Any:

@@ -22,7 +22,13 @@ ENV = {**os.environ, "COLUMNS": "200"}
 @pytest.mark.parametrize(
     ("experiment", "faults"),
     # How many leftovers the method leaves while it runs: every fault has landed.
-    [("one-administrator", 3), ("topology-doesnt-change", 2)],
+    [
+        ("one-administrator", 3),
+        # api-1 stopped; api-2's link moved and the SRV record pointing at its new port.
+        ("topology-doesnt-change", 3),
+        # Two bandwidth toxics; a new catalog version on both replicas.
+        ("bandwidth-is-infinite", 4),
+    ],
 )
 async def test_sigkilled_runner_leaves_no_fault(
     experiment: str, faults: int, tmp_path: Path
