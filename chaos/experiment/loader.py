@@ -23,6 +23,7 @@ The format (``chaos/experiments/FORMAT.md`` explains each field at length)::
     settle_s: 1                           #   settle_s 0 or more
     recover_s: 2                          #   time to recover before "after" checks
     workload: {journey: {interval_s: 0.2}}  # optional workload config overrides
+    defences: [hedging, ewma]             # optional: the resilient defences it exercises
     steady_state:                         # required, at least one check
       - signal: journey_success_ratio
         op: ">="                          # < <= > >= == != (quote them: YAML reads > and !)
@@ -43,6 +44,7 @@ The format (``chaos/experiments/FORMAT.md`` explains each field at length)::
         op: ">"
         threshold: 1.0
         description: naive journeys stall
+        defended_by: [hedging]            # resilient only: a declared defence keeping it true
     rollbacks:                            # optional
       - action: reset_links               # a chaos.faults.ROLLBACKS name
         args: {}                          # optional
@@ -51,7 +53,8 @@ Beyond each field on its own, the document as a whole must make sense: a "during
 expectation for the naive client and one for the resilient client (the point of
 every experiment is the contrast), no fault ending after ``MAX_METHOD_S``, no two
 faults of one kind on one target at the same time, and a "during" window left
-after ``settle_s``, in ``--quick`` mode too.
+after ``settle_s``, in ``--quick`` mode too. Every declared defence keeps at least one
+expectation true, and an expectation names only declared defences.
 
 The fault, signal and rollback registries are parameters (defaulting to the real
 ones, imported on first use — ``chaos.faults`` imports the model, so importing it
@@ -124,11 +127,13 @@ _TOP_OPTIONAL = (
     "settle_s",
     "recover_s",
     "workload",
+    "defences",
     "rollbacks",
 )
 _NARRATION = ("fallacy", "inject", "watch", "pattern")
 _CHECK_REQUIRED = ("signal", "op", "threshold")
 _CHECK_OPTIONAL = ("client", "description")
+_EXPECTATION_OPTIONAL = (*_CHECK_OPTIONAL, "defended_by")
 _STEP_REQUIRED = ("fault", "target", "duration")
 _STEP_OPTIONAL = ("at", "quick_duration", "attributes")
 
@@ -171,6 +176,8 @@ class _Registries:
     rollbacks: Mapping[str, object]
     rollback_args: RollbackValidator | None = None
     """Only with the real ``ROLLBACKS``: a fake registry's actions take anything."""
+    defences: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    """The workload's defence switches (``services.workload.config.DEFENCES``)."""
 
 
 # --------------------------------------------------------------------------- API
@@ -260,6 +267,7 @@ def _registries(
         signals=signals if signals is not None else _registry("chaos.signals", "SIGNALS"),
         rollbacks=rollbacks,
         rollback_args=rollback_args,
+        defences=_registry("services.workload.config", "DEFENCES"),
     )
 
 
@@ -381,6 +389,7 @@ class _FileCheck:
             )
             recover_s = None
         workload = self.workload(top["workload"]) if "workload" in top else {}
+        defences = self.defence_list(top.get("defences", []), "defences")
         steady_state = _all(
             self.each(
                 top.get("steady_state", MISSING),
@@ -400,6 +409,8 @@ class _FileCheck:
         rollbacks = _all(self.each(top.get("rollbacks", []), "rollbacks", self.rollback, minimum=0))
 
         self.contrast(top.get("expectations", MISSING))
+        if defences is not None and expectations is not None:
+            self.defended(defences, expectations)
         if steps is not None:
             self.timeline(steps, settle_s if method is not None else None)
 
@@ -412,6 +423,7 @@ class _FileCheck:
             or key_signal is None
             or signals is None
             or workload is None
+            or defences is None
             or steady_state is None
             or method is None
             or expectations is None
@@ -434,6 +446,7 @@ class _FileCheck:
             expectations=tuple(expectations),
             rollbacks=tuple(rollbacks),
             workload=workload,
+            defences=tuple(defences),
             warmup_s=warmup_s,
             observe_after_s=observe_after_s,
             settle_s=settle_s,
@@ -544,20 +557,9 @@ class _FileCheck:
         return Narration(**cast(dict[str, str], parts))
 
     def signals(self, value: object, key_signal: str | None) -> tuple[str, ...] | None:
-        names = _all(
-            self.each(
-                value,
-                "signals",
-                lambda item, path: self.known(item, path, self.registries.signals, "signal"),
-                minimum=0,
-            )
-        )
+        names = self.names(value, "signals", self.registries.signals, "signal")
         if names is None:
             return None
-        for index, name in enumerate(names):
-            if name in names[:index]:
-                self.error(f"signals[{index}]", f"{name!r} is listed twice")
-                return None
         if key_signal is not None and key_signal not in names:
             names.insert(0, key_signal)
         return tuple(names)
@@ -582,7 +584,8 @@ class _FileCheck:
     def check(self, value: object, path: str, *, expectation: bool) -> Check | None:
         """A steady-state check (phase "before") or an expectation (phase required)."""
         required = (*_CHECK_REQUIRED, "phase") if expectation else _CHECK_REQUIRED
-        fields = self.fields(value, path, required, _CHECK_OPTIONAL)
+        optional = _EXPECTATION_OPTIONAL if expectation else _CHECK_OPTIONAL
+        fields = self.fields(value, path, required, optional)
         if fields is None:
             return None
         signal = self.known(
@@ -597,7 +600,24 @@ class _FileCheck:
         description = ""
         if "description" in fields:
             description = self.text(fields["description"], join(path, "description")) or ""
-        if signal is None or op is None or threshold is None or client is None or when is None:
+        defended_by: list[str] | None = []
+        if expectation and "defended_by" in fields:
+            defended_by = self.defence_list(fields["defended_by"], join(path, "defended_by"))
+            if defended_by and client is not None and client != "resilient":
+                self.error(
+                    join(path, "defended_by"),
+                    f"only the resilient client has defences; this check is for {client}"
+                    " (use client: resilient)",
+                )
+                defended_by = None
+        if (
+            signal is None
+            or op is None
+            or threshold is None
+            or client is None
+            or when is None
+            or defended_by is None
+        ):
             return None
         return Check(
             signal=signal,
@@ -606,6 +626,7 @@ class _FileCheck:
             client=client,
             phase=when,
             description=description,
+            defended_by=tuple(defended_by),
             line=self.doc.line(path),
         )
 
@@ -711,6 +732,28 @@ class _FileCheck:
                     f"no 'during' expectation for the {client} client; add one with "
                     f"phase: during and client: {client} (or both)",
                 )
+
+    def defended(self, defences: list[str], expectations: list[Check]) -> None:
+        """Each declared defence keeps an expectation true; each named one is declared.
+
+        A defence that protects nothing cannot be proven by ablation, and one named
+        on an expectation but not declared would be left out of the matrix.
+        """
+        named = {name for check in expectations for name in check.defended_by}
+        for index, name in enumerate(defences):
+            if name not in named:
+                self.error(
+                    f"defences[{index}]",
+                    f"{name!r} protects no expectation; add defended_by: [{name}] to the "
+                    "resilient expectation it keeps true, or remove it",
+                )
+        for index, check in enumerate(expectations):
+            for position, name in enumerate(check.defended_by):
+                if name not in defences:
+                    self.error(
+                        f"expectations[{index}].defended_by[{position}]",
+                        f"{name!r} is not declared; add it to the experiment's defences",
+                    )
 
     def timeline(self, steps: list[FaultStep | None], settle_s: float | None) -> None:
         """Faults end in time, do not pile up on one target, and leave a window to judge.
@@ -834,6 +877,26 @@ class _FileCheck:
             self.error(path, f"{_show(value)} must be more than 0")
             return None
         return seconds
+
+    def defence_list(self, value: object, path: str) -> list[str] | None:
+        return self.names(value, path, self.registries.defences, "defence")
+
+    def names(
+        self, value: object, path: str, registry: Mapping[str, object], what: str
+    ) -> list[str] | None:
+        """A list of known names, none twice; ``[]`` when empty."""
+        items = self.each(
+            value, path, lambda item, where: self.known(item, where, registry, what), minimum=0
+        )
+        if items is None:
+            return None
+        repeated = False
+        for index, name in enumerate(items):
+            if name is not None and name in items[:index]:
+                self.error(f"{path}[{index}]", f"{name!r} is listed twice")
+                repeated = True
+        names = _all(items)
+        return None if repeated else names
 
     def mapping(self, value: object, path: str) -> dict[str, Any] | None:
         if value is MISSING or value is INVALID:

@@ -9,7 +9,9 @@ breaks" and "the resilient one holds"::
      ├── key_signal, signals names from chaos.signals.SIGNALS
      ├── steady_state        [Check]      before the first fault and after the last
      ├── method              [FaultStep]  each with a start offset and a duration
-     ├── expectations        [Check]      phase "during" or "after", per client
+     ├── expectations        [Check]      phase "during" or "after", per client;
+     │                                    each may name the defences that keep it true
+     ├── defences            names        the resilient defences the experiment exercises
      └── rollbacks           [Rollback]   always run: success, failure, Ctrl-C
 """
 
@@ -49,6 +51,9 @@ class Check:
     description: str = ""
     line: int = 0
     """Line in the experiment file, for error messages."""
+    defended_by: tuple[str, ...] = ()
+    """Resilient defences that keep this expectation true: with one of them off, it
+    must fail (``fallacies ablate`` proves it)."""
 
 
 @dataclass(frozen=True)
@@ -124,11 +129,18 @@ class Experiment:
     caught mid-fault may still end in error a little later."""
     workload: dict[str, Any] = field(default_factory=dict)
     """Workload config overrides the experiment needs (e.g. journey pace)."""
+    defences: tuple[str, ...] = ()
+    """The defences it exercises (``services.workload.config.DEFENCES`` names); each
+    protects at least one expectation (``defended_by``)."""
     source: Path | None = None
 
     @property
     def fallacy_name(self) -> str:
         return FALLACIES[self.fallacy]
+
+    def protected(self, defence: str) -> tuple[Check, ...]:
+        """The expectations ``defence`` keeps true."""
+        return tuple(c for c in self.expectations if defence in c.defended_by)
 
     def method_span(self, quick: bool) -> float:
         """Seconds from the method's start to the end of its last fault."""

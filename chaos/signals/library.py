@@ -243,6 +243,16 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         metric=sel("workload_journeys_in_flight"),
     ),
     Gauge(
+        name="journey_age_seconds",
+        title="Age of the running journey",
+        unit="seconds",
+        description="Longest a journey had been running within the window, 0 between "
+        "journeys: it climbs when a client is stuck, where ratios and quantiles have no "
+        "finished journey to show.",
+        per_client=True,
+        metric=sel("workload_journey_age_seconds"),
+    ),
+    Gauge(
         name="requests_in_flight",
         title="Requests in flight",
         unit="count",
@@ -334,6 +344,14 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Requests duplicated to another replica after a deadline (won or lost).",
         per_client=True,
         metric=sel("workload_hedges_total"),
+    ),
+    Increase(
+        name="hedges_won",
+        title="Hedged requests won",
+        unit="count",
+        description="Hedges whose answer came first: the slow first request was overtaken.",
+        per_client=True,
+        metric=sel('workload_hedges_total{outcome="won"}'),
     ),
     Increase(
         name="write_replays",

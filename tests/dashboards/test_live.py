@@ -18,8 +18,8 @@ Then, polling with a deadline until each check has passed once:
 3. every vector selector inside all of them matches a series, so an ``or`` fallback
    cannot hide a misspelt metric or label, and every recorded series exists;
 4. the alerts these faults must raise do: ``ChaosFaultActive`` and
-   ``DnsLargeAnswersFailing`` (naive) firing, ``JourneysSlow`` (naive) pending or
-   firing (its ``for: 10s`` is unit-tested by promtool).
+   ``DnsLargeAnswersFailing`` (resilient: its EDNS0 answers are the ones cut) firing,
+   ``JourneysSlow`` (naive) pending or firing (its ``for: 10s`` is unit-tested by promtool).
 
 Timing: the mesh starts in ~3 s, Prometheus is ready in ~1 s and scrapes every second;
 the checks usually all pass ~12 s after the faults start. Deadline: 60 s.
@@ -55,7 +55,7 @@ READY_TIMEOUT_S = 20.0
 CHECK_DEADLINE_S = 60.0
 FIRING = (
     'ALERTS{alertname="ChaosFaultActive",alertstate="firing"}',
-    'ALERTS{alertname="DnsLargeAnswersFailing",alertstate="firing",client="naive"}',
+    'ALERTS{alertname="DnsLargeAnswersFailing",alertstate="firing",client="resilient"}',
     'ALERTS{alertname="JourneysSlow",client="naive"}',
 )
 

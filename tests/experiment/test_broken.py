@@ -88,7 +88,7 @@ CASES = {
         "fallacy: 2\nowner: ops\n",
         "owner",
         "owner:",
-        "unknown field 'owner' (fields: expectations, fallacy, key_signal, method, name,",
+        "unknown field 'owner' (fields: defences, expectations, fallacy, key_signal, method,",
     ),
     "field written twice": Case(
         "fallacy: 2\n",
@@ -291,6 +291,50 @@ CASES = {
         "rollbacks[0].args",
         "args:",
         'expected a mapping; got text "force"',
+    ),
+    # defences (the names are the workload's switches, a contract like signal names)
+    "unknown defence with suggestion": Case(
+        "workload: {journey: {interval_s: 0.2}}\n",
+        "workload: {journey: {interval_s: 0.2}}\ndefences: [retrys]\n",
+        "defences[0]",
+        "defences:",
+        "unknown defence 'retrys'; did you mean 'retries'?",
+    ),
+    "declared defence that protects nothing": Case(
+        "workload: {journey: {interval_s: 0.2}}\n",
+        "workload: {journey: {interval_s: 0.2}}\ndefences: [retries]\n",
+        "defences[0]",
+        "defences:",
+        "'retries' protects no expectation; add defended_by: [retries]",
+    ),
+    "defence named on an expectation but not declared": Case(
+        RESILIENT_EXPECTATION,
+        RESILIENT_EXPECTATION + "    defended_by: [retries]\n",
+        "expectations[1].defended_by[0]",
+        "defended_by:",
+        "'retries' is not declared; add it to the experiment's defences",
+        exact=True,
+    ),
+    "defence on the naive client": Case(
+        "    description: naive journeys stall\n",
+        "    description: naive journeys stall\n    defended_by: [retries]\n",
+        "expectations[0].defended_by",
+        "defended_by:",
+        "only the resilient client has defences; this check is for naive",
+    ),
+    "defence listed twice": Case(
+        RESILIENT_EXPECTATION,
+        RESILIENT_EXPECTATION + "    defended_by: [hedging, hedging]\n",
+        "expectations[1].defended_by[1]",
+        "defended_by:",
+        "'hedging' is listed twice",
+    ),
+    "defence on a steady-state check": Case(
+        STEADY_THRESHOLD,
+        'op: ">="\n    threshold: 0.95\n    defended_by: [retries]\nmethod:',
+        "steady_state[0].defended_by",
+        "defended_by:",
+        "unknown field 'defended_by'",
     ),
 }
 

@@ -138,3 +138,24 @@ def test_empty_optional_lists_and_mappings(write: Writer) -> None:
 
     assert experiment.rollbacks[0].args == {}
     assert experiment.signals == ("journey_p99_seconds",)
+
+
+def test_defences_and_what_each_protects(write: Writer) -> None:
+    text = edit(
+        VALID,
+        "workload: {journey: {interval_s: 0.2}}\n",
+        "workload: {journey: {interval_s: 0.2}}\ndefences: [hedging, timeouts]\n",
+    )
+    text = edit(
+        text,
+        '    op: ">="\n    threshold: 0.95\n  - phase: after',
+        '    op: ">="\n    threshold: 0.95\n    defended_by: [hedging, timeouts]\n  - phase: after',
+    )
+    experiment = load(write(text))
+
+    assert experiment.defences == ("hedging", "timeouts")
+    protected = experiment.protected("timeouts")
+    assert [c.client for c in protected] == ["resilient"]
+    assert protected[0].defended_by == ("hedging", "timeouts")
+    assert experiment.protected("retries") == ()
+    assert experiment.expectations[0].defended_by == ()

@@ -36,7 +36,10 @@ class Mesh:
 
     def __init__(self) -> None:
         self.registries = {name: CollectorRegistry() for name in ("workload", "api-1", "api-2")}
-        self.w = WorkloadMetrics(self.registries["workload"], replicas=REPLICAS)
+        self.now = 100.0
+        self.w = WorkloadMetrics(
+            self.registries["workload"], replicas=REPLICAS, monotonic=lambda: self.now
+        )
         self.api = {name: ApiMetrics(self.registries[name]) for name in ("api-1", "api-2")}
 
     def scrape(self, t: float) -> Snapshot:
@@ -106,6 +109,9 @@ def window() -> list[Snapshot]:
     for t, (offset, divergence) in enumerate([(-3.0, (4, 7)), (2.0, (0, 2))], start=1):
         naive_second(mesh.w, offset)
         resilient_second(mesh.w)
+        if t == 1:
+            mesh.w.journey_started("naive")  # and it never ends: 1 s old, then 2 s
+        mesh.now += 1.0
         mesh.w.journeys_in_flight.labels("naive").set(1)
         mesh.w.requests_in_flight.labels("naive").set(1)
         mesh.w.journeys_in_flight.labels("resilient").set(1 if t == 1 else 0)
@@ -138,6 +144,8 @@ EXPECTED: dict[str, tuple[float | None, float | None]] = {
     "not_modified": (0, 2),
     "retries": (0, 4),
     "hedges": (0, 4),
+    "hedges_won": (0, 2),
+    "journey_age_seconds": (2.0, 0.0),
     "write_replays": (0, 2),
     "replica_divergence": (7, 7),
     "forged_accepted": (2, 0),
