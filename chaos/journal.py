@@ -6,7 +6,9 @@ are seconds since the run started (``t``), so charts need no clock arithmetic.
     Journal
      ├── experiment        name, title, fallacy, narration, key signal
      ├── faults            every fault applied: link/node, kind, start_s, end_s, reverted
-     ├── samples           one per second: t, and per signal {naive, resilient}
+     ├── samples           one per second: t, and per signal {naive, resilient}, plus
+     │                     how long each client's running journey had been running
+     ├── key               the key signal over the fault window, per client
      ├── steady_state      before / after: checks with observed value and verdict
      ├── expectations      during / after the fault, per client: observed vs threshold
      └── rollbacks         every revert, with status
@@ -44,6 +46,8 @@ class FaultRecord:
     attributes: dict[str, Any] = field(default_factory=dict)
     reverted: bool = False
     error: str | None = None
+    units: dict[str, str] = field(default_factory=dict)
+    """Attribute -> unit (``latency`` -> ``ms``), for people reading the attributes."""
 
 
 @dataclass
@@ -59,6 +63,8 @@ class Check:
     observed: float | None
     passed: bool
     detail: str = ""
+    unit: str = ""
+    """The signal's unit (``seconds``, ``ratio`` ...), to read ``threshold`` and ``observed``."""
 
 
 @dataclass
@@ -66,6 +72,10 @@ class Sample:
     t: float
     values: dict[str, dict[str, float | None]]
     """signal name -> client -> value (None when not computable yet)."""
+    running_s: dict[str, float | None] = field(default_factory=dict)
+    """client -> how long its journey running then had been running (0: none running).
+    A value of None with a journey running longer than the chart's window means the
+    client finished nothing lately: it is stuck, not missing."""
 
 
 @dataclass
@@ -90,6 +100,8 @@ class Journal:
     duration_s: float = 0.0
     quick: bool = False
     target: str = "embedded"
+    window_s: float = 3.0
+    """The sliding window every sample's values are computed over, seconds."""
     status: Status = "error"
     faults: list[FaultRecord] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
@@ -97,6 +109,10 @@ class Journal:
     expectations: list[Check] = field(default_factory=list)
     rollbacks: list[Rollback] = field(default_factory=list)
     error: str | None = None
+    key: dict[str, float | None] = field(default_factory=dict)
+    """client -> the key signal over the fault ("during") window, whatever the checks."""
+    key_running_s: dict[str, float] = field(default_factory=dict)
+    """client -> the longest a journey had been running within that window."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +136,7 @@ class Journal:
             duration_s=float(data.get("duration_s", 0.0)),
             quick=bool(data.get("quick", False)),
             target=data.get("target", "embedded"),
+            window_s=float(data.get("window_s", 3.0)),
             status=data.get("status", "error"),
             faults=[FaultRecord(**f) for f in data.get("faults", [])],
             samples=[Sample(**s) for s in data.get("samples", [])],
@@ -127,6 +144,8 @@ class Journal:
             expectations=[Check(**c) for c in data.get("expectations", [])],
             rollbacks=[Rollback(**r) for r in data.get("rollbacks", [])],
             error=data.get("error"),
+            key=dict(data.get("key", {})),
+            key_running_s=dict(data.get("key_running_s", {})),
         )
 
     @classmethod

@@ -768,6 +768,86 @@ async def _existing(state: MeshState) -> AsyncIterator[tuple[MeshState, bool]]:
 
 
 @app.command()
+def ablate(
+    which: Annotated[
+        str, typer.Argument(help="all, a fallacy number (1-8), or an experiment name.")
+    ] = "all",
+    quick: Annotated[bool, typer.Option(help="Shorter faults (CI, demos).")] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            help="Cells run side by side, each on its own mesh (default: 3 per 2 cores, at most 4)."
+        ),
+    ] = None,
+    base_port: Annotated[
+        int,
+        typer.Option(
+            help="First port of each cell's mesh; 0 picks free ports (needed with --jobs > 1)."
+        ),
+    ] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the matrix and the cells' journals go (default ./fallacies-runs/STAMP)."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for the fault proxy's draws.")] = None,
+) -> None:
+    """Prove each defence: run every experiment with all defences on, then once per declared
+    defence with only that one off, and write the defence matrix (HTML, Markdown, JSON).
+
+    Exits 1 when a defence does not break the expectation it protects, or when anything
+    fails with every defence on.
+    """
+    import asyncio
+    import datetime as dt
+
+    from chaos.cli.display import AblationDisplay, print_matrix
+    from chaos.report.matrix import write_matrix
+    from chaos.runner.ablation import Ablation, cells_for, default_jobs
+
+    experiments = _select(_experiments(), which)
+    undeclared = [e.name for e in experiments if not e.defences]
+    if len(undeclared) == len(experiments):
+        raise _fail(f"{', '.join(undeclared)} declares no defence: nothing to ablate", 2)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = out if out is not None else Path("fallacies-runs") / f"{stamp}-ablate"
+    jobs = jobs if jobs is not None else default_jobs()
+    display = AblationDisplay(console)
+    try:
+        ablation = Ablation(
+            experiments,
+            out_dir=out_dir,
+            quick=quick,
+            jobs=jobs,
+            base_port=base_port,
+            seed=seed,
+            handler=display,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    console.print(
+        f"ablating {len(experiments)} experiments: {len(cells_for(experiments))} cells, "
+        f"{jobs} at a time"
+    )
+    try:
+        matrix = asyncio.run(ablation.run())
+    except KeyboardInterrupt:
+        display.stop()
+        err_console.print("interrupted: every cell's faults reverted; journals in " + str(out_dir))
+        raise typer.Exit(code=130) from None
+    finally:
+        display.stop()
+    print_matrix(console, matrix)
+    paths = write_matrix(matrix, out_dir)
+    console.print(f"defence matrix: {paths.html} (+ {paths.markdown.name}, {paths.json.name})")
+    if not matrix.passed:
+        for line in matrix.problems:
+            err_console.print(f"not proven: {line}")
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def report(
     journal: Annotated[Path, typer.Argument(help="A journal JSON file or a run directory.")],
     out: Annotated[Path | None, typer.Option(help="Output directory (default: beside it).")] = None,

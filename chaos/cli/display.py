@@ -12,17 +12,26 @@ from rich.text import Text
 
 from chaos.experiment.model import Experiment
 from chaos.journal import Journal
+from chaos.matrix import Matrix
+from chaos.runner.ablation import AblationHandler, Cell, protected_results
 from chaos.runner.events import Handler
+from chaos.signals.units import show
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "aborted": "yellow", "error": "red"}
 
 
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if value != 0 and (abs(value) >= 10000 or abs(value) < 0.01):
-        return f"{value:.3g}"
-    return f"{value:.3f}".rstrip("0").rstrip(".")
+STUCK_AFTER_S = 3.0
+"""A client with no value whose journey has been running this long is stuck, not quiet
+(the runner's sliding window)."""
+
+
+def live_value(value: float | None, unit: str, running_s: float | None) -> str:
+    """A client's current value; one that finished nothing lately says it is stuck."""
+    if value is not None:
+        return show(value, unit)
+    if running_s is not None and running_s >= STUCK_AFTER_S:
+        return f"stuck {running_s:.0f} s"
+    return "no journey yet"
 
 
 class LiveDisplay(Handler):
@@ -36,6 +45,7 @@ class LiveDisplay(Handler):
         self.phase_name = "starting"
         self.remaining = 0.0
         self.key: dict[str, float | None] = {}
+        self.running: dict[str, float | None] = {}
         self.events: deque[str] = deque(maxlen=4)
 
     def _ensure_live(self) -> Live:
@@ -51,10 +61,16 @@ class LiveDisplay(Handler):
         if exp is None:
             return Panel("starting…")
         signal = Table.grid(padding=(0, 2))
+        unit = _unit(exp.key_signal)
         signal.add_row(
             Text(exp.key_signal, style="bold"),
-            Text(f"naive {_fmt(self.key.get('naive'))}", style="dark_orange"),
-            Text(f"resilient {_fmt(self.key.get('resilient'))}", style="blue"),
+            *(
+                Text(
+                    f"{client} {live_value(self.key.get(client), unit, self.running.get(client))}",
+                    style=style,
+                )
+                for client, style in (("naive", "dark_orange"), ("resilient", "blue"))
+            ),
         )
         lines: list[RenderableType] = [
             Text(f"phase {self.phase_name} · {self.remaining:4.0f} s left"),
@@ -70,6 +86,7 @@ class LiveDisplay(Handler):
         self.experiment = experiment
         self.header = f"{index}/{total} · fallacy {experiment.fallacy}: {experiment.title}"
         self.key = {}
+        self.running = {}
         self.events.clear()
         self._refresh()
 
@@ -84,8 +101,10 @@ class LiveDisplay(Handler):
         phase: str,
         remaining_s: float,
         key: dict[str, float | None],
+        running_s: dict[str, float | None] | None = None,
     ) -> None:
         self.phase_name, self.remaining, self.key = phase, remaining_s, key
+        self.running = running_s or {}
         self._refresh()
 
     def fault(self, experiment: Experiment, action: str, description: str) -> None:
@@ -101,9 +120,12 @@ class LiveDisplay(Handler):
         )
         for check in journal.expectations:
             if not check.passed:
+                threshold = show(check.threshold, check.unit)
                 self.console.print(
                     f"         [red]✗[/] {check.client} {check.phase}: {check.description} "
-                    f"({check.metric} {_fmt(check.observed)} {check.op} {check.threshold:g})"
+                    f"({check.metric} {show(check.observed, check.unit)}, "
+                    f"wanted {check.op} {threshold})",
+                    highlight=False,
                 )
 
     def pause(self) -> None:
@@ -118,34 +140,137 @@ class LiveDisplay(Handler):
 def _verdict(journal: Journal, client: str) -> str:
     checks = [c for c in journal.expectations if c.client == client]
     if not checks:
-        return "—"
+        return "no checks"
     ok = sum(c.passed for c in checks)
     style = "green" if ok == len(checks) else "red"
     return f"[{style}]{ok}/{len(checks)}[/]"
 
 
 def _key_value(journal: Journal, client: str) -> str:
-    for check in journal.expectations:
-        if check.client == client and check.metric == journal.key_signal.name:
-            return _fmt(check.observed)
-    return "—"
+    """The key signal over the fault window, in its unit: values the samples hold too."""
+    value = journal.key.get(client)
+    running = journal.key_running_s.get(client)
+    return live_value(value, journal.key_signal.unit, running) if journal.key else "no data"
 
 
 def print_summary(console: Console, journals: list[Journal]) -> None:
-    table = Table(title="fallacies: summary")
-    for column in ("#", "experiment", "status", "key signal", "naive", "resilient", "checks n/r"):
-        table.add_column(column)
+    """One row per experiment: the key signal during the fault, naive and resilient side
+    by side with how many of each one's expectations held. Fits 80 columns."""
+    table = Table(title="fallacies: summary", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("experiment · key signal", max_width=28, overflow="fold")
+    table.add_column("naive", justify="right", style="dark_orange")
+    table.add_column("resilient", justify="right", style="blue")
+    table.add_column("result")
     for j in journals:
         style = STATUS_STYLE.get(j.status, "white")
         table.add_row(
             str(j.fallacy),
-            j.name,
+            f"{j.name}\n[dim]{j.key_signal.title}[/]",
+            f"{_key_value(j, 'naive')}\n{_verdict(j, 'naive')}",
+            f"{_key_value(j, 'resilient')}\n{_verdict(j, 'resilient')}",
             f"[{style}]{j.status}[/]",
-            j.key_signal.name,
-            _key_value(j, "naive"),
-            _key_value(j, "resilient"),
-            f"{_verdict(j, 'naive')} / {_verdict(j, 'resilient')}",
         )
-    console.print(table)
+    console.print(table, highlight=False)
     passed = sum(j.status == "passed" for j in journals)
     console.print(f"{passed}/{len(journals)} experiments passed")
+
+
+class AblationDisplay(AblationHandler):
+    """The cells running now (live), and one line per cell as it finishes."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live: Live | None = None
+        self.running: dict[tuple[str, str | None], tuple[Cell, int, str, float]] = {}
+        self.total = 0
+        self.done = 0
+
+    def _render(self) -> Panel:
+        grid = Table.grid(padding=(0, 2))
+        for cell, index, phase, remaining in sorted(self.running.values(), key=_by_index):
+            grid.add_row(
+                f"{index}/{self.total}",
+                f"fallacy {cell.experiment.fallacy} · {cell.experiment.name}",
+                Text(cell.label, style="bold" if cell.defence else "green"),
+                f"{phase} · {remaining:3.0f} s left",
+            )
+        return Panel(grid, title=f"ablation · {self.done}/{self.total} cells done")
+
+    def _refresh(self) -> None:
+        if self.live is None:
+            self.live = Live(
+                self._render(), console=self.console, refresh_per_second=2, transient=True
+            )
+            self.live.start()
+        self.live.update(self._render())
+
+    def cell_started(self, cell: Cell, index: int, total: int) -> None:
+        self.total = total
+        self.running[cell.key] = (cell, index, "starting a mesh", 0.0)
+        self._refresh()
+
+    def cell_progress(self, cell: Cell, phase: str, remaining_s: float) -> None:
+        index = self.running.get(cell.key, (cell, 0, "", 0.0))[1]
+        self.running[cell.key] = (cell, index, phase, remaining_s)
+        self._refresh()
+
+    def cell_finished(self, cell: Cell, journal: Journal) -> None:
+        self.running.pop(cell.key, None)
+        self.done += 1
+        self.console.print(_cell_line(cell, journal))
+        self._refresh()
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def _by_index(item: tuple[Cell, int, str, float]) -> int:
+    return item[1]
+
+
+def _cell_line(cell: Cell, journal: Journal) -> str:
+    """What one cell showed, judged on its own run: all on passes; one off breaks its checks."""
+    exp = cell.experiment
+    head = f"fallacy {exp.fallacy} · {exp.name} · {cell.label}"
+    if journal.status in ("error", "aborted"):
+        return f"[red]   error[/] {head} — {journal.error}"
+    if cell.defence is None:
+        style = STATUS_STYLE.get(journal.status, "white")
+        return f"[{style}]{journal.status:>8}[/] {head} ({journal.duration_s:.0f} s)"
+    seen = protected_results(exp, cell.defence, journal)
+    broke = [c for c in seen if not c.passed]
+    if broke:
+        values = ", ".join(f"{c.metric} {show(c.observed, _unit(c.metric))}" for c in broke)
+        return f"[green]  breaks[/] {head}: {values}"
+    return f"[red]   holds[/] {head}: what it protects did not fail"
+
+
+def _unit(signal: str) -> str:
+    from chaos.signals import SIGNALS
+
+    return SIGNALS[signal].unit if signal in SIGNALS else ""
+
+
+def print_matrix(console: Console, matrix: Matrix) -> None:
+    """The matrix as lines (it has more columns than a terminal): one row per experiment."""
+    console.rule("[bold]defence matrix")
+    for row in matrix.rows:
+        style = "green" if row.all_on == "passed" else "red"
+        console.print(f"{row.fallacy} {row.name}  all on: [{style}]{row.all_on}[/]")
+        for cell in row.cells:
+            values = "; ".join(
+                f"{show(p.on, p.unit)} → {show(p.off, p.unit)}" for p in cell.protected
+            )
+            if cell.proven:
+                console.print(f"    [green]breaks[/] without {cell.defence}: {values}")
+            elif cell.verdict == "error":
+                console.print(f"    [red]error[/]  without {cell.defence}: {cell.error}")
+            else:
+                console.print(f"    [red]not proven[/] without {cell.defence}: {values}")
+    console.print(
+        f"{matrix.proven}/{matrix.cells} defences proven in {matrix.duration_s:.0f} s"
+        + ("" if matrix.passed else f"; {len(matrix.problems)} problems")
+    )

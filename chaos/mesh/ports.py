@@ -6,6 +6,8 @@ import contextlib
 import errno
 import random
 import socket
+import threading
+import time
 from collections.abc import Iterator
 
 from services.common.errors import PortInUseError
@@ -23,7 +25,6 @@ class PortAllocator:
         self.base = base
         self.host = host
         self._next = base
-        self._given: set[int] = set()
 
     def take(self) -> int:
         if self.base == 0:
@@ -42,12 +43,40 @@ class PortAllocator:
         low, high = _free_range()
         for _ in range(256):
             port = _random.randint(low, high)
-            if port in self._given:
+            if not _RESERVED.claim(port):
                 continue
             if all(_is_free(self.host, port, kind) for kind in _KINDS):
-                self._given.add(port)
                 return port
         raise RuntimeError(f"no free port pair found in {low}..{high}")
+
+
+class _Reservations:
+    """Ports handed out in this process lately, free or not yet bound.
+
+    Several meshes planned at once (cells of an ablation, side by side) would
+    otherwise draw the same free port and race to bind it. A reservation lapses
+    after ``hold_s``: by then the node that was given the port has bound it.
+    """
+
+    def __init__(self, hold_s: float = 120.0) -> None:
+        self.hold_s = hold_s
+        self._given: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, port: int) -> bool:
+        """True if ``port`` was not handed out lately (and is now)."""
+        now = time.monotonic()
+        with self._lock:
+            given = self._given.get(port)
+            if given is not None and now - given < self.hold_s:
+                return False
+            self._given[port] = now
+            if len(self._given) > 4096:
+                self._given = {p: t for p, t in self._given.items() if now - t < self.hold_s}
+            return True
+
+
+_RESERVED = _Reservations()
 
 
 _KINDS = (socket.SOCK_STREAM, socket.SOCK_DGRAM)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from chaos.journal import Check, FaultRecord
-from chaos.report.summary import Verdict
+from chaos.report.summary import ExperimentSummary, Verdict
+from chaos.signals.units import NO_VALUE, show
 
 NARRATION = (
     ("fallacy", "The fallacy"),
@@ -27,7 +27,26 @@ def number(value: float | None) -> str:
 
 
 def rule(check: Check) -> str:
-    return f"{check.op} {number(check.threshold)}"
+    threshold = show(check.threshold, check.unit) if check.unit else number(check.threshold)
+    return f"{check.op} {threshold}"
+
+
+def observed(check: Check) -> str:
+    """What a check saw, in its unit; no value is said, not dashed."""
+    if check.observed is None:
+        return NO_VALUE
+    return show(check.observed, check.unit) if check.unit else number(check.observed)
+
+
+def key_value(exp: ExperimentSummary, client: str) -> str:
+    """The key signal over the fault window for one client; a stuck client says so."""
+    value = exp.key.get(client)
+    if value is not None:
+        return show(value, exp.key_unit)
+    running = exp.key_running_s.get(client, 0.0)
+    if running >= exp.window_s:
+        return f"stuck: a journey ran {running:.0f} s, none finished"
+    return NO_VALUE
 
 
 def seconds(value: float | None) -> str:
@@ -46,9 +65,14 @@ def narration_items(narration: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def attributes(fault: FaultRecord) -> str:
+    """``latency 1500 ms, jitter 300 ms``: attributes as a person reads them."""
     if not fault.attributes:
-        return DASH
-    return ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(fault.attributes.items()))
+        return "none"
+    parts = []
+    for name, value in fault.attributes.items():
+        unit = fault.units.get(name, "")
+        parts.append(f"{name} {value}{' ' + unit if unit else ''}")
+    return ", ".join(parts)
 
 
 def verdict(value: Verdict) -> str:

@@ -6,11 +6,17 @@ rendering touches no global figure registry and needs no display. Style lives in
 
 ::
 
-    Error ratio (ratio)                          ── naive ── resilient ▒ fault
-      1 ┤        ▒▒▒▒▒▒▒▒▒ latency@api-1
-        │   ╭────▒───╮   ▒
-      0 ┼───╯    ▒   ╰───▒──────  (None values leave gaps)
-        0        12      27   t (s)
+    Journey success ratio                     ── naive ── resilient ▒ fault
+    100 % ┤        ▒▒▒▒▒▒▒▒▒ latency@api-1 1500 ms
+          │─────────▒───────▒──── ─ ─ resilient ≥ 95 %  (an expectation)
+      0 % ┼───╯    ▒▓▓▓▓▓▓▓▒──────  ▓ naive: no journey finished, one running 9 s
+          0        12      27   seconds since start
+
+A client with no value while a journey of its has been running longer than the
+window is stuck, not missing: a hatched bar in its colour says so, so a failing
+client never hides behind a gap. Values read in their unit (ms, KB, %), latency on
+a log scale when the two clients differ more than tenfold, and each expectation on
+the signal is drawn as its threshold.
 """
 
 from __future__ import annotations
@@ -27,15 +33,23 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 from matplotlib.typing import RcKeyType
 
 from chaos.journal import Client, FaultRecord, Journal, Signal
+from chaos.report import _text
+from chaos.signals.units import show
 
 COLOURS: dict[Client, str] = {"naive": "#d9480f", "resilient": "#1971c2"}
 """Warm for the client expected to break, cool for the one expected to hold."""
 FAULT_COLOUR = "#868e96"
 MAX_OTHER_SIGNALS = 3
+THRESHOLD_COLOUR = "#495057"
+"""Expectations for both clients; one client's are drawn in its colour."""
+LOG_SCALE_RATIO = 10.0
+"""Latency is drawn on a log scale when one client's peak is this many times the other's."""
+_SCALED_UNITS = frozenset({"seconds", "bytes", "bytes/s", "ratio", "dollars"})
 
 _CLIENTS: tuple[Client, ...] = ("naive", "resilient")
 _RC: dict[RcKeyType, Any] = {
@@ -112,6 +126,56 @@ def series(journal: Journal, signal: str, client: Client) -> tuple[list[float], 
     return xs, ys
 
 
+@dataclass(frozen=True)
+class Stall:
+    """A stretch where a client had no value because its journey would not finish."""
+
+    start: float
+    end: float
+    running_s: float
+    """The longest its journey had been running in the stretch."""
+
+
+def stalls(journal: Journal, signal: str, client: Client) -> list[Stall]:
+    """Stretches of samples with no value and a journey running longer than the window."""
+    found: list[Stall] = []
+    for sample in journal.samples:
+        value = sample.values.get(signal, {}).get(client)
+        running = sample.running_s.get(client) or 0.0
+        if value is not None or running < journal.window_s:
+            continue
+        last = found[-1] if found else None
+        if last is not None and sample.t - last.end <= 1.5:
+            found[-1] = Stall(last.start, sample.t, max(last.running_s, running))
+        else:
+            found.append(Stall(sample.t, sample.t, running))
+    return found
+
+
+@dataclass(frozen=True)
+class Threshold:
+    value: float
+    op: str
+    client: Client | None
+    """None: the expectation is on both clients."""
+
+    @property
+    def colour(self) -> str:
+        return THRESHOLD_COLOUR if self.client is None else COLOURS[self.client]
+
+
+def thresholds(journal: Journal, signal: str) -> list[Threshold]:
+    """The expectations on ``signal``: one line per threshold, per client or for both."""
+    seen: dict[tuple[float, str], set[Client]] = {}
+    for check in journal.expectations:
+        if check.metric == signal and check.client is not None:
+            seen.setdefault((check.threshold, check.op), set()).add(check.client)
+    return [
+        Threshold(value, op, None if len(clients) > 1 else next(iter(clients)))
+        for (value, op), clients in seen.items()
+    ]
+
+
 def build_chart(journal: Journal, signal: Signal, *, key: bool = False) -> Chart:
     """Build (but do not draw) the chart of one signal; see the module docstring."""
     with _style():
@@ -120,7 +184,10 @@ def build_chart(journal: Journal, signal: Signal, *, key: bool = False) -> Chart
         axes = figure.add_subplot()
         spans = _shade_faults(axes, fault_spans(journal))
         finite = _plot_clients(axes, journal, signal.name)
-        _frame(axes, journal, signal, finite, key=key)
+        lines = thresholds(journal, signal.name)
+        _frame(axes, journal, signal, finite + [t.value for t in lines], key=key)
+        _draw_thresholds(axes, lines, signal.unit)
+        _draw_stalls(axes, journal, signal.name)
     return Chart(figure=figure, axes=axes, spans=spans)
 
 
@@ -145,6 +212,8 @@ def _style() -> Iterator[None]:
 
 def _fault_label(fault: FaultRecord) -> str:
     label = f"{fault.kind}@{fault.target}"
+    if fault.attributes:
+        label += f" {_text.attributes(fault)}"
     if fault.error is not None:
         return f"{label} (failed)"
     if fault.end_s is None:
@@ -201,6 +270,74 @@ def _plot_clients(axes: Axes, journal: Journal, signal: str) -> list[float]:
     return finite
 
 
+def _draw_thresholds(axes: Axes, lines: Sequence[Threshold], unit: str) -> None:
+    edge = blended_transform_factory(axes.transAxes, axes.transData)
+    for line in lines:
+        axes.axhline(line.value, color=line.colour, linestyle=(0, (4, 3)), linewidth=1.0, zorder=1)
+        who = "both" if line.client is None else line.client
+        axes.text(
+            0.995,
+            line.value,
+            f"{who} {line.op} {show(line.value, unit)} ",
+            transform=edge,
+            fontsize=7,
+            color=line.colour,
+            ha="right",
+            va="bottom",
+            clip_on=True,
+            zorder=3,
+        )
+
+
+def _draw_stalls(axes: Axes, journal: Journal, signal: str) -> None:
+    for index, client in enumerate(_CLIENTS):
+        runs = stalls(journal, signal, client)
+        colour = COLOURS[client]
+        for number, run in enumerate(runs):
+            axes.axvspan(
+                run.start - 0.5,
+                run.end + 0.5,
+                ymin=0.0 + 0.06 * index,
+                ymax=0.06 + 0.06 * index,
+                facecolor=colour,
+                edgecolor=colour,
+                alpha=0.55,
+                hatch="xx",
+                linewidth=0.0,
+                label=f"{client}: no journey finished" if number == 0 else "_nolegend_",
+                zorder=2,
+            )
+        if runs:
+            longest = max(run.running_s for run in runs)
+            axes.text(
+                runs[0].start,
+                0.07 + 0.06 * index,
+                f" {client}: no journey finished (one running {longest:.0f} s)",
+                transform=blended_transform_factory(axes.transData, axes.transAxes),
+                fontsize=7.5,
+                color=colour,
+                va="bottom",
+                ha="left",
+                clip_on=True,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1.0},
+                zorder=3,
+            )
+
+
+def _log_scale(journal: Journal, signal: Signal) -> bool:
+    """Latency whose clients differ more than tenfold: a log scale shows both lines."""
+    if signal.unit != "seconds":
+        return False
+    peaks = []
+    for client in _CLIENTS:
+        _, ys = series(journal, signal.name, client)
+        finite = [y for y in ys if not math.isnan(y) and y > 0]
+        if not finite:
+            return False
+        peaks.append(max(finite))
+    return max(peaks) / min(peaks) > LOG_SCALE_RATIO
+
+
 def _gap(ys: Sequence[float], index: int) -> bool:
     return index < 0 or index >= len(ys) or math.isnan(ys[index])
 
@@ -216,11 +353,18 @@ def _frame(axes: Axes, journal: Journal, signal: Signal, finite: list[float], *,
     if not finite:
         axes.set_ylim(0.0, 1.0)
         axes.text(0.5, 0.5, "no data", transform=axes.transAxes, ha="center", color="#868e96")
+    elif _log_scale(journal, signal):
+        positive = [y for y in finite if y > 0]
+        axes.set_yscale("log")
+        axes.set_ylim(min(positive) / 2, max(positive) * 2)
     elif min(finite) >= 0.0:
         top = max(finite)
-        axes.set_ylim(0.0, top * 1.1 if top > 0 else 1.0)
+        axes.set_ylim(0.0, top * 1.15 if top > 0 else 1.0)
+    if signal.unit in _SCALED_UNITS:
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: show(v, signal.unit)))
+        axes.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     axes.set_xlabel("seconds since start")
-    axes.set_ylabel(signal.unit)
+    axes.set_ylabel(signal.unit + (" (log scale)" if axes.get_yscale() == "log" else ""))
     axes.set_title(signal.title + (" · key signal" if key else ""), loc="left")
     if key:
         axes.legend(

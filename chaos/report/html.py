@@ -16,7 +16,7 @@ from chaos.report import _text
 from chaos.report.charts import COLOURS, FAULT_COLOUR
 from chaos.report.summary import ChartRef, ExperimentSummary, Summary, Verdict
 
-_CSS = """
+CSS = """
 :root { --ink:#212529; --muted:#6c757d; --rule:#dee2e6; --soft:#f8f9fa; }
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
@@ -76,19 +76,23 @@ def render_html(summary: Summary, journals: Sequence[Journal], pngs: dict[str, b
         _experiment(exp, journal, pngs)
         for exp, journal in zip(summary.experiments, journals, strict=True)
     )
+    return page(summary.title, f"{_header(summary)}\n{_summary_table(summary)}\n{sections}")
+
+
+def page(title: str, body: str, *, css: str = "") -> str:
+    """A whole self-contained document around ``body`` (already escaped HTML); ``css``
+    is added after the report's own style."""
     return f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(summary.title)}</title>
-<style>{_CSS}</style>
+<title>{escape(title)}</title>
+<style>{CSS}{css}</style>
 </head>
 <body>
 <main>
-{_header(summary)}
-{_summary_table(summary)}
-{sections}
+{body}
 </main>
 </body>
 </html>
@@ -107,7 +111,8 @@ def _header(summary: Summary) -> str:
         "resilient</span>"
         f'<span><span class="swatch band" style="background:{FAULT_COLOUR}"></span>'
         "fault window (hatched: still active when the run ended)</span>"
-        "<span>gaps: no value yet</span>"
+        "<span>dashed: an expectation's threshold</span>"
+        "<span>crossed bar at the bottom: no journey finished, the client is stuck</span>"
     )
     started = escape(summary.started_at) if summary.started_at else _text.DASH
     return (
@@ -124,23 +129,28 @@ def _summary_table(summary: Summary) -> str:
             str(e.fallacy),
             escape(e.fallacy_name),
             f'<a href="#{escape(e.anchor)}">{escape(e.title)}</a>',
-            _badge(e.status),
-            _verdict(e.verdicts["naive"]),
-            _verdict(e.verdicts["resilient"]),
+            badge(e.status),
+            escape(e.key_title),
+            _client_cell(e, "naive"),
+            _client_cell(e, "resilient"),
         ]
         for e in summary.experiments
     ]
+    headers = ["#", "Fallacy", "Experiment", "Status", "Key signal (during the fault)"]
     return (
-        "<section><h2>Summary</h2>"
-        + _table(["#", "Fallacy", "Experiment", "Status", "Naive", "Resilient"], rows)
-        + "</section>"
+        "<section><h2>Summary</h2>" + table([*headers, "Naive", "Resilient"], rows) + "</section>"
     )
+
+
+def _client_cell(exp: ExperimentSummary, client: str) -> str:
+    value = escape(_text.key_value(exp, client))
+    return f'<td class="num">{value} {_verdict(exp.verdicts[client])}</td>'
 
 
 def _experiment(exp: ExperimentSummary, journal: Journal, pngs: dict[str, bytes]) -> str:
     parts = [
         f'<section class="experiment" id="{escape(exp.anchor)}">',
-        f"<h2>Fallacy {exp.fallacy}: {escape(exp.title)} {_badge(exp.status)}</h2>",
+        f"<h2>Fallacy {exp.fallacy}: {escape(exp.title)} {badge(exp.status)}</h2>",
         f'<p class="sub">{escape(exp.fallacy_name)} · <code>{escape(exp.name)}</code> · '
         f"started {escape(exp.started_at)} · {_text.seconds(exp.duration_s)} · "
         f"target {escape(journal.target)}{' · quick' if journal.quick else ''}</p>",
@@ -202,13 +212,13 @@ def _checks(checks: Sequence[Check], empty: str) -> str:
             escape(c.description)
             + (f'<div class="detail">{escape(c.detail)}</div>' if c.detail else ""),
             f"<code>{escape(c.metric)}</code>",
-            _num(_text.rule(c)),
-            _num(_text.number(c.observed)),
-            _badge("pass" if c.passed else "fail"),
+            num(_text.rule(c)),
+            num(_text.observed(c)),
+            badge("pass" if c.passed else "fail"),
         ]
         for c in checks
     ]
-    return _table(["Phase", "Client", "Expectation", "Metric", "Rule", "Observed", "Result"], rows)
+    return table(["Phase", "Client", "Expectation", "Metric", "Rule", "Observed", "Result"], rows)
 
 
 def _faults(journal: Journal) -> str:
@@ -219,24 +229,24 @@ def _faults(journal: Journal) -> str:
             escape(f.kind),
             escape(f.target),
             escape(_text.attributes(f)),
-            _num(_text.seconds(f.start_s)),
-            _num(_text.seconds(f.end_s) if f.end_s is not None else "still active"),
-            _badge("yes" if f.reverted else "no"),
+            num(_text.seconds(f.start_s)),
+            num(_text.seconds(f.end_s) if f.end_s is not None else "still active"),
+            badge("yes" if f.reverted else "no"),
             escape(f.error or ""),
         ]
         for f in journal.faults
     ]
-    return _table(["Kind", "Target", "Attributes", "Start", "End", "Reverted", "Error"], rows)
+    return table(["Kind", "Target", "Attributes", "Start", "End", "Reverted", "Error"], rows)
 
 
 def _rollbacks(journal: Journal) -> str:
     if not journal.rollbacks:
         return '<p class="empty">No rollbacks recorded.</p>'
-    rows = [[escape(r.action), _badge(r.status), escape(r.detail)] for r in journal.rollbacks]
-    return _table(["Action", "Status", "Detail"], rows)
+    rows = [[escape(r.action), badge(r.status), escape(r.detail)] for r in journal.rollbacks]
+    return table(["Action", "Status", "Detail"], rows)
 
 
-def _table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+def table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -246,12 +256,13 @@ def _cell(content: str) -> str:
     return content if content.startswith("<td") else f"<td>{content}</td>"
 
 
-def _num(text: str) -> str:
+def num(text: str) -> str:
     return f'<td class="num">{escape(text)}</td>'
 
 
-def _badge(status: str) -> str:
-    return f'<span class="badge {escape(status)}">{escape(status)}</span>'
+def badge(status: str, label: str | None = None) -> str:
+    """A coloured pill; ``status`` picks the colour (a CSS class), ``label`` the words."""
+    return f'<span class="badge {escape(status)}">{escape(label or status)}</span>'
 
 
 def _verdict(value: Verdict) -> str:

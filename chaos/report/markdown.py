@@ -28,20 +28,23 @@ def render_markdown(summary: Summary, journals: Sequence[Journal]) -> str:
         f"{_inline(_text.counts_line(summary.counts))}",
         "",
         "Charts: naive (warm) vs resilient (cool) over seconds since start; grey bands are "
-        "fault windows (hatched: still active when the run ended); gaps mean no value yet.",
+        "fault windows (hatched: still active when the run ended); dashed lines are the "
+        "expectations' thresholds; a crossed bar at the bottom means the client finished "
+        "no journey (it is stuck).",
         "",
         "## Summary",
         "",
         *_table(
-            ["#", "Fallacy", "Experiment", "Status", "Naive", "Resilient"],
+            ["#", "Fallacy", "Experiment", "Status", "Key signal", "Naive", "Resilient"],
             [
                 [
                     str(e.fallacy),
                     e.fallacy_name,
                     f"[{_cell(e.title)}](#{e.anchor})",
                     f"**{e.status}**",
-                    _text.verdict(e.verdicts["naive"]),
-                    _text.verdict(e.verdicts["resilient"]),
+                    e.key_title,
+                    f"{_text.key_value(e, 'naive')} ({_text.verdict(e.verdicts['naive'])})",
+                    f"{_text.key_value(e, 'resilient')} ({_text.verdict(e.verdicts['resilient'])})",
                 ]
                 for e in summary.experiments
             ],
@@ -110,7 +113,7 @@ def _checks(checks: Sequence[Check], empty: str) -> list[str]:
                 c.description + (f" ({c.detail})" if c.detail else ""),
                 c.metric,
                 _text.rule(c),
-                _text.number(c.observed),
+                _text.observed(c),
                 "pass" if c.passed else "**fail**",
             ]
             for c in checks

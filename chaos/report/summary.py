@@ -56,6 +56,13 @@ class ExperimentSummary:
     started_at: str
     duration_s: float
     key_signal: str
+    key_title: str
+    key_unit: str
+    key: dict[str, float | None]
+    """client -> the key signal over the fault window."""
+    key_running_s: dict[str, float]
+    """client -> the longest a journey ran in that window (a stuck client has no value)."""
+    window_s: float
     anchor: str
     """The HTML section id, so a summary row can link to its section."""
     verdicts: dict[str, Verdict]
@@ -132,6 +139,11 @@ def build_summary(
                 started_at=j.started_at,
                 duration_s=j.duration_s,
                 key_signal=j.key_signal.name,
+                key_title=j.key_signal.title,
+                key_unit=j.key_signal.unit,
+                key=dict(j.key),
+                key_running_s=dict(j.key_running_s),
+                window_s=j.window_s,
                 anchor=anchor,
                 verdicts={c: Verdict.of(j.expectations, c) for c in CLIENTS},
                 expectations=list(j.expectations),

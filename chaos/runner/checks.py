@@ -59,6 +59,7 @@ def evaluate(
                 observed=value,
                 passed=holds(check.op, value, check.threshold),
                 detail=detail(client) if detail is not None else "",
+                unit=signal.unit,
             )
         )
     return results

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 1.0
 CHART_WINDOW_S = 3.0
+RUNNING = "journey_age_seconds"
+"""Recorded with every sample: a client with no value and a journey running longer than
+the chart's window is stuck, and the charts and the terminal say so."""
 TTL_MARGIN_S = 5.0
 """A fault's TTL outlives its planned end by this much: the runner reverts it on time,
 the TTL only matters when the runner is gone."""
@@ -91,6 +94,7 @@ class Runner:
             started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             quick=self.quick,
             target=self.target,
+            window_s=CHART_WINDOW_S,
         )
         targets = {
             name: str(node["metrics_url"])
@@ -176,6 +180,10 @@ class _Run:
         async with asyncio.TaskGroup() as group:
             for step in exp.method:
                 group.create_task(self._fault(step))
+        # A revert can take a while (a node started again waits until it is healthy):
+        # the "after" phase is observed for its full length from the last real end.
+        ends = [f.record.end_s for f in self.faults if f.record.end_s is not None]
+        self.total = max(self.total, max(ends, default=0.0) + exp.observe_after_s)
         self.phase = "observe"
         handler.phase(exp, "observe", self.total - self.now())
         await self._sleep_until(self.total)
@@ -190,6 +198,7 @@ class _Run:
             target=step.target,
             start_s=self.now(),
             attributes=dict(step.attributes),
+            units=dict(fault.units(step)),
         )
         applied = _Applied(step, record)
         self.faults.append(applied)
@@ -228,6 +237,11 @@ class _Run:
         fault_end = max(ends) if ends else self.method_end
         during = window(self.snapshots, fault_start + exp.settle_s, fault_end)
         after = window(self.snapshots, fault_end + exp.recover_s, self.now())
+        key, running = signals[exp.key_signal], self.runner.signals.get(RUNNING)
+        for client in CLIENTS:
+            self.journal.key[client] = key.value(during, client) if len(during) >= 2 else None
+            age = running.value(during, client) if running is not None else None
+            self.journal.key_running_s[client] = age or 0.0
         for check in exp.expectations:
             snaps = during if check.phase == "during" else after
 
@@ -279,13 +293,16 @@ class _Run:
         for name in self.experiment.signals:
             signal = self.runner.signals[name]
             values[name] = {client: signal.value(recent, client) for client in CLIENTS}
-        self.journal.samples.append(Sample(t=round(snapshot.t, 3), values=values))
+        running = self.runner.signals.get(RUNNING)
+        ages = {c: running.value(recent, c) if running else None for c in CLIENTS}
+        self.journal.samples.append(Sample(t=round(snapshot.t, 3), values=values, running_s=ages))
         self.runner.handler.sample(
             self.experiment,
             snapshot.t,
             self.phase,
             max(0.0, self.total - snapshot.t),
             values.get(self.experiment.key_signal, {}),
+            ages,
         )
 
     async def _sleep_until(self, t: float) -> None:

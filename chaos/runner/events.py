@@ -20,7 +20,9 @@ class Handler:
         phase: str,
         remaining_s: float,
         key: dict[str, float | None],
-    ) -> None: ...
+        running_s: dict[str, float | None] | None = None,
+    ) -> None:
+        """``running_s``: per client, how long its running journey had been running."""
 
     def fault(self, experiment: Experiment, action: str, description: str) -> None: ...
 

@@ -33,21 +33,26 @@ async def mesh_for_run(
     base_port: int,
     workload_overrides: dict[str, Any] | None = None,
     seed: int | None = None,
+    private: bool = False,
 ) -> AsyncIterator[tuple[MeshState, bool]]:
     """Yield (state, started_here).
 
     A run that changes the workload (a negative control switching a defence off) gets
-    a private mesh on free ports, so it never disturbs a mesh someone else is using.
+    a mesh of its own on free ports in a fresh state folder, so it never disturbs a
+    mesh someone else is using. ``private`` asks for a mesh of its own in ``state_dir``
+    on ``base_port`` (0: free ports) whatever the workload.
     """
-    if not workload_overrides:
+    if not private and not workload_overrides:
         state = running_mesh(state_dir)
         if state is not None:
             yield state, False
             return
-    private = bool(workload_overrides)
-    directory = Path(tempfile.mkdtemp(prefix="fallacies-run-")) if private else state_dir
+    directory = state_dir
+    if workload_overrides and not private:
+        base_port = 0
+        directory = Path(tempfile.mkdtemp(prefix="fallacies-run-"))
     plan = build_plan(
-        base_port=0 if private else base_port,
+        base_port=base_port,
         seed=seed,
         workload_overrides=workload_overrides,
     )

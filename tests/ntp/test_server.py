@@ -220,5 +220,8 @@ async def test_admin_port_taken_names_it_and_frees_udp(registry: CollectorRegist
 async def test_stop_is_idempotent(registry: CollectorRegistry) -> None:
     server = NTPServer(registry=registry)
     await server.start()
+    address = udp_addr(server)
     await server.stop()
     await server.stop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
+        again.bind(address)  # released once, and the second stop did not fail

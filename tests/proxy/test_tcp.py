@@ -11,9 +11,12 @@ import socket
 import statistics
 import time
 
+import aiohttp
 import pytest
+from prometheus_client import CollectorRegistry
 
 from chaos.proxy import ProxyServer
+from tests.proxy.conftest import SEED
 from tests.proxy.helpers import (
     Api,
     banner_handler,
@@ -294,15 +297,31 @@ async def test_unreachable_upstream_closes_the_client(api: Api, server: ProxySer
     assert server.proxies.stats["down"].upstream_errors == 1
 
 
-async def test_toxicity_is_per_connection_and_seeded(api: Api, echo_port: int) -> None:
+async def _fates(api: Api, echo_port: int, connections: int = 12) -> list[bool]:
+    """Slow or not, per connection, with a 50 %-toxic 150 ms latency; each connection
+    makes two round trips, and both must share its fate (half the latency tells them
+    apart even on a loaded machine)."""
     proxy = await api.create("echo", echo_port)
-    await api.add_toxic("echo", type="latency", toxicity=0.5, attributes={"latency": 100})
-    slow = 0
-    for _ in range(20):
+    await api.add_toxic("echo", type="latency", toxicity=0.5, attributes={"latency": 150})
+    fates = []
+    for _ in range(connections):
         reader, writer = await connect(proxy)
-        slow += await round_trip(reader, writer) >= 0.1
+        slow = [await round_trip(reader, writer) >= 0.075 for _ in range(2)]
         writer.close()
-    assert 4 <= slow <= 16
+        assert slow[0] == slow[1], "toxicity is drawn per connection, not per chunk"
+        fates.append(slow[0])
+    return fates
+
+
+async def test_toxicity_is_per_connection_and_seeded(api: Api, echo_port: int) -> None:
+    fates = await _fates(api, echo_port)
+    assert 2 <= sum(fates) <= 10
+    # The same seed draws the same fates, connection after connection; another does not.
+    for seed, same in ((SEED, True), (SEED + 1, False)):
+        async with ProxyServer(api_port=0, seed=seed, registry=CollectorRegistry()) as other:
+            async with aiohttp.ClientSession(base_url=other.api_url) as session:
+                again = await _fates(Api(session), echo_port)
+        assert (again == fates) is same, (seed, fates, again)
 
 
 async def test_connections_are_counted(api: Api, server: ProxyServer, echo_port: int) -> None:

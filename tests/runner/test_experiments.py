@@ -20,7 +20,7 @@ from chaos.mesh.plan import build_plan
 from chaos.mesh.state import MeshState
 from chaos.mesh.supervisor import Supervisor
 from chaos.runner import Runner
-from chaos.toxiproxy import Toxiproxy
+from tests.runner.cleanliness import leftovers
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -51,13 +51,8 @@ def describe(journal: Journal) -> str:
 
 
 async def assert_clean(state: MeshState) -> None:
-    """No toxic left on any link, every link up."""
-    apis = {str(link["api"]) for link in state.links.values()}
-    for api in apis:
-        async with Toxiproxy(api) as client:
-            for proxy in (await client.proxies()).values():
-                assert proxy.enabled, proxy.name
-                assert proxy.toxics == (), (proxy.name, proxy.toxics)
+    """Nothing left behind: links, nodes, DNS, keys, clocks and the catalog as planned."""
+    assert await leftovers(state) == []
 
 
 EXPERIMENTS = {exp.name: exp for exp in load_all(EXPERIMENTS_DIR)}
