@@ -65,6 +65,9 @@ class Check:
     detail: str = ""
     unit: str = ""
     """The signal's unit (``seconds``, ``ratio`` ...), to read ``threshold`` and ``observed``."""
+    running_s: float = 0.0
+    """The longest a journey of the client had been running within the window: with no
+    value observed, a client that finished nothing because it is stuck."""
 
 
 @dataclass

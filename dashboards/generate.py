@@ -96,6 +96,7 @@ QUERIES: dict[str, Query] = {
     "requests_in_flight": Query(
         expr=_select("client:workload_requests_in_flight:max"), unit="short"
     ),
+    "journey_age_seconds": Query(expr=_select("client:workload_journey_age_seconds:max"), unit="s"),
     # bandwidth and transport cost
     "bytes_per_journey": Query(
         expr=_select("client:workload_received_bytes_per_journey:ratio_rate30s"),
@@ -223,6 +224,8 @@ EXTRA_PANELS: dict[int, tuple[str | Query, ...]] = {
 a signal's name, or a query of its own."""
 
 MAX_PANELS = 5
+STUCK = "journey_age_seconds"
+"""On every fallacy's dashboard: a failing client never hides behind a gap."""
 
 
 UNSEEN_LINK_FAULTS = frozenset({"redirect"})
@@ -563,6 +566,9 @@ def _own_panel(query: Query) -> tuple[str, Query, str]:
 def fallacy_dashboard(experiment: Experiment) -> JSON:
     names = [experiment.key_signal, *(s for s in experiment.signals if s != experiment.key_signal)]
     shown = [_signal_panel(name) for name in names]
+    # Where a stuck client's ratios and quantiles have no value, this panel climbs.
+    if STUCK not in names:
+        shown.insert(1, _signal_panel(STUCK))
     for extra in EXTRA_PANELS.get(experiment.fallacy, ()):
         panel = _signal_panel(extra) if isinstance(extra, str) else _own_panel(extra)
         if len(shown) < MAX_PANELS and panel[0] not in {title for title, _, _ in shown}:

@@ -15,23 +15,9 @@ from chaos.journal import Journal
 from chaos.matrix import Matrix
 from chaos.runner.ablation import AblationHandler, Cell, protected_results
 from chaos.runner.events import Handler
-from chaos.signals.units import show
+from chaos.signals.units import show, show_client
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "aborted": "yellow", "error": "red"}
-
-
-STUCK_AFTER_S = 3.0
-"""A client with no value whose journey has been running this long is stuck, not quiet
-(the runner's sliding window)."""
-
-
-def live_value(value: float | None, unit: str, running_s: float | None) -> str:
-    """A client's current value; one that finished nothing lately says it is stuck."""
-    if value is not None:
-        return show(value, unit)
-    if running_s is not None and running_s >= STUCK_AFTER_S:
-        return f"stuck {running_s:.0f} s"
-    return "no journey yet"
 
 
 class LiveDisplay(Handler):
@@ -66,7 +52,7 @@ class LiveDisplay(Handler):
             Text(exp.key_signal, style="bold"),
             *(
                 Text(
-                    f"{client} {live_value(self.key.get(client), unit, self.running.get(client))}",
+                    f"{client} {show_client(self.key.get(client), unit, self.running.get(client))}",
                     style=style,
                 )
                 for client, style in (("naive", "dark_orange"), ("resilient", "blue"))
@@ -150,7 +136,7 @@ def _key_value(journal: Journal, client: str) -> str:
     """The key signal over the fault window, in its unit: values the samples hold too."""
     value = journal.key.get(client)
     running = journal.key_running_s.get(client)
-    return live_value(value, journal.key_signal.unit, running) if journal.key else "no data"
+    return show_client(value, journal.key_signal.unit, running) if journal.key else "no data"
 
 
 def print_summary(console: Console, journals: list[Journal]) -> None:
@@ -243,7 +229,9 @@ def _cell_line(cell: Cell, journal: Journal) -> str:
     seen = protected_results(exp, cell.defence, journal)
     broke = [c for c in seen if not c.passed]
     if broke:
-        values = ", ".join(f"{c.metric} {show(c.observed, _unit(c.metric))}" for c in broke)
+        values = ", ".join(
+            f"{c.metric} {show_client(c.observed, c.unit, c.running_s)}" for c in broke
+        )
         return f"[green]  breaks[/] {head}: {values}"
     return f"[red]   holds[/] {head}: what it protects did not fail"
 
@@ -262,7 +250,8 @@ def print_matrix(console: Console, matrix: Matrix) -> None:
         console.print(f"{row.fallacy} {row.name}  all on: [{style}]{row.all_on}[/]")
         for cell in row.cells:
             values = "; ".join(
-                f"{show(p.on, p.unit)} → {show(p.off, p.unit)}" for p in cell.protected
+                f"{show(p.on, p.unit)} → {show_client(p.off, p.unit, p.stuck_off_s)}"
+                for p in cell.protected
             )
             if cell.proven:
                 console.print(f"    [green]breaks[/] without {cell.defence}: {values}")

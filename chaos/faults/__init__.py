@@ -11,6 +11,8 @@ the proxy's toxics). Toxic-backed kinds share one implementation, a row each::
     profile                        link        profile.py    (ethernet | wifi | lte)
     node_stop / _kill / _pause     node        node.py       (control API, ?ttl=)
     dns_record                     record      dns_record.py (janitor puts it back)
+    move                           api link    move.py       (new port, SRV follows; TTL)
+    catalog_update                 api         catalog_update.py (new versions; janitor)
     clock_skew                     ntp node    clock_skew.py (janitor resets the clock)
     key_rotation                   api         key_rotation.py
 

@@ -6,7 +6,7 @@ import re
 
 from chaos.journal import Check, FaultRecord
 from chaos.report.summary import ExperimentSummary, Verdict
-from chaos.signals.units import NO_VALUE, show
+from chaos.signals.units import show, show_client
 
 NARRATION = (
     ("fallacy", "The fallacy"),
@@ -32,21 +32,15 @@ def rule(check: Check) -> str:
 
 
 def observed(check: Check) -> str:
-    """What a check saw, in its unit; no value is said, not dashed."""
+    """What a check saw, in its unit; no value is said (stuck, or no data), not dashed."""
     if check.observed is None:
-        return NO_VALUE
+        return show_client(None, check.unit, check.running_s)
     return show(check.observed, check.unit) if check.unit else number(check.observed)
 
 
 def key_value(exp: ExperimentSummary, client: str) -> str:
     """The key signal over the fault window for one client; a stuck client says so."""
-    value = exp.key.get(client)
-    if value is not None:
-        return show(value, exp.key_unit)
-    running = exp.key_running_s.get(client, 0.0)
-    if running >= exp.window_s:
-        return f"stuck: a journey ran {running:.0f} s, none finished"
-    return NO_VALUE
+    return show_client(exp.key.get(client), exp.key_unit, exp.key_running_s.get(client))
 
 
 def seconds(value: float | None) -> str:

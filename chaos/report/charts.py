@@ -182,7 +182,7 @@ def build_chart(journal: Journal, signal: Signal, *, key: bool = False) -> Chart
         figure = Figure(figsize=_KEY_SIZE if key else _OTHER_SIZE, dpi=_DPI, layout="constrained")
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()
-        spans = _shade_faults(axes, fault_spans(journal))
+        spans = _shade_faults(axes, fault_spans(journal), labelled=key)
         finite = _plot_clients(axes, journal, signal.name)
         lines = thresholds(journal, signal.name)
         _frame(axes, journal, signal, finite + [t.value for t in lines], key=key)
@@ -221,7 +221,10 @@ def _fault_label(fault: FaultRecord) -> str:
     return label
 
 
-def _shade_faults(axes: Axes, spans: Sequence[FaultSpan]) -> list[Rectangle]:
+def _shade_faults(
+    axes: Axes, spans: Sequence[FaultSpan], *, labelled: bool = True
+) -> list[Rectangle]:
+    """Shade every fault window; the key chart names them (the small ones have no room)."""
     labels = blended_transform_factory(axes.transData, axes.transAxes)
     artists = []
     for index, span in enumerate(spans):
@@ -237,6 +240,8 @@ def _shade_faults(axes: Axes, spans: Sequence[FaultSpan]) -> list[Rectangle]:
             zorder=0,
         )
         artists.append(artist)
+        if not labelled:
+            continue
         axes.text(
             span.start,
             0.96 - 0.11 * (index % 4),
@@ -309,15 +314,16 @@ def _draw_stalls(axes: Axes, journal: Journal, signal: str) -> None:
             )
         if runs:
             longest = max(run.running_s for run in runs)
+            late = runs[0].start > sum(axes.get_xlim()) / 2
             axes.text(
-                runs[0].start,
+                runs[-1].end if late else runs[0].start,
                 0.07 + 0.06 * index,
-                f" {client}: no journey finished (one running {longest:.0f} s)",
+                f" {client}: no journey finished (one running {longest:.0f} s) ",
                 transform=blended_transform_factory(axes.transData, axes.transAxes),
                 fontsize=7.5,
                 color=colour,
                 va="bottom",
-                ha="left",
+                ha="right" if late else "left",
                 clip_on=True,
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1.0},
                 zorder=3,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from chaos.matrix import CellVerdict, Matrix, Protected, Row
 from chaos.report.html import badge, page, table
-from chaos.signals.units import show
+from chaos.signals.units import show, show_client
 
 __all__ = [
     "MATRIX_FILES",
@@ -59,9 +59,7 @@ def write_matrix(matrix: Matrix, out_dir: Path) -> MatrixPaths:
 
 
 def _off(p: Protected) -> str:
-    if p.off is None and p.stuck_off_s >= 1.0:
-        return f"stuck ({p.stuck_off_s:.0f} s, nothing finished)"
-    return show(p.off, p.unit)
+    return show_client(p.off, p.unit, p.stuck_off_s)
 
 
 def _change(p: Protected) -> str:

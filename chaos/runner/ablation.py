@@ -190,7 +190,7 @@ def judge(
                 off=seen_off.observed if seen_off else None,
                 held_on=bool(seen_on and seen_on.passed),
                 held_off=bool(seen_off and seen_off.passed),
-                stuck_off_s=off.key_running_s.get("resilient", 0.0)
+                stuck_off_s=seen_off.running_s
                 if seen_off is not None and seen_off.observed is None
                 else 0.0,
             )

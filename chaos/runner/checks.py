@@ -10,6 +10,9 @@ from chaos.journal import Check as CheckResult
 from chaos.signals.base import Signal, Snapshot
 
 CLIENTS = ("naive", "resilient")
+RUNNING = "journey_age_seconds"
+"""Recorded beside every value: a client with none and a journey running for a while is
+stuck, and the charts, the tables and the terminal say so."""
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -45,9 +48,11 @@ def evaluate(
     detail: Callable[[str], str] | None = None,
 ) -> list[CheckResult]:
     signal = signals[check.signal]
+    age = signals.get(RUNNING)
     results = []
     for client in clients_of(check):
         value = signal.value(snapshots, client) if len(snapshots) >= 2 else None
+        running = age.value(snapshots, client) if age is not None and snapshots else None
         results.append(
             CheckResult(
                 description=check.description or f"{check.signal} {check.op} {check.threshold:g}",
@@ -60,6 +65,7 @@ def evaluate(
                 passed=holds(check.op, value, check.threshold),
                 detail=detail(client) if detail is not None else "",
                 unit=signal.unit,
+                running_s=running or 0.0,
             )
         )
     return results

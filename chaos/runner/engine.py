@@ -17,7 +17,7 @@ from chaos.faults.base import FaultContext
 from chaos.journal import FaultRecord, Journal, Rollback, Sample
 from chaos.journal import Signal as SignalInfo
 from chaos.mesh.state import MeshState
-from chaos.runner.checks import CLIENTS, evaluate, holds, window
+from chaos.runner.checks import CLIENTS, RUNNING, evaluate, holds, window
 from chaos.runner.events import Handler, NullHandler
 from chaos.signals import SIGNALS
 from chaos.signals.base import Signal, Snapshot
@@ -27,9 +27,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 1.0
 CHART_WINDOW_S = 3.0
-RUNNING = "journey_age_seconds"
-"""Recorded with every sample: a client with no value and a journey running longer than
-the chart's window is stuck, and the charts and the terminal say so."""
+
 TTL_MARGIN_S = 5.0
 """A fault's TTL outlives its planned end by this much: the runner reverts it on time,
 the TTL only matters when the runner is gone."""

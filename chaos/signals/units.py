@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["NO_VALUE", "show"]
+__all__ = ["NO_VALUE", "STUCK_AFTER_S", "show", "show_client"]
 
 NO_VALUE = "no data"
 """What a value that could not be computed reads as: said, not hidden behind a dash."""
+STUCK_AFTER_S = 3.0
+"""A client with no value whose journey has been running this long (the runner's
+sliding window) is stuck, not quiet."""
 
 _BYTES = (("GB", 1e9), ("MB", 1e6), ("KB", 1e3))
 
@@ -45,6 +48,16 @@ def _scaled(value: float, unit: str) -> str:
         if abs(value) >= scale:
             return f"{_digits(value / scale)} {name}{unit}"
     return f"{_digits(value)} B{unit}"
+
+
+def show_client(value: float | None, unit: str, running_s: float | None) -> str:
+    """A client's value; with none, whether it is stuck (a journey running for a while)
+    or has simply finished nothing yet — never a blank."""
+    if value is not None:
+        return show(value, unit)
+    if running_s is not None and running_s >= STUCK_AFTER_S:
+        return f"stuck for {running_s:.0f} s"
+    return NO_VALUE
 
 
 def show(value: float | None, unit: str) -> str:

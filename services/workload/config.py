@@ -188,7 +188,7 @@ class ResilientSettings:
     """Fixed hedge delay; None hedges after the p95 of recent latencies."""
     hedge_min_delay_s: float = 0.02
     ewma_alpha: float = 0.3
-    ewma_decay_s: float = 5.0
+    ewma_decay_s: float = 3.0
     """A replica not tried for this long has its remembered latency shrink by 1/e: recovery."""
 
     def __post_init__(self) -> None:

@@ -277,6 +277,9 @@ class WorkloadMetrics:
                 counter.labels(client)
             for transport in TRANSPORTS:
                 self.dns_lookups.labels(client, transport)
+                # Born at 0, so the first failure is an increase a rate() can see.
+                for reason in DNS_FAILURE_REASONS:
+                    self.dns_failures.labels(client, transport, reason)
             for action in ("accepted", "rejected"):
                 self.forged_responses.labels(client, action)
             for reason in ("RequestTimeTooSkewed", "InvalidKeyId"):

@@ -147,7 +147,9 @@ async def test_every_expression_returns_data(mesh: MeshState, tmp_path: Path) ->
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
             await _await_ready(session, prom.health_url, proc, log)
-            await add_toxic(mesh, "dns", "truncate", attributes={"max_size": 512}, ttl=8)
+            # The resilient client asks for the large TXT again once its 5 s TTL runs
+            # out: 20 s of a cut path is a few failures, enough for a rate to see.
+            await add_toxic(mesh, "dns", "truncate", attributes={"max_size": 512}, ttl=20)
             await add_toxic(mesh, "api-1", "latency", attributes={"latency": 300}, ttl=60)
             faults_at = time.monotonic()
             pending = dict(checks)

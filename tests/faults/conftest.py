@@ -7,6 +7,7 @@ the fixture checks that nothing it can see was left behind.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from chaos.experiment.model import FaultStep
-from chaos.faults import FaultContext, validate_step
+from chaos.faults import FAULTS, FaultContext, validate_step
 from chaos.mesh.plan import build_plan
 from chaos.mesh.state import MeshState
 from chaos.mesh.supervisor import Supervisor
@@ -88,3 +89,53 @@ async def mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[MeshSt
 async def ctx(mesh: MeshState) -> AsyncIterator[FaultContext]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         yield FaultContext(mesh, session, actor="tests/faults")
+
+
+def port_of(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+async def srv_ports(ctx: FaultContext) -> dict[str, int]:
+    """``_api._tcp`` SRV as {node: port}."""
+    dns = ctx.state.nodes["dns"]["admin_url"]
+    srv = await get_json(ctx, f"{dns}/records/_api._tcp.mesh.test./SRV")
+    return {str(v["target"]).split(".")[0]: int(v["port"]) for v in srv["values"]}
+
+
+async def refused(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return True
+    writer.close()
+    return False
+
+
+async def check_move(ctx: FaultContext, ttl_s: float) -> None:
+    """``move api-2`` (alone): a fresh port carries it, the old one refuses, DNS lists only
+    the new one; then back, by the revert (``ttl_s`` long) or by the TTL (short)."""
+    planned = port_of(str(ctx.state.links["api-2"]["listen"]))
+    before = await srv_ports(ctx)
+    fault_step = step("move", "api-2", alone=True)
+    applied = await FAULTS["move"].apply(ctx, fault_step, ttl_s)
+    moved = port_of((await proxy_of(ctx, "api-2")).listen)
+    assert moved != planned and applied["port"] == moved
+    assert await srv_ports(ctx) == {"api-2": moved}
+    assert await refused(planned)
+    _, writer = await asyncio.open_connection("127.0.0.1", moved)
+    writer.close()
+    if ttl_s > 10:
+        await FAULTS["move"].revert(ctx, fault_step, applied)
+    else:
+        await eventually(lambda: srv_ports_are(ctx, before), timeout=ttl_s + 5)
+
+    async def back() -> bool:
+        return port_of((await proxy_of(ctx, "api-2")).listen) == planned
+
+    await eventually(back, timeout=ttl_s + 5)
+    assert await srv_ports(ctx) == before
+    assert not {applied["dns_janitor"], applied["link_janitor"]} & await janitor_ids(ctx)
+
+
+async def srv_ports_are(ctx: FaultContext, expected: dict[str, int]) -> bool:
+    return await srv_ports(ctx) == expected

@@ -10,7 +10,7 @@ from chaos.faults import FAULTS, FaultContext
 from chaos.faults.dns_record import mesh_records
 from chaos.faults.rollbacks import ROLLBACKS
 from services.api.headers import ADMIN_TOKEN
-from tests.faults.conftest import eventually, get_json, janitor_ids, step
+from tests.faults.conftest import check_move, eventually, get_json, janitor_ids, step
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -241,3 +241,41 @@ async def test_restore_dns_rollback(ctx: FaultContext) -> None:
     assert "_api._tcp.mesh.test. SRV" in detail and "api-2.mesh.test. A" in detail
     assert await mesh_records_in_place(ctx)
     assert await ROLLBACKS["restore_dns"](ctx, {}) == "the mesh's records were in place"
+
+
+# -- topology and data --------------------------------------------------------------
+
+
+async def test_move_then_revert(ctx: FaultContext) -> None:
+    await check_move(ctx, 60)
+
+
+async def test_move_expires(ctx: FaultContext) -> None:
+    await check_move(ctx, 2)
+
+
+async def catalog_versions(ctx: FaultContext) -> list[int]:
+    versions = []
+    for replica in ("api-1", "api-2"):
+        url = f"{ctx.state.nodes[replica]['admin_url']}/admin/catalog"
+        doc = await get_json(ctx, url, **{ADMIN_TOKEN: ctx.state.secrets["admin_token"]})
+        versions.append(int(doc["version"]))
+    return versions
+
+
+async def test_catalog_update_publishes_new_versions_then_puts_the_first_back(
+    ctx: FaultContext,
+) -> None:
+    assert await catalog_versions(ctx) == [1, 1]
+    fault_step = step("catalog_update", "api", every_s=0.5)
+    applied = await FAULTS["catalog_update"].apply(ctx, fault_step, 60)
+
+    async def moved_on() -> bool:
+        versions = await catalog_versions(ctx)
+        return versions[0] >= 3 and versions[0] == versions[1]
+
+    await eventually(moved_on, timeout=10)
+    assert set(applied["janitor"]) <= await janitor_ids(ctx)
+    await FAULTS["catalog_update"].revert(ctx, fault_step, applied)
+    assert await catalog_versions(ctx) == [1, 1]
+    assert not set(applied["janitor"]) & await janitor_ids(ctx)

@@ -11,7 +11,15 @@ import pytest_asyncio
 from chaos.faults import FAULTS, FaultContext
 from chaos.mesh.faults import FaultError
 from tests.conftest import require_tool
-from tests.faults.conftest import eventually, janitor_ids, proxy_of, start_mesh, step, toxics_on
+from tests.faults.conftest import (
+    check_move,
+    eventually,
+    janitor_ids,
+    proxy_of,
+    start_mesh,
+    step,
+    toxics_on,
+)
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.tool("toxiproxy-server")]
 
@@ -83,3 +91,11 @@ async def test_extension_toxic_is_refused_on_toxiproxy(ctx: FaultContext) -> Non
     with pytest.raises(FaultError, match="extension of the project's proxy"):
         await FAULTS["partition"].apply(ctx, step("partition", "api-1"), 5)
     assert await toxics_on(ctx, "api-1") == {}
+
+
+async def test_a_moved_link_comes_back_by_the_revert(ctx: FaultContext) -> None:
+    await check_move(ctx, 60)
+
+
+async def test_the_janitor_moves_a_link_back(ctx: FaultContext) -> None:
+    await check_move(ctx, 2)

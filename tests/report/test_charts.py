@@ -7,6 +7,7 @@ import sys
 import matplotlib
 import numpy as np
 
+from chaos.journal import Journal
 from chaos.report import charts
 from tests.report import factory
 from tests.report.conftest import png_size
@@ -102,3 +103,76 @@ def test_rendering_leaves_rc_params_and_pyplot_alone() -> None:
         "assert 'matplotlib.pyplot' not in sys.modules"
     )
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True, timeout=60)
+
+
+def stuck_journal() -> Journal:
+    """The naive client finishes nothing from t=20 to t=40: no value, a journey running."""
+    journal = factory.journal()
+    for sample in journal.samples:
+        stuck = 20 <= sample.t < 40
+        sample.running_s = {"naive": sample.t - 19 if stuck else 0.1, "resilient": 0.01}
+        if stuck and sample.values:
+            sample.values[factory.ERRORS.name]["naive"] = None
+    return journal
+
+
+def test_a_stuck_client_is_drawn_not_hidden_behind_a_gap() -> None:
+    journal = stuck_journal()
+    runs = charts.stalls(journal, factory.ERRORS.name, "naive")
+    # Stuck once its journey has run longer than the window (3 s): from t=22 on.
+    assert [(run.start, run.end, run.running_s) for run in runs] == [(22.0, 39.0, 20.0)]
+    assert charts.stalls(journal, factory.ERRORS.name, "resilient") == []
+    # Early gaps (no journey long enough yet) are not a stall.
+    assert charts.stalls(factory.journal(), factory.LATENCY.name, "resilient") == []
+    chart = charts.build_chart(journal, factory.ERRORS, key=True)
+    texts = [t.get_text() for t in chart.axes.texts]
+    assert any("naive: no journey finished (one running 20 s)" in t for t in texts)
+    # The bar is the naive client's colour, at the bottom, inside the stall.
+    bottom = chart.axes.get_ylim()[0]
+    height = chart.axes.get_ylim()[1] - bottom
+    r, g, b, _ = _pixel(chart, 30.0, bottom + 0.02 * height)
+    assert r > g and r > b  # warm: #d9480f under the hatch
+
+
+def test_each_expectation_is_drawn_at_its_threshold() -> None:
+    journal = factory.journal()
+    lines = charts.thresholds(journal, factory.ERRORS.name)
+    assert {(t.value, t.op, t.client) for t in lines} == {
+        (0.3, ">", "naive"),
+        (0.05, "<", "resilient"),
+    }
+    chart = charts.build_chart(journal, factory.ERRORS, key=True)
+    drawn = {round(float(line.get_ydata()[0]), 3) for line in chart.axes.lines[2:]}
+    assert {0.3, 0.05} <= drawn
+    texts = [t.get_text().strip() for t in chart.axes.texts]
+    assert "naive > 30 %" in texts and "resilient < 5 %" in texts
+    assert charts.thresholds(journal, factory.THROUGHPUT.name) == []
+
+
+def test_latency_goes_to_a_log_scale_when_the_clients_differ_tenfold() -> None:
+    journal = factory.journal()  # naive 2 s in the fault, resilient 0.3 s: under tenfold
+    assert charts.build_chart(journal, factory.LATENCY).axes.get_yscale() == "linear"
+    for sample in journal.samples:
+        latency = sample.values.get(factory.LATENCY.name)
+        if latency and latency["naive"] == 2.0:
+            latency["naive"] = 9.9
+    chart = charts.build_chart(journal, factory.LATENCY)
+    assert chart.axes.get_yscale() == "log"
+    assert chart.axes.get_ylabel() == "seconds (log scale)"
+
+
+def test_values_read_in_their_unit() -> None:
+    chart = charts.build_chart(factory.journal(), factory.LATENCY)
+    formatter = chart.axes.yaxis.get_major_formatter()
+    assert formatter(0.25, 0) == "250 ms" and formatter(2.0, 0) == "2 s"
+    ratio = charts.build_chart(factory.journal(), factory.ERRORS).axes.yaxis
+    assert ratio.get_major_formatter()(0.5, 0) == "50 %"
+
+
+def test_fault_labels_carry_their_units() -> None:
+    journal = factory.journal(1)  # a latency fault
+    journal.faults[0].units = {"latency": "ms", "jitter": "ms"}
+    chart = charts.build_chart(journal, journal.key_signal, key=True)
+    assert any(
+        "latency@api-1 latency 2000 ms, jitter 100 ms" in t.get_text() for t in chart.axes.texts
+    )

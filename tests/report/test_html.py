@@ -67,3 +67,18 @@ def test_aborted_journal_renders(report: ReportPaths, page: str) -> None:
 def test_empty_run_still_writes_a_page(tmp_path) -> None:
     paths = write_report([], tmp_path)
     assert "0 experiments" in paths.html.read_text()
+
+
+def test_the_summary_gives_the_key_signal_of_both_clients_in_its_unit(tmp_path) -> None:
+    stuck = factory.journal(0)
+    stuck.key = {"naive": None, "resilient": 0.021}
+    stuck.key_running_s = {"naive": 20.0, "resilient": 0.01}
+    stuck.expectations[1].unit = "ratio"
+    paths = write_report([stuck], tmp_path)
+    page = paths.html.read_text()
+    assert "stuck for 20 s" in page
+    assert "2.1 %" in page  # resilient, in its unit
+    assert "&lt; 5 %" in page  # the rule, in the unit too
+    markdown = paths.markdown.read_text()
+    assert "stuck for 20 s (pass 1/1)" in markdown
+    assert "2.1 % (pass 1/1)" in markdown
