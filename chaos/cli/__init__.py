@@ -126,7 +126,7 @@ def _serve_from_config(kind: str, config: Path) -> None:
     import yaml
 
     from services.common.admin_token import from_env
-    from services.registry import build
+    from chaos.node.registry import build
 
     try:
         text = config.read_text(encoding="utf-8")

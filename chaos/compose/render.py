@@ -26,7 +26,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "compose" / "config"
 """``compose/config`` of a source checkout."""
 
 APP_NODES = ("dns", "ntp-a", "ntp-b", "ntp-c", "api-1", "api-2", "rogue", "proxy", "workload")
-"""Nodes run as ``python -m services KIND --config /config/NAME.json``."""
+"""Nodes run as ``python -m chaos.node KIND --config /config/NAME.json``."""
 
 _ZONE_HEADER = """\
 # The compose mesh's zone (written by `python -m chaos.compose.render`; do not edit).

@@ -1,7 +1,7 @@
 """The embedded mesh: every node as a local process on loopback, with no Docker.
 
 fallacies up ──> Supervisor (supervisor.py) ── control API (control.py, loopback)
-                    ├── NodeProcess × N (process.py: python -m services KIND)
+                    ├── NodeProcess × N (process.py: python -m chaos.node KIND)
                     └── MeshPlan (plan.py: ports, configs, DNS registration)
 fallacies status / down ──> state file (state.py) ──> control API
 """

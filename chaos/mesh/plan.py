@@ -48,7 +48,7 @@ class NodePlan:
     """Where the node listens, by role, as shown in the ``up`` table."""
     admin_url: str | None = None
     command: tuple[str, ...] | None = None
-    """An outside program to run instead of ``python -m services KIND`` (Toxiproxy)."""
+    """An outside program to run instead of ``python -m chaos.node KIND`` (Toxiproxy)."""
 
 
 @dataclass(frozen=True)

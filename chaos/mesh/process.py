@@ -26,7 +26,7 @@ def _die_with_parent() -> None:
 
 
 class NodeProcess:
-    """Runs ``python -m services KIND --config FILE`` and tracks it.
+    """Runs ``python -m chaos.node KIND --config FILE`` and tracks it.
 
     ``stopped`` means stopped on purpose (a fault or ``down``); ``exited`` means it
     died on its own or was killed from outside, which ``status`` reports as down.
@@ -64,7 +64,7 @@ class NodeProcess:
         argv = self.command or (
             sys.executable,
             "-m",
-            "services",
+            "chaos.node",
             self.kind,
             "--config",
             str(self.config_path),

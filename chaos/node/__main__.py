@@ -1,4 +1,4 @@
-"""``python -m services KIND --config FILE``: run one node with no CLI framework loaded.
+"""``python -m chaos.node KIND --config FILE``: run one node with no CLI framework loaded.
 
 The embedded mesh and the containers start nodes this way: importing only what the
 node needs keeps the whole mesh healthy within a couple of seconds. Prints the
@@ -15,11 +15,11 @@ import sys
 
 from services.common.admin_token import from_env
 from services.common.lifecycle import run_announcing_json
-from services.registry import FACTORIES, build
+from chaos.node.registry import FACTORIES, build
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services")
+    parser = argparse.ArgumentParser(prog="python -m chaos.node")
     parser.add_argument("kind", choices=sorted(FACTORIES))
     parser.add_argument("--config", required=True, help="JSON file with the node's config")
     args = parser.parse_args(argv)
