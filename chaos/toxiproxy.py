@@ -54,6 +54,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from services.common.errors import FallaciesError
+
 __all__ = [
     "ACTOR_HEADER",
     "DEFAULT_URL",
@@ -80,7 +82,7 @@ Json = Any
 T = TypeVar("T")
 
 
-class ToxiproxyError(Exception):
+class ToxiproxyError(FallaciesError):
     """Any failed call: the server said no (``status`` is the HTTP status), or never answered.
 
     ``status == 0`` means there was no usable HTTP answer (refused, timed out, reset,

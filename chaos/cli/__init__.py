@@ -125,8 +125,8 @@ def _serve_from_config(kind: str, config: Path) -> None:
 
     import yaml
 
-    from services.common.admin_token import from_env
     from chaos.node.registry import build
+    from services.common.admin_token import from_env
 
     try:
         text = config.read_text(encoding="utf-8")

@@ -32,6 +32,7 @@ from chaos.mesh.lifecycle import fetch_status
 from chaos.mesh.state import MeshState
 from services.common.admin_token import ENV as TOKEN_ENV
 from services.common.admin_token import token_from_env
+from services.common.errors import FallaciesError
 
 __all__ = [
     "COMPOSE_FILE",
@@ -55,7 +56,7 @@ OFFLINE_ENV = COMPOSE_FILE.parent / "offline.env"
 """Written by ``compose/build-images.sh``: the locally built images."""
 
 
-class ComposeError(RuntimeError):
+class ComposeError(FallaciesError, RuntimeError):
     """``docker compose`` failed or is missing; the message says what to do."""
 
 

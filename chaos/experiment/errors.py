@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from services.common.errors import FallaciesError
+
 __all__ = ["ExperimentError", "Problem"]
 
 
@@ -34,7 +36,7 @@ class Problem:
         return f"{where}: {self.field}: {self.message}"
 
 
-class ExperimentError(ValueError):
+class ExperimentError(FallaciesError, ValueError):
     """Raised once per load with *every* problem found, never just the first."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:

@@ -17,11 +17,12 @@ import aiohttp
 
 from chaos.experiment.model import FaultStep
 from chaos.mesh.state import MeshState
+from services.common.errors import FallaciesError
 
 TargetKind = Literal["link", "node", "record", "mesh"]
 
 
-class FaultSpecError(ValueError):
+class FaultSpecError(FallaciesError, ValueError):
     """A fault step is wrong; ``field`` names the offending key (``target``, ``attributes.x``)."""
 
     def __init__(self, field: str, message: str) -> None:

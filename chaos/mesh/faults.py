@@ -14,11 +14,12 @@ import aiohttp
 
 from chaos.mesh.state import MeshState
 from chaos.toxiproxy import Toxic, Toxiproxy
+from services.common.errors import FallaciesError
 
 ACTOR = "fallacies-cli"
 
 
-class FaultError(RuntimeError):
+class FaultError(FallaciesError, RuntimeError):
     """A fault request a user can fix: unknown link, refused toxic, ..."""
 
 

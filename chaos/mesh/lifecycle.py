@@ -17,9 +17,10 @@ import aiohttp
 from chaos.mesh.plan import MeshPlan
 from chaos.mesh.state import MeshState, pid_alive
 from chaos.mesh.supervisor import Supervisor
+from services.common.errors import FallaciesError
 
 
-class MeshError(RuntimeError):
+class MeshError(FallaciesError, RuntimeError):
     """Something a user can act on: the message says what and how."""
 
 

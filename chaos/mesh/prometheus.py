@@ -34,6 +34,7 @@ import yaml
 from chaos.mesh.plan import MeshPlan, NodePlan
 from chaos.mesh.ports import PortAllocator
 from services.common.address import http_url
+from services.common.errors import FallaciesError
 
 __all__ = [
     "NODE_NAME",
@@ -63,7 +64,7 @@ NodesLike = Iterable[NodePlan] | Mapping[str, Mapping[str, Any]]
 """A plan's nodes, or a running mesh's ``MeshState.nodes`` (name → kind, metrics_url, ...)."""
 
 
-class PrometheusConfigError(RuntimeError):
+class PrometheusConfigError(FallaciesError, RuntimeError):
     """``promtool check config`` refused the file; the message quotes its output."""
 
 

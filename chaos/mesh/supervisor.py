@@ -22,6 +22,7 @@ from chaos.mesh.ports import check_free
 from chaos.mesh.process import NodeProcess, NodeState
 from chaos.mesh.state import MeshState
 from services.common.base import Service
+from services.common.errors import FallaciesError
 
 if TYPE_CHECKING:
     from chaos.mesh.control import ControlledNode
@@ -30,7 +31,7 @@ from services.common.http import start_site
 HEALTH_TIMEOUT_S = 1.0
 
 
-class MeshStartError(RuntimeError):
+class MeshStartError(FallaciesError, RuntimeError):
     """A node did not come up; the message names it and quotes the end of its log."""
 
 

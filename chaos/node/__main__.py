@@ -13,9 +13,9 @@ import json
 import logging
 import sys
 
+from chaos.node.registry import FACTORIES, build
 from services.common.admin_token import from_env
 from services.common.lifecycle import run_announcing_json
-from chaos.node.registry import FACTORIES, build
 
 
 def main(argv: list[str] | None = None) -> int:

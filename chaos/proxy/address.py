@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import socket
 
-from chaos.proxy.errors import ApiError, ListenError
+from chaos.proxy.errors import ListenError, ProxyApiError
 from chaos.proxy.stream import NetProtocol
 from services.common.address import join
 
@@ -43,12 +43,12 @@ def split(address: str, *, default_host: str = DEFAULT_HOST) -> tuple[str, int]:
 
 
 def bind(protocol: NetProtocol, address: str) -> socket.socket:
-    """A bound (for TCP, listening) non-blocking socket; ``ApiError`` 500 as in Toxiproxy."""
+    """A bound (for TCP, listening) non-blocking socket; ``ProxyApiError`` 500 as in Toxiproxy."""
     kind = protocol.wire
     try:
         host, port = split(address)
     except ValueError as exc:
-        raise ApiError(f"listen {kind}: {exc}", 500) from None
+        raise ProxyApiError(f"listen {kind}: {exc}", 500) from None
     sock_type = socket.SOCK_STREAM if protocol is NetProtocol.TCP else socket.SOCK_DGRAM
     try:
         family, _, _, _, sockaddr = socket.getaddrinfo(

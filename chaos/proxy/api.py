@@ -38,7 +38,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from chaos.proxy.audit import AuditLog
 from chaos.proxy.collection import ProxyCollection
 from chaos.proxy.config import parse_populate, parse_protocol, parse_proxy
-from chaos.proxy.errors import ApiError, bad_request
+from chaos.proxy.errors import ProxyApiError, bad_request
 from chaos.proxy.expiry import Expiry
 from chaos.proxy.proxy import Proxy, Revert
 from chaos.proxy.wrapper import ToxicWrapper, parse_ttl
@@ -106,7 +106,7 @@ class _Api:
         try:
             for spec in parse_populate(await _body(request)):
                 done.append(await self.proxies.add_or_replace(spec))
-        except ApiError as exc:
+        except ProxyApiError as exc:
             return _json({**exc.to_json(), "proxies": _listing(done)}, status=exc.status)
         finally:
             if done:
@@ -123,7 +123,7 @@ class _Api:
         upstream = _field(body, "upstream", str, proxy.upstream)
         enabled = _field(body, "enabled", bool, proxy.enabled)
         if "protocol" in body and parse_protocol(body["protocol"]) is not proxy.protocol:
-            raise ApiError("the protocol of a proxy cannot change; delete and create it", 400)
+            raise ProxyApiError("the protocol of a proxy cannot change; delete and create it", 400)
         ttl = parse_ttl(body.get("ttl"))
         before = proxy.revert or Revert(proxy.listen, proxy.upstream, proxy.enabled, 0, 0)
         await proxy.update(listen=listen, upstream=upstream, enabled=enabled)
@@ -204,7 +204,7 @@ class _Api:
         try:
             since = int(request.query.get("since", "0"))
         except ValueError:
-            raise ApiError("since must be an integer", 400) from None
+            raise ProxyApiError("since must be an integer", 400) from None
         return _json({"entries": self.audit.entries(since), "dropped": self.audit.dropped})
 
     # -- helpers --------------------------------------------------------------
@@ -275,7 +275,7 @@ def _json(body: object, *, status: int = 200) -> web.Response:
     )
 
 
-def _error(exc: ApiError) -> web.Response:
+def _error(exc: ProxyApiError) -> web.Response:
     text = json.dumps(exc.to_json(), separators=(",", ":")) + "\n"
     return web.Response(body=text.encode(), status=exc.status, content_type="application/json")
 
@@ -332,7 +332,7 @@ async def _stop_browsers(request: web.Request, handler: _Handler) -> web.StreamR
 async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ApiError as exc:
+    except ProxyApiError as exc:
         if exc.status >= 500:
             log.warning("%s %s: %s", request.method, request.path, exc.message)
         return _error(exc)
@@ -344,4 +344,4 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
         raise
     except Exception as exc:
         log.exception("%s %s failed", request.method, request.path)
-        return _error(ApiError(str(exc) or type(exc).__name__, 500))
+        return _error(ProxyApiError(str(exc) or type(exc).__name__, 500))

@@ -20,14 +20,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from chaos.proxy.errors import MISSING_FIELD, ApiError, bad_request
+from chaos.proxy.errors import MISSING_FIELD, ProxyApiError, bad_request
 from chaos.proxy.proxy import ProxySpec
 from chaos.proxy.stream import NetProtocol
+from services.common.errors import FallaciesError
 
 __all__ = ["ConfigError", "load_config", "parse_populate", "parse_proxy"]
 
 
-class ConfigError(ValueError):
+class ConfigError(FallaciesError, ValueError):
     """A config file cannot be read or describes proxies wrongly (the message names the field)."""
 
 
@@ -50,7 +51,7 @@ def load_config(path: str | Path) -> list[dict[str, Any]]:
     entries = data.get("proxies") if isinstance(data, dict) else data
     try:
         parse_populate(entries)
-    except ApiError as exc:
+    except ProxyApiError as exc:
         raise ConfigError(f"{path}: {exc.message}") from None
     assert isinstance(entries, list)
     return [dict(entry) for entry in entries]

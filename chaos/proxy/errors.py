@@ -2,7 +2,7 @@
 Toxiproxy's shape, ``{"error": message, "status": code}``.
 
 Exception
- └── ApiError (message, status)
+ └── ProxyApiError (message, status)
       ├── ListenError             a link could not bind its listen address (500, like Toxiproxy)
       └── sentinels (instances):  BAD_REQUEST_BODY 400, MISSING_FIELD 400, INVALID_STREAM 400,
                                   INVALID_TOXIC_TYPE 400, PROXY_NOT_FOUND 404, TOXIC_NOT_FOUND 404,
@@ -15,6 +15,7 @@ against both servers; ``joined`` adds a detail the way Go's ``joinError`` does.
 from __future__ import annotations
 
 from services.common.address import join
+from services.common.errors import FallaciesError
 
 __all__ = [
     "BAD_REQUEST_BODY",
@@ -25,13 +26,13 @@ __all__ = [
     "PROXY_NOT_FOUND",
     "TOXIC_ALREADY_EXISTS",
     "TOXIC_NOT_FOUND",
-    "ApiError",
+    "ProxyApiError",
     "ListenError",
     "bad_request",
 ]
 
 
-class ApiError(Exception):
+class ProxyApiError(FallaciesError):
     """An error with the HTTP status the API answers it with."""
 
     def __init__(self, message: str, status: int) -> None:
@@ -39,15 +40,15 @@ class ApiError(Exception):
         self.message = message
         self.status = status
 
-    def joined(self, detail: str) -> ApiError:
+    def joined(self, detail: str) -> ProxyApiError:
         """``"<message>: <detail>"`` with the same status, as Toxiproxy's ``joinError``."""
-        return ApiError(f"{self.message}: {detail}", self.status)
+        return ProxyApiError(f"{self.message}: {detail}", self.status)
 
     def to_json(self) -> dict[str, object]:
         return {"error": self.message, "status": self.status}
 
 
-class ListenError(ApiError):
+class ListenError(ProxyApiError):
     """A link could not listen; keeps host, port and reason so a CLI can name the port."""
 
     def __init__(self, protocol: str, host: str, port: int, reason: str) -> None:
@@ -57,15 +58,15 @@ class ListenError(ApiError):
         super().__init__(f"listen {protocol} {join(host, port)}: bind: {reason}", 500)
 
 
-BAD_REQUEST_BODY = ApiError("bad request body", 400)
-MISSING_FIELD = ApiError("missing required field", 400)
-PROXY_NOT_FOUND = ApiError("proxy not found", 404)
-PROXY_ALREADY_EXISTS = ApiError("proxy already exists", 409)
-INVALID_STREAM = ApiError("stream was invalid, can be either upstream or downstream", 400)
-INVALID_TOXIC_TYPE = ApiError("invalid toxic type", 400)
-TOXIC_ALREADY_EXISTS = ApiError("toxic already exists", 409)
-TOXIC_NOT_FOUND = ApiError("toxic not found", 404)
+BAD_REQUEST_BODY = ProxyApiError("bad request body", 400)
+MISSING_FIELD = ProxyApiError("missing required field", 400)
+PROXY_NOT_FOUND = ProxyApiError("proxy not found", 404)
+PROXY_ALREADY_EXISTS = ProxyApiError("proxy already exists", 409)
+INVALID_STREAM = ProxyApiError("stream was invalid, can be either upstream or downstream", 400)
+INVALID_TOXIC_TYPE = ProxyApiError("invalid toxic type", 400)
+TOXIC_ALREADY_EXISTS = ProxyApiError("toxic already exists", 409)
+TOXIC_NOT_FOUND = ProxyApiError("toxic not found", 404)
 
 
-def bad_request(detail: str) -> ApiError:
+def bad_request(detail: str) -> ProxyApiError:
     return BAD_REQUEST_BODY.joined(detail)

@@ -84,7 +84,7 @@ class Proxy:
         return self._link
 
     async def start(self) -> None:
-        """Listen (no-op when already enabled); raises ``ApiError`` 500 when it cannot."""
+        """Listen (no-op when already enabled); raises ``ProxyApiError`` 500 when it cannot."""
         if self.enabled:
             return
         link: TcpLink | UdpLink
@@ -121,7 +121,7 @@ class Proxy:
         return port == 0 or (host, port) != current
 
     async def update(self, *, listen: str, upstream: str, enabled: bool) -> None:
-        """Apply a PATCH; raises ``ApiError`` 500 (and stays disabled) if it cannot listen."""
+        """Apply a PATCH; raises ``ProxyApiError`` 500 (and stays disabled) if it cannot listen."""
         if self.listen_differs(listen):
             await self.stop()
             self.listen = listen

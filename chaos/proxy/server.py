@@ -12,7 +12,7 @@ from chaos.proxy.api import create_app
 from chaos.proxy.audit import DEFAULT_CAPACITY, AuditLog
 from chaos.proxy.collection import ProxyCollection
 from chaos.proxy.config import ConfigError, parse_populate
-from chaos.proxy.errors import ApiError, ListenError
+from chaos.proxy.errors import ListenError, ProxyApiError
 from chaos.proxy.expiry import Expiry
 from chaos.proxy.metrics import ProxyMetrics
 from chaos.proxy.udp_link import DEFAULT_IDLE_TIMEOUT
@@ -82,7 +82,7 @@ class ProxyServer(Service):
             raise RuntimeError("ProxyServer is already started")
         try:
             specs = parse_populate(self.config)
-        except ApiError as exc:
+        except ProxyApiError as exc:
             raise ConfigError(f"proxy config: {exc.message}") from None
         try:
             for spec in specs:
@@ -92,7 +92,7 @@ class ProxyServer(Service):
                     raise PortInUseError(
                         f"proxy link {spec.name}", exc.host, exc.port, exc.reason
                     ) from None
-                except ApiError as exc:
+                except ProxyApiError as exc:
                     raise ConfigError(f"proxy {spec.name}: {exc.message}") from None
             app = protect(
                 create_app(

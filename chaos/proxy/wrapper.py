@@ -23,7 +23,7 @@ from chaos.proxy.errors import (
     INVALID_STREAM,
     INVALID_TOXIC_TYPE,
     TOXIC_ALREADY_EXISTS,
-    ApiError,
+    ProxyApiError,
     bad_request,
 )
 from chaos.proxy.stream import Direction, NetProtocol
@@ -106,7 +106,7 @@ def decode_new(
     exists: Callable[[str], bool],
     rng_for: Callable[[str], random.Random],
 ) -> ToxicWrapper:
-    """A new toxic from a POST body; raises ``ApiError`` (400/409) like Toxiproxy."""
+    """A new toxic from a POST body; raises ``ProxyApiError`` (400/409) like Toxiproxy."""
     envelope = _object(body, "toxics.ToxicWrapper")
     stream = _string(envelope, "stream", "downstream")
     name = _string(envelope, "name", "")
@@ -123,7 +123,7 @@ def decode_new(
     if cls is None:
         raise INVALID_TOXIC_TYPE
     if protocol not in cls.protocols:
-        raise ApiError(
+        raise ProxyApiError(
             f"toxic type {type_name} does not support {protocol.wire} proxies"
             f" (it supports {cls.protocols.wire})",
             400,

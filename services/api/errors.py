@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.common.errors import FallaciesError
+
 INVALID_FIELD = "InvalidField"
 BODY_TOO_LARGE = "BodyTooLarge"
 IDEMPOTENCY_KEY_REUSED = "IdempotencyKeyReused"
@@ -21,7 +23,7 @@ ADMIN_LOCKED = "AdminLocked"
 INVALID_BOOTSTRAP_TOKEN = "InvalidBootstrapToken"
 
 
-class ApiError(Exception):
+class ApiError(FallaciesError):
     """Raised by handlers and middleware; the error middleware renders it."""
 
     def __init__(

@@ -40,6 +40,7 @@ from services.api.keys import KeyRing
 from services.api.metrics import ApiMetrics
 from services.api.signing import SignatureError, sign_request, verify_response
 from services.api.store import Entry, KVStore
+from services.common.errors import FallaciesError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ REPLICATE_PATH = "/internal/replicate"
 DIGEST_PATH = "/internal/digest"
 
 
-class PeerError(Exception):
+class PeerError(FallaciesError):
     """An exchange with a peer failed; ``outcome`` is the bounded metrics label."""
 
     def __init__(self, outcome: str, message: str) -> None:

@@ -43,6 +43,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from services.common.errors import FallaciesError
+
 __all__ = [
     "HEADER_KEY_ID",
     "HEADER_RESPONSE_KEY_ID",
@@ -81,7 +83,7 @@ RESPONSE_TOO_OLD = "ResponseTimeTooSkewed"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
-class SignatureError(Exception):
+class SignatureError(FallaciesError):
     """A signature check failed; ``reason`` is the machine-readable code clients branch on.
 
     ``status`` is the HTTP status the server answers with (401 for credentials, 403

@@ -1,14 +1,54 @@
-"""Errors shared by the services.
+"""The one root of every error the project raises, and the errors the services share.
 
-Exception
- ├── PortInUseError   a listening socket could not be bound (names host:port)
- └── FieldError       an admin request body is wrong (names the field)
+Each error lives in the layer that raises it; all descend from ``FallaciesError``, so
+a caller can catch "anything of ours" in one clause and let real bugs through::
+
+    FallaciesError
+     ├── PortInUseError         a listening socket could not be bound (names host:port)
+     ├── FieldError             a request body or a config is wrong (names the field)
+     │    services
+     ├── ApiError               services.api: an HTTP error answer ({error, status, reason})
+     ├── PeerError              services.api.replication: a peer exchange failed
+     ├── SignatureError         services.api.signing: a signature does not verify
+     ├── PacketError            services.ntp.packet: a malformed NTP packet
+     ├── NTPClientError         services.ntp.client: no usable time
+     │    ├── NTPTimeoutError   (also a TimeoutError)
+     │    │    └── BogusReplyError
+     │    └── KissOfDeathError
+     ├── NoMajorityError        services.ntp.selection: no intersection of a majority
+     ├── DnsError               services.workload: no usable DNS answer
+     ├── RequestError           services.workload: an HTTP exchange gave no usable answer
+     │    ├── RequestFailed, Refused, ForgedResponse
+     │    chaos
+     ├── ProxyApiError          chaos.proxy: an error answer of the fault proxy's API
+     │    └── ListenError       a link could not bind its address
+     ├── InvalidAttribute       chaos.proxy.toxics: a toxic attribute is wrong
+     ├── ConfigError            chaos.proxy.config: a bad links file
+     ├── ToxiproxyError         chaos.toxiproxy: the Toxiproxy API said no, or nothing
+     ├── MeshError              chaos.mesh: something about a mesh a user can act on
+     │    ├── MeshStartError    a node did not come up
+     │    ├── ComposeError      docker compose failed or is missing
+     │    ├── LinkError         a link change a user can fix (unknown link, refused toxic)
+     │    └── PrometheusConfigError
+     ├── FaultError             chaos.faults: a fault could not be applied or reverted
+     │    └── HttpError         an admin API answered an error
+     ├── FaultSpecError         chaos.faults: a fault step is wrong (names the field)
+     └── ExperimentError        chaos.experiment: every problem of an experiment file
+
+Control flow is not an error: a toxic's ``Interrupted`` (``chaos.proxy.stub``) is not
+in this tree, and never leaves its pipeline.
 """
 
 from __future__ import annotations
 
+__all__ = ["FallaciesError", "FieldError", "PortInUseError"]
 
-class PortInUseError(Exception):
+
+class FallaciesError(Exception):
+    """Anything that went wrong that this project foresaw and can explain."""
+
+
+class PortInUseError(FallaciesError):
     """Raised instead of a bare OSError so the CLI can print one line that names the port."""
 
     def __init__(self, what: str, host: str, port: int, reason: str) -> None:
@@ -18,8 +58,8 @@ class PortInUseError(Exception):
         super().__init__(f"cannot listen for {what} on {host}:{port}: {reason}")
 
 
-class FieldError(ValueError):
-    """A bad admin request: carries the offending field so the 400 body can name it."""
+class FieldError(FallaciesError, ValueError):
+    """A bad request or config: carries the offending field so a 400 body can name it."""
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from services.common.address import join
+from services.common.errors import FallaciesError
 from services.ntp.packet import (
     HEADER_SIZE,
     LEAP_ALARM,
@@ -39,7 +40,7 @@ CLIENT_PRECISION: Final = 1e-6
 _RANDOM_BITS: Final = 8  # ~60 ns of the timestamp: unguessable, yet far below precision
 
 
-class NTPClientError(Exception):
+class NTPClientError(FallaciesError):
     """No usable time from ``server``."""
 
     def __init__(self, server: str, message: str) -> None:

@@ -23,6 +23,8 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
+from services.common.errors import FallaciesError
+
 HEADER: Final = struct.Struct("!BBbbII4sQQQQ")
 HEADER_SIZE: Final = HEADER.size  # 48
 
@@ -86,7 +88,7 @@ def short_to_seconds(short: int) -> float:
     return short / 65536
 
 
-class PacketError(ValueError):
+class PacketError(FallaciesError, ValueError):
     """A datagram that is not an SNTP header; ``reason`` is a bounded metric label."""
 
     def __init__(self, reason: str, message: str) -> None:

@@ -22,13 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from services.common.errors import FallaciesError
 from services.ntp.client import Sample
 
 MAX_DISTANCE: Final = 1.5
 """Seconds: a sample whose root distance exceeds this is no clock at all (NTP's MAXDIST)."""
 
 
-class NoMajorityError(ValueError):
+class NoMajorityError(FallaciesError, ValueError):
     """Fewer than a majority of the usable servers agree on any time."""
 
 

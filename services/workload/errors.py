@@ -15,10 +15,11 @@ next attempt elsewhere and the journey can tell a moved node from a flaky link.
 
 from __future__ import annotations
 
+from services.common.errors import FallaciesError
 from services.workload._types import Endpoint
 
 
-class DnsError(Exception):
+class DnsError(FallaciesError):
     """No usable answer; ``reason`` is one of ``metrics.DNS_FAILURE_REASONS``."""
 
     def __init__(self, reason: str, transport: str, message: str) -> None:
@@ -27,7 +28,7 @@ class DnsError(Exception):
         super().__init__(f"{transport}: {reason}: {message}")
 
 
-class RequestError(Exception):
+class RequestError(FallaciesError):
     def __init__(self, endpoint: Endpoint, message: str) -> None:
         self.endpoint = endpoint
         super().__init__(f"{endpoint.node} ({endpoint.address}): {message}")

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from chaos.proxy import toxics
-from chaos.proxy.errors import ApiError
+from chaos.proxy.errors import ProxyApiError
 from chaos.proxy.stream import NetProtocol
 from chaos.proxy.wrapper import decode_new, decode_update
 
@@ -23,8 +23,8 @@ def new(body: object, protocol: NetProtocol = TCP, taken: tuple[str, ...] = ()):
     )
 
 
-def error(body: object, protocol: NetProtocol = TCP, taken: tuple[str, ...] = ()) -> ApiError:
-    with pytest.raises(ApiError) as caught:
+def error(body: object, protocol: NetProtocol = TCP, taken: tuple[str, ...] = ()) -> ProxyApiError:
+    with pytest.raises(ProxyApiError) as caught:
         new(body, protocol, taken)
     return caught.value
 

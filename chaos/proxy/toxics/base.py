@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
 from chaos.proxy.stream import Direction, NetProtocol
+from services.common.errors import FallaciesError
 
 if TYPE_CHECKING:
     from chaos.proxy.stub import ToxicStub
@@ -53,7 +54,7 @@ Emitted = Sequence[tuple[float, bytes]]
 """A UDP toxic's answer for one datagram: (added delay in seconds, bytes) each; empty = dropped."""
 
 
-class InvalidAttribute(ValueError):
+class InvalidAttribute(FallaciesError, ValueError):
     """An attribute is unknown, of the wrong type, or out of range (answered 400)."""
 
 
