@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chaos.mesh.lifecycle import node_action  # noqa: E402
+from chaos.mesh.control import node_action  # noqa: E402
 from chaos.mesh.state import MeshState  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -66,8 +66,8 @@ def one_run(seconds: float) -> dict[str, object]:
         healthy = re.search(r"healthy in ([0-9.]+) s", (state_dir / "up.log").read_text())
         state = MeshState.read(state_dir)
         assert state is not None
-        pids = {name: int(node["pid"]) for name, node in state.nodes.items()}
-        metrics = state.nodes["workload"]["metrics_url"]
+        pids = {name: int(node.pid or 0) for name, node in state.nodes.items()}
+        metrics = state.nodes["workload"].metrics_url
         start = journeys(metrics)
         busy = sample_cpu(pids, seconds)
         end = journeys(metrics)

@@ -46,10 +46,9 @@ from aiohttp import web
 
 from chaos.compose.topology import CONTROL_PORT, HOST, PROJECT, compose_plan
 from chaos.mesh.control import create_app
+from chaos.mesh.errors import MeshStartError
 from chaos.mesh.janitor import Janitor
-from chaos.mesh.plan import MeshPlan, NodePlan
-from chaos.mesh.process import NodeState
-from chaos.mesh.supervisor import HEALTH_TIMEOUT_S, MeshStartError, NodeStatus
+from chaos.mesh.model import HEALTH_TIMEOUT_S, MeshPlan, NodePlan, NodeState, NodeStatus
 from services.common.address import http_url
 from services.common.admin_token import protect, token_from_env
 from services.common.base import Service

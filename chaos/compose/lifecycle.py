@@ -28,11 +28,12 @@ from typing import Any
 import aiohttp
 
 from chaos.compose.state import compose_state, compose_state_dir, read_state, write_state
-from chaos.mesh.lifecycle import fetch_status
+from chaos.mesh.control import fetch_status
+from chaos.mesh.errors import MeshError
+from chaos.mesh.model import NodeStatus
 from chaos.mesh.state import MeshState
 from services.common.admin_token import ENV as TOKEN_ENV
 from services.common.admin_token import token_from_env
-from services.common.errors import FallaciesError
 
 __all__ = [
     "COMPOSE_FILE",
@@ -56,7 +57,7 @@ OFFLINE_ENV = COMPOSE_FILE.parent / "offline.env"
 """Written by ``compose/build-images.sh``: the locally built images."""
 
 
-class ComposeError(FallaciesError, RuntimeError):
+class ComposeError(MeshError):
     """``docker compose`` failed or is missing; the message says what to do."""
 
 
@@ -191,19 +192,19 @@ async def require_running(state_dir: Path | None = None) -> MeshState:
     return state
 
 
-async def status(state_dir: Path | None = None) -> list[dict[str, Any]] | None:
+async def status(state_dir: Path | None = None) -> list[NodeStatus] | None:
     """Node statuses from the control service (as ``fallacies status`` shows them)."""
     return await fetch_status(known_state(state_dir))
 
 
-async def wait_healthy(state: MeshState, timeout_s: float = 60.0) -> list[dict[str, Any]]:
+async def wait_healthy(state: MeshState, timeout_s: float = 60.0) -> list[NodeStatus]:
     """Poll the control service until every node is running and healthy."""
     deadline = time.monotonic() + timeout_s
-    last: list[dict[str, Any]] | None = None
+    last: list[NodeStatus] | None = None
     while time.monotonic() < deadline:
         last = await fetch_status(state)
-        if last and all(n["state"] == "running" and n["healthy"] for n in last):
+        if last and all(n.state == "running" and n.healthy for n in last):
             return last
         await asyncio.sleep(0.2)
-    down_nodes = [n["name"] for n in last or [] if not n.get("healthy")]
+    down_nodes = [n.name for n in last or [] if not n.healthy]
     raise ComposeError(f"nodes not healthy within {timeout_s:.0f} s: {down_nodes or 'no answer'}")

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from chaos.compose import topology
-from chaos.mesh.plan import ZONE, MeshPlan
+from chaos.mesh.model import ZONE, MeshPlan
 
 __all__ = ["CONFIG_DIR", "render", "write"]
 

@@ -1,6 +1,6 @@
 """The compose mesh as data: every container's address, ports, config and the links between.
 
-The same nodes and links as the embedded mesh (``chaos.mesh.plan``), laid out on a
+The same nodes and links as the embedded mesh (``chaos.mesh.model``), laid out on a
 project network with static addresses, so DNS records and configs can name them::
 
     172.30.0.0/24                       links                      upstreams
@@ -26,15 +26,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaos.mesh.plan import (
+from chaos.mesh.model import (
     API_NODES,
     API_SRV,
+    LINKS,
     NTP_NODES,
-    ZONE,
     LinkPlan,
+    LinkProtocol,
     MeshPlan,
     NodePlan,
-    Protocol,
+    mesh_records,
 )
 
 __all__ = [
@@ -117,8 +118,9 @@ LINK_PORTS: dict[str, tuple[str, int, str, int]] = {
     "repl-1-2": ("toxiproxy", 8012, "api-2", HTTP_PORT),
     "repl-2-1": ("toxiproxy", 8021, "api-1", HTTP_PORT),
 }
-"""UDP links ride the project's proxy, TCP links real Toxiproxy: the compose split."""
-UDP_LINKS = ("dns", "ntp-a", "ntp-b", "ntp-c")
+"""UDP links ride the project's proxy, TCP links real Toxiproxy: the compose split
+(``_links`` checks each carrier against the link's protocol in ``LINKS``)."""
+CARRIERS: dict[LinkProtocol, str] = {"udp": "proxy", "tcp": "toxiproxy"}
 
 PROXY_SEED = 11
 JOURNEY_INTERVAL_S = 0.3
@@ -152,7 +154,9 @@ def link_port(name: str) -> int:
 def _links() -> tuple[LinkPlan, ...]:
     links = []
     for name, (carrier, port, upstream, upstream_port) in LINK_PORTS.items():
-        protocol: Protocol = "udp" if name in UDP_LINKS else "tcp"
+        protocol = LINKS[name]
+        if CARRIERS[protocol] != carrier:
+            raise ValueError(f"{name} is {protocol}: it rides {CARRIERS[protocol]}, not {carrier}")
         listen, target = at(carrier, port), at(upstream, upstream_port)
         links.append(LinkPlan(name, protocol, listen, target, carrier))
     return tuple(links)
@@ -318,33 +322,7 @@ def compose_plan(admin_token: str | None = None) -> MeshPlan:
 
 
 def zone_records(links: tuple[LinkPlan, ...]) -> tuple[dict[str, Any], ...]:
-    """The records the compose zone file starts with: the same ones the embedded
-    supervisor registers (``chaos.faults.dns_record.mesh_records``), pointing at the
-    api links on the Toxiproxy container."""
-    by_name = {link.name: link for link in links}
-    return (
-        *(
-            {
-                "name": f"{name}.{ZONE}",
-                "type": "A",
-                "ttl": 5,
-                "values": [by_name[name].listen.rsplit(":", 1)[0]],
-            }
-            for name in API_NODES
-        ),
-        {
-            "name": API_SRV,
-            "type": "SRV",
-            "ttl": 5,
-            "values": [
-                {
-                    "priority": 10,
-                    "weight": 50,
-                    "port": int(by_name[name].listen.rsplit(":", 1)[1]),
-                    "target": f"{name}.{ZONE}",
-                }
-                for name in API_NODES
-            ],
-        },
-        {"name": f"big.{ZONE}", "type": "TXT", "ttl": 5},
-    )
+    """The records the compose zone file starts with: the mesh's own
+    (``chaos.mesh.model.mesh_records``), on the api links of the Toxiproxy container."""
+    by_name = {link.name: link.listen for link in links}
+    return tuple(mesh_records({name: by_name[name] for name in API_NODES}))

@@ -1,8 +1,8 @@
-"""What every fault kind shares: target tables, attribute checks, HTTP calls, the janitor.
+"""What every fault kind shares: target tables, attribute checks, admin HTTP calls.
 
 Validation runs before any mesh exists (the loader checks a whole experiment first,
-and fails naming the field), so the link protocols are a static table here; a test
-keeps it equal to the plan's. HTTP failures at apply or revert time all become
+and fails naming the field), so targets are checked against the mesh model's own
+tables (``chaos.mesh.model``). HTTP failures at apply or revert time all become
 ``FaultError`` with the method, URL and the server's own error text.
 """
 
@@ -12,50 +12,32 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 
 from chaos.experiment.model import FaultStep
-from chaos.faults.base import FaultContext, FaultSpecError
-from chaos.mesh.faults import FaultError, file_revert
-from chaos.mesh.plan import API_NODES, NODE_NAMES, NTP_NODES
-from chaos.mesh.state import MeshState
+from chaos.faults.base import FaultContext, FaultError, FaultSpecError
+from chaos.mesh.model import API_NODES, LINKS, NODE_NAMES, NTP_NODES
+from chaos.mesh.state import LinkInfo, MeshState, NodeInfo
 
 __all__ = [
     "API_LINKS",
-    "LINK_PROTOCOLS",
+    "LINKS",
     "NODE_TARGETS",
     "NTP_NODES",
     "Attr",
     "FaultError",
     "HttpError",
     "admin_url",
-    "cancel_janitor",
     "check_attributes",
     "check_choice",
-    "file_janitor",
     "http",
     "link_info",
     "node_info",
     "require_target",
     "units_of",
 ]
-
-LinkProtocol = Literal["tcp", "udp"]
-
-LINK_PROTOCOLS: Mapping[str, LinkProtocol] = {
-    "dns": "udp",
-    "dns-tcp": "tcp",
-    "ntp-a": "udp",
-    "ntp-b": "udp",
-    "ntp-c": "udp",
-    "api-1": "tcp",
-    "api-2": "tcp",
-    "repl-1-2": "tcp",
-    "repl-2-1": "tcp",
-}
-"""Every link of the mesh (``LINK_NAMES``) and its protocol; a test keeps it equal to the plan."""
 
 API_LINKS: tuple[str, ...] = API_NODES
 """Links that carry client traffic to one API replica (named after it)."""
@@ -153,7 +135,7 @@ def check_choice(field: str, value: object, choices: Iterable[str], what: str = 
     return value
 
 
-def link_info(state: MeshState, name: str) -> dict[str, Any]:
+def link_info(state: MeshState, name: str) -> LinkInfo:
     """The running mesh's view of a link (validation only knows the static table)."""
     try:
         return state.links[name]
@@ -161,7 +143,7 @@ def link_info(state: MeshState, name: str) -> dict[str, Any]:
         raise FaultError(f"the mesh has no link named {name!r}") from None
 
 
-def node_info(state: MeshState, name: str) -> dict[str, Any]:
+def node_info(state: MeshState, name: str) -> NodeInfo:
     try:
         return state.nodes[name]
     except KeyError:
@@ -169,7 +151,7 @@ def node_info(state: MeshState, name: str) -> dict[str, Any]:
 
 
 def admin_url(state: MeshState, node: str) -> str:
-    url = node_info(state, node).get("admin_url")
+    url = node_info(state, node).admin_url
     if not url:
         raise FaultError(f"node {node!r} has no admin API")
     return str(url).rstrip("/")
@@ -221,34 +203,6 @@ def _error(text: str) -> tuple[str, str | None]:
         field = body.get("field")
         return str(body["error"]), None if field is None else str(field)
     return text.strip()[:200], None
-
-
-async def file_janitor(
-    ctx: FaultContext,
-    *,
-    due_in_s: float,
-    method: str,
-    url: str,
-    description: str,
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-) -> str:
-    """File the revert with the supervisor, so it happens even if this process dies."""
-    return await file_revert(
-        ctx.state,
-        due_in_s=due_in_s,
-        method=method,
-        url=url,
-        body=body,
-        headers=headers,
-        description=f"{description} (by {ctx.actor})",
-    )
-
-
-async def cancel_janitor(ctx: FaultContext, job_id: str | None) -> None:
-    """Drop a filed revert once done by hand; gone already (it ran) is fine."""
-    if job_id:
-        await http(ctx, "DELETE", f"{ctx.state.control_url}/janitor/{job_id}", missing_ok=True)
 
 
 def require_target(step: FaultStep, allowed: Iterable[str], what: str) -> str:

@@ -16,10 +16,16 @@ from typing import Any, ClassVar, Literal
 import aiohttp
 
 from chaos.experiment.model import FaultStep
+from chaos.mesh.control import cancel_revert, file_revert
+from chaos.mesh.links import Links
 from chaos.mesh.state import MeshState
 from services.common.errors import FallaciesError
 
 TargetKind = Literal["link", "node", "record", "mesh"]
+
+
+class FaultError(FallaciesError, RuntimeError):
+    """A fault could not be applied or reverted: the message says where and why."""
 
 
 class FaultSpecError(FallaciesError, ValueError):
@@ -32,9 +38,41 @@ class FaultSpecError(FallaciesError, ValueError):
 
 @dataclass
 class FaultContext:
+    """Who applies faults to which mesh, on one session for the whole run."""
+
     state: MeshState
     session: aiohttp.ClientSession
     actor: str = "fallacies-runner"
+
+    @property
+    def links(self) -> Links:
+        return Links(self.state, actor=self.actor, session=self.session)
+
+    async def file_revert(
+        self,
+        *,
+        due_in_s: float,
+        method: str,
+        url: str,
+        description: str,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        """File the revert with the mesh's janitor, so it happens even if this process
+        dies; filed before the change it undoes, always."""
+        return await file_revert(
+            self.state,
+            due_in_s=due_in_s,
+            method=method,
+            url=url,
+            body=body,
+            headers=headers,
+            description=f"{description} (by {self.actor})",
+        )
+
+    async def cancel_revert(self, job: str | None) -> None:
+        """Drop a filed revert once done by hand; gone already (it ran) is fine."""
+        await cancel_revert(self.state, job)
 
 
 class Fault(abc.ABC):

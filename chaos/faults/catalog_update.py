@@ -25,9 +25,7 @@ from chaos.faults._common import (
     Attr,
     FaultError,
     admin_url,
-    cancel_janitor,
     check_attributes,
-    file_janitor,
     http,
     require_target,
     units_of,
@@ -84,8 +82,7 @@ class CatalogUpdate(Fault):
         jobs = []
         for replica in API_LINKS:
             jobs.append(
-                await file_janitor(
-                    ctx,
+                await ctx.file_revert(
                     due_in_s=ttl_s,
                     method="POST",
                     url=_url(ctx, replica),
@@ -106,4 +103,4 @@ class CatalogUpdate(Fault):
                 await task
         await _publish(ctx, int(applied["original"]))
         for job in applied.get("janitor", []):
-            await cancel_janitor(ctx, job)
+            await ctx.cancel_revert(job)

@@ -20,9 +20,7 @@ from chaos.faults._common import (
     NTP_NODES,
     Attr,
     admin_url,
-    cancel_janitor,
     check_attributes,
-    file_janitor,
     http,
     require_target,
     units_of,
@@ -62,8 +60,7 @@ class ClockSkew(Fault):
         lies = {WIRE[key]: value for key, value in step.attributes.items()}
         applied: dict[str, Any] = {"node": step.target, "previous": previous, "janitor": None}
         # Revert first, lie second: a runner killed in between leaves nothing undone.
-        applied["janitor"] = await file_janitor(
-            ctx,
+        applied["janitor"] = await ctx.file_revert(
             due_in_s=ttl_s,
             method="POST",
             url=f"{clock}/reset",
@@ -72,11 +69,11 @@ class ClockSkew(Fault):
         try:
             await http(ctx, "PATCH", clock, body=lies)
         except BaseException:
-            await cancel_janitor(ctx, applied["janitor"])
+            await ctx.cancel_revert(applied["janitor"])
             raise
         return applied
 
     async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
         node = str(applied.get("node", step.target))
         await http(ctx, "POST", f"{admin_url(ctx.state, node)}/clock/reset")
-        await cancel_janitor(ctx, applied.get("janitor"))
+        await ctx.cancel_revert(applied.get("janitor"))

@@ -31,14 +31,13 @@ from chaos.faults._common import (
     Attr,
     FaultError,
     admin_url,
-    cancel_janitor,
     check_attributes,
-    file_janitor,
     http,
     units_of,
 )
 from chaos.faults.base import Fault, FaultContext, FaultSpecError
-from chaos.mesh.plan import API_SRV, ZONE
+from chaos.mesh.model import ZONE
+from chaos.mesh.model import mesh_records as model_records
 from chaos.mesh.state import MeshState
 from services.common.errors import FieldError
 from services.dns import records
@@ -50,10 +49,6 @@ SCHEMA: Mapping[str, Attr] = {
     "delete": Attr(bool),
     "ttl": Attr(int, unit="s"),
 }
-
-MESH_RECORD_TTL_S = 5
-"""The TTL the mesh registers its API records with (``chaos.mesh.plan``)."""
-SRV_PRIORITY, SRV_WEIGHT = 10, 50
 
 
 def record_type(step: FaultStep) -> str:
@@ -177,7 +172,7 @@ class DnsRecord(Fault):
 
     async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
         await put_back(ctx, str(applied["url"]), applied.get("previous"))
-        await cancel_janitor(ctx, applied.get("janitor"))
+        await ctx.cancel_revert(applied.get("janitor"))
 
 
 async def replace_rrset(
@@ -194,8 +189,7 @@ async def replace_rrset(
     The way back is filed before the change, so a runner killed in between cannot
     leave the record changed with nobody to put it back.
     """
-    janitor = await file_janitor(
-        ctx,
+    janitor = await ctx.file_revert(
         due_in_s=ttl_s,
         method="DELETE" if previous is None else "PUT",
         url=url,
@@ -209,46 +203,15 @@ async def replace_rrset(
             await http(ctx, "PUT", url, body=dict(new))
     except BaseException:
         await put_back(ctx, url, previous)
-        await cancel_janitor(ctx, janitor)
+        await ctx.cancel_revert(janitor)
         raise
     return janitor
 
 
 def mesh_records(state: MeshState) -> list[dict[str, Any]]:
-    """The records the mesh registers at start, derived from the running links.
-
-    The same list as ``chaos.mesh.plan.build_plan``'s ``records`` (a test keeps them
-    equal): an A record per replica, the ``_api._tcp`` SRV listing both api links'
-    ports, and the large TXT answer's short TTL (no ``values``: only its TTL is set).
-    """
-    links = {name: str(state.links[name]["listen"]) for name in API_LINKS}
-    records: list[dict[str, Any]] = [
-        {
-            "name": f"{name}.{ZONE}",
-            "type": "A",
-            "ttl": MESH_RECORD_TTL_S,
-            "values": [listen.rsplit(":", 1)[0]],
-        }
-        for name, listen in links.items()
-    ]
-    records.append(
-        {
-            "name": API_SRV,
-            "type": "SRV",
-            "ttl": MESH_RECORD_TTL_S,
-            "values": [
-                {
-                    "priority": SRV_PRIORITY,
-                    "weight": SRV_WEIGHT,
-                    "port": int(listen.rsplit(":", 1)[1]),
-                    "target": f"{name}.{ZONE}",
-                }
-                for name, listen in links.items()
-            ],
-        }
-    )
-    records.append({"name": f"big.{ZONE}", "type": "TXT", "ttl": MESH_RECORD_TTL_S})
-    return records
+    """The records the running mesh registered at start (``chaos.mesh.model.mesh_records``
+    over its api links as they listen)."""
+    return model_records({name: state.links[name].listen for name in API_LINKS})
 
 
 async def restore_mesh_records(ctx: FaultContext) -> list[str]:

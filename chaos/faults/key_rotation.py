@@ -26,9 +26,7 @@ from chaos.faults._common import (
     Attr,
     FaultError,
     admin_url,
-    cancel_janitor,
     check_attributes,
-    file_janitor,
     http,
     require_target,
     units_of,
@@ -121,8 +119,7 @@ class KeyRotation(Fault):
                 # rotation nobody will undo.
                 url = f"{admin_url(ctx.state, replica)}/admin/keys/rotate"
                 jobs.append(
-                    await file_janitor(
-                        ctx,
+                    await ctx.file_revert(
                         due_in_s=ttl_s,
                         method="POST",
                         url=url,
@@ -136,7 +133,7 @@ class KeyRotation(Fault):
         except BaseException:
             await restore_original_key(ctx, rotated)
             for job in jobs:
-                await cancel_janitor(ctx, job)
+                await ctx.cancel_revert(job)
             raise
         return {"kid": new["kid"], "replicas": rotated, "janitor": jobs}
 
@@ -144,4 +141,4 @@ class KeyRotation(Fault):
         restored = await restore_original_key(ctx, applied.get("replicas", REPLICAS))
         log.info("original key back: %s", restored)
         for job in applied.get("janitor", []):
-            await cancel_janitor(ctx, job)
+            await ctx.cancel_revert(job)

@@ -12,8 +12,7 @@ from typing import Any
 
 from chaos.experiment.model import FaultStep
 from chaos.faults import register
-from chaos.faults._common import LINK_PROTOCOLS, check_attributes, require_target
-from chaos.faults._links import change_proxy, revert_proxy_change
+from chaos.faults._common import LINKS, check_attributes, require_target
 from chaos.faults.base import Fault, FaultContext
 
 
@@ -24,14 +23,14 @@ class LinkDown(Fault):
     description = "link disabled: connections refused, datagrams lost, both ways"
 
     def validate(self, step: FaultStep) -> None:
-        require_target(step, LINK_PROTOCOLS, "link")
+        require_target(step, LINKS, "link")
         check_attributes(step, {})
 
     async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
-        janitor = await change_proxy(
-            ctx, step.target, ttl_s=ttl_s, enabled=False, description=f"re-enable {step.target}"
+        janitor = await ctx.links.change(
+            step.target, ttl=ttl_s, enabled=False, description=f"re-enable {step.target}"
         )
         return {"link": step.target, "janitor": janitor}
 
     async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
-        await revert_proxy_change(ctx, applied, enabled=True)
+        await ctx.links.restore(str(applied["link"]), enabled=True, janitor=applied.get("janitor"))

@@ -23,14 +23,12 @@ from chaos.faults._common import (
     API_LINKS,
     Attr,
     FaultError,
-    cancel_janitor,
     check_attributes,
     require_target,
 )
-from chaos.faults._links import change_proxy, client, restore_proxy
 from chaos.faults.base import Fault, FaultContext
 from chaos.faults.dns_record import get_rrset, put_back, replace_rrset, rrset_url
-from chaos.mesh.plan import API_SRV
+from chaos.mesh.model import API_SRV
 from chaos.proxy.address import join, split
 
 
@@ -63,15 +61,15 @@ class Move(Fault):
         previous = await get_rrset(ctx, url)
         if previous is None or not moved_values(previous["values"], link, 0, alone=True):
             raise FaultError(f"{API_SRV} SRV does not list {link}: nothing to move")
-        before = (await client(ctx, link).proxy(link)).listen
+        before = (await ctx.links.proxy(link)).listen
         host, _ = split(before)
         applied: dict[str, Any] = {"link": link, "listen": before, "url": url}
         applied["previous"] = previous
-        applied["link_janitor"] = await change_proxy(
-            ctx, link, ttl_s=ttl_s, listen=join(host, 0), description=f"move {link} back"
+        applied["link_janitor"] = await ctx.links.change(
+            link, ttl=ttl_s, listen=join(host, 0), description=f"move {link} back"
         )
         try:
-            _, port = split((await client(ctx, link).proxy(link)).listen)
+            _, port = split((await ctx.links.proxy(link)).listen)
             values = moved_values(
                 previous["values"], link, port, alone=bool(step.attributes.get("alone"))
             )
@@ -84,14 +82,14 @@ class Move(Fault):
                 description=f"point {API_SRV} back at {link}'s old address",
             )
         except BaseException:
-            await restore_proxy(ctx, link, listen=before)
-            await cancel_janitor(ctx, applied["link_janitor"])
+            await ctx.links.restore(link, listen=before, janitor=applied["link_janitor"])
             raise
         applied["port"] = port
         return applied
 
     async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
         await put_back(ctx, str(applied["url"]), applied.get("previous"))
-        await restore_proxy(ctx, str(applied["link"]), listen=str(applied["listen"]))
-        await cancel_janitor(ctx, applied.get("dns_janitor"))
-        await cancel_janitor(ctx, applied.get("link_janitor"))
+        await ctx.links.restore(
+            str(applied["link"]), listen=str(applied["listen"]), janitor=applied.get("link_janitor")
+        )
+        await ctx.cancel_revert(applied.get("dns_janitor"))

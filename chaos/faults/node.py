@@ -21,7 +21,6 @@ from chaos.faults import register
 from chaos.faults._common import (
     CONTROL_TIMEOUT_S,
     NODE_TARGETS,
-    cancel_janitor,
     check_attributes,
     http,
     require_target,
@@ -53,7 +52,7 @@ class NodeFault(Fault):
         # start on a running node and resume on a running one are no-ops: idempotent.
         url = f"{ctx.state.control_url}/nodes/{node}/{undo}"
         await http(ctx, "POST", url, timeout_s=CONTROL_TIMEOUT_S)
-        await cancel_janitor(ctx, applied.get("janitor"))
+        await ctx.cancel_revert(applied.get("janitor"))
         if node == "dns" and undo == "start":
             await restore_mesh_records(ctx)
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from chaos.experiment.model import FaultStep
 from chaos.faults import register
-from chaos.faults._common import LINK_PROTOCOLS, Attr, check_attributes, require_target
-from chaos.faults._links import STREAMS, add_toxics, remove_toxics
+from chaos.faults._common import LINKS, Attr, check_attributes, require_target
 from chaos.faults.base import Fault, FaultContext
 from chaos.faults.profiles import PROFILES
+from chaos.mesh.links import STREAMS
 
 
 @register
@@ -25,7 +25,7 @@ class LinkProfile(Fault):
     description = "a link shaped like ethernet, wifi or lte: latency ± jitter and a rate cap"
 
     def validate(self, step: FaultStep) -> None:
-        require_target(step, LINK_PROTOCOLS, "link")
+        require_target(step, LINKS, "link")
         check_attributes(step, {"name": Attr(str, required=True, choices=tuple(PROFILES))})
 
     async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
@@ -37,19 +37,19 @@ class LinkProfile(Fault):
         ]
         try:
             for toxic_type, attributes in plan:
-                toxics += await add_toxics(
-                    ctx,
+                added = await ctx.links.add_toxics(
                     step.target,
                     toxic_type,
                     streams=STREAMS,
                     attributes=attributes,
                     toxicity=1.0,
-                    ttl_s=ttl_s,
+                    ttl=ttl_s,
                 )
+                toxics += [t.record() for t in added]
         except BaseException:
-            await remove_toxics(ctx, toxics)
+            await ctx.links.remove_toxics(toxics)
             raise
         return {"link": step.target, "profile": profile.name, "toxics": toxics}
 
     async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
-        await remove_toxics(ctx, applied.get("toxics", []))
+        await ctx.links.remove_toxics(applied.get("toxics", []))

@@ -21,7 +21,6 @@ from chaos.faults._common import (
     node_info,
     require_target,
 )
-from chaos.faults._links import change_proxy, revert_proxy_change
 from chaos.faults.base import Fault, FaultContext
 
 HTTP_NODES = ("rogue", "api-1", "api-2")
@@ -41,17 +40,16 @@ class Redirect(Fault):
     async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
         to = str(step.attributes.get("to", "rogue"))
         try:
-            upstream = str(node_info(ctx.state, to)["listen"]["http"])
+            upstream = node_info(ctx.state, to).listen["http"]
         except KeyError:
             raise FaultError(f"node {to!r} has no http listener to redirect to") from None
-        janitor = await change_proxy(
-            ctx,
+        janitor = await ctx.links.change(
             step.target,
-            ttl_s=ttl_s,
+            ttl=ttl_s,
             upstream=upstream,
             description=f"point {step.target} back at its replica",
         )
         return {"link": step.target, "to": to, "upstream": upstream, "janitor": janitor}
 
     async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
-        await revert_proxy_change(ctx, applied, upstream=True)
+        await ctx.links.restore(str(applied["link"]), upstream=True, janitor=applied.get("janitor"))

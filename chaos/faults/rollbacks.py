@@ -19,12 +19,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from chaos.faults._common import CONTROL_TIMEOUT_S, FaultError, admin_url, http
+from chaos.faults._common import CONTROL_TIMEOUT_S, admin_url, http
 from chaos.faults.base import FaultContext, FaultSpecError
 from chaos.faults.dns_record import restore_mesh_records
 from chaos.faults.key_rotation import restore_original_key
-from chaos.proxy.address import join, split
-from chaos.toxiproxy import Toxiproxy, ToxiproxyError
 
 Rollback = Callable[[FaultContext, dict[str, Any]], Awaitable[str]]
 
@@ -32,35 +30,10 @@ __all__ = ["ROLLBACKS", "Rollback", "validate_rollback"]
 
 
 async def reset_links(ctx: FaultContext, args: dict[str, Any]) -> str:
-    apis = sorted({str(link["api"]) for link in ctx.state.links.values()})
-    for api in apis:
-        try:
-            await Toxiproxy(api, session=ctx.session, actor=ctx.actor).reset()
-        except ToxiproxyError as exc:
-            raise FaultError(f"could not reset the proxy at {api}: {exc}") from exc
-    moved = await _restore_addresses(ctx)
+    moved = await ctx.links.reset()
     tail = f"; moved back {', '.join(moved)}" if moved else ""
-    return f"reset {len(ctx.state.links)} links on {len(apis)} proxy API(s){tail}"
-
-
-async def _restore_addresses(ctx: FaultContext) -> list[str]:
-    """Every link on its planned port and upstream again: ``POST /reset`` on Toxiproxy
-    only enables links and drops toxics (the project's proxy also undoes changes)."""
-    moved: list[str] = []
-    for name, link in ctx.state.links.items():
-        proxies = Toxiproxy(str(link["api"]), session=ctx.session, actor=ctx.actor)
-        try:
-            live = await proxies.proxy(name)
-            host, port = split(live.listen)
-            planned_port = split(str(link["listen"]))[1]
-            listen = join(host, planned_port) if port != planned_port else None
-            upstream = str(link["upstream"]) if live.upstream != link["upstream"] else None
-            if listen is not None or upstream is not None:
-                await proxies.update_proxy(name, listen=listen, upstream=upstream)
-                moved.append(name)
-        except ToxiproxyError as exc:
-            raise FaultError(f"could not restore link {name}: {exc}") from exc
-    return moved
+    apis = len(ctx.state.proxy_apis())
+    return f"reset {len(ctx.state.links)} links on {apis} proxy API(s){tail}"
 
 
 async def start_nodes(ctx: FaultContext, args: dict[str, Any]) -> str:
@@ -79,7 +52,7 @@ async def start_nodes(ctx: FaultContext, args: dict[str, Any]) -> str:
 
 
 async def reset_clocks(ctx: FaultContext, args: dict[str, Any]) -> str:
-    servers = sorted(name for name, node in ctx.state.nodes.items() if node.get("kind") == "ntp")
+    servers = sorted(name for name, node in ctx.state.nodes.items() if node.kind == "ntp")
     for name in servers:
         await http(ctx, "POST", f"{admin_url(ctx.state, name)}/clock/reset")
     return f"reset the clocks of {', '.join(servers)}"

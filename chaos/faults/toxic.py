@@ -31,14 +31,14 @@ from typing import Any, ClassVar
 from chaos.experiment.model import FaultStep
 from chaos.faults import register
 from chaos.faults._common import (
-    LINK_PROTOCOLS,
+    LINKS,
     Attr,
-    LinkProtocol,
     check_attributes,
     units_of,
 )
-from chaos.faults._links import add_toxics, remove_toxics, streams_of
 from chaos.faults.base import Fault, FaultContext, FaultSpecError
+from chaos.mesh.links import streams_of
+from chaos.mesh.model import LinkProtocol
 
 TCP: tuple[LinkProtocol, ...] = ("tcp",)
 UDP: tuple[LinkProtocol, ...] = ("udp",)
@@ -118,12 +118,12 @@ class ToxicFault(Fault):
         return units_of(self.spec.attributes)
 
     def validate(self, step: FaultStep) -> None:
-        protocol = LINK_PROTOCOLS.get(step.target)
+        protocol = LINKS.get(step.target)
         if protocol is None:
-            known = ", ".join(LINK_PROTOCOLS)
+            known = ", ".join(LINKS)
             raise FaultSpecError("target", f"unknown link {step.target!r}; links: {known}")
         if protocol not in self.spec.protocols:
-            fitting = [name for name, p in LINK_PROTOCOLS.items() if p in self.spec.protocols]
+            fitting = [name for name, p in LINKS.items() if p in self.spec.protocols]
             raise FaultSpecError(
                 "target",
                 f"{self.kind} works on {'/'.join(self.spec.protocols).upper()} links only "
@@ -146,19 +146,18 @@ class ToxicFault(Fault):
 
     async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
         attributes = {k: v for k, v in step.attributes.items() if k not in ENVELOPE}
-        toxics = await add_toxics(
-            ctx,
+        toxics = await ctx.links.add_toxics(
             step.target,
             self.spec.type,
             streams=streams_of(str(step.attributes.get("stream", "downstream"))),
             attributes=attributes,
             toxicity=float(step.attributes.get("toxicity", 1.0)),
-            ttl_s=ttl_s,
+            ttl=ttl_s,
         )
-        return {"link": step.target, "toxics": toxics}
+        return {"link": step.target, "toxics": [t.record() for t in toxics]}
 
     async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
-        await remove_toxics(ctx, applied.get("toxics", []))
+        await ctx.links.remove_toxics(applied.get("toxics", []))
 
 
 def toxic_fault(spec: ToxicSpec) -> type[ToxicFault]:

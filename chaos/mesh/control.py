@@ -1,4 +1,8 @@
-"""The supervisor's control API (loopback only): node status, node faults, the janitor.
+"""The control API every backend serves (loopback only): nodes, node faults, the janitor.
+
+The embedded supervisor and the compose ``control`` service serve the same routes
+(``create_app``), and every command talks to either with the client functions below
+(``fetch_status``, ``node_action``, ``file_revert``, ``cancel_revert``)::
 
     GET    /healthz
     GET    /nodes                         every node's state and health
@@ -19,33 +23,26 @@ import asyncio
 import json
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
 
+from chaos.mesh.errors import MeshError
+from chaos.mesh.janitor import Janitor
+from chaos.mesh.model import ControlledNode, MeshPlan, NodeStatus
+from chaos.mesh.state import MeshState
 from services.common.http import json_error
 
-if TYPE_CHECKING:
-    from chaos.mesh.janitor import Janitor
-    from chaos.mesh.plan import MeshPlan
-    from chaos.mesh.process import NodeState
-    from chaos.mesh.supervisor import NodeStatus
-
-
-class ControlledNode(Protocol):
-    """One node as the control API acts on it: a process (``NodeProcess``) or a container."""
-
-    @property
-    def state(self) -> NodeState: ...
-    @property
-    def pid(self) -> int | None: ...
-    @property
-    def returncode(self) -> int | None: ...
-    async def stop(self) -> None: ...
-    async def kill(self) -> None: ...
-    async def pause(self) -> None: ...
-    async def resume(self) -> None: ...
+__all__ = [
+    "ACTIONS",
+    "ControlledMesh",
+    "cancel_revert",
+    "create_app",
+    "fetch_status",
+    "file_revert",
+    "node_action",
+]
 
 
 class ControlledMesh(Protocol):
@@ -184,3 +181,70 @@ def create_app(supervisor: ControlledMesh) -> web.Application:
     app.router.add_delete("/janitor/{id}", janitor_cancel)
     app.router.add_post("/shutdown", shutdown)
     return app
+
+
+# -- the client side: what every command calls -------------------------------------
+
+
+async def fetch_status(state: MeshState) -> list[NodeStatus] | None:
+    """Node statuses from the control API, or None when it does not answer."""
+    try:
+        async with state.session(3) as session:
+            async with session.get(f"{state.control_url}/nodes") as response:
+                response.raise_for_status()
+                data: list[dict[str, Any]] = await response.json()
+                return [NodeStatus.from_dict(node) for node in data]
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
+async def node_action(
+    state: MeshState, name: str, action: str, *, ttl_s: float | None = None
+) -> dict[str, Any]:
+    """``stop`` … ``resume`` one node; with ``ttl_s`` the control API files the undo."""
+    query = f"?ttl={float(ttl_s)!r}" if ttl_s is not None else ""
+    async with state.session(60) as session:
+        async with session.post(f"{state.control_url}/nodes/{name}/{action}{query}") as response:
+            try:
+                data: dict[str, Any] = await response.json(content_type=None)
+            except ValueError:
+                data = {"error": f"HTTP {response.status}: {(await response.text())[:200]}"}
+            if response.status >= 400:
+                raise MeshError(str(data.get("error", data)))
+            return data
+
+
+async def file_revert(
+    state: MeshState,
+    *,
+    due_in_s: float,
+    method: str,
+    url: str,
+    description: str,
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """Ask the control API to make this call at the deadline, even if we die; the job id."""
+    payload = {
+        "due_in_s": due_in_s,
+        "method": method,
+        "url": url,
+        "body": body,
+        "headers": {**state.admin_headers, **(headers or {})},
+        "description": description,
+    }
+    async with state.session(5) as session:
+        async with session.post(f"{state.control_url}/janitor", json=payload) as response:
+            data = await response.json()
+            if response.status >= 400:
+                raise MeshError(f"the mesh refused the revert: {data.get('error', data)}")
+            return str(data["id"])
+
+
+async def cancel_revert(state: MeshState, job: str | None) -> None:
+    """Drop a filed revert once done by hand; gone already (it ran) is fine."""
+    if not job:
+        return
+    async with state.session(5) as session:
+        async with session.delete(f"{state.control_url}/janitor/{job}"):
+            pass

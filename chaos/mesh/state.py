@@ -1,19 +1,25 @@
-"""The state file that lets ``status`` and ``down`` find a mesh started by another ``up``."""
+"""A running mesh as every command sees it: typed node and link records, kept in a file.
+
+``MeshState`` is what ``up`` writes and every other command, the runner and each fault
+read — for the embedded mesh (``chaos.embedded``) and the compose mesh
+(``chaos.compose``) alike; only where it comes from differs.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 
+from chaos.mesh.model import LinkProtocol, MeshPlan
 from services.common.admin_token import HEADER as ADMIN_HEADER
 
-if TYPE_CHECKING:
-    from chaos.mesh.plan import MeshPlan
+__all__ = ["STATE_FILE", "LinkInfo", "MeshState", "NodeInfo", "default_state_dir", "pid_alive"]
 
 STATE_FILE = "mesh.json"
 
@@ -28,13 +34,63 @@ def default_state_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class NodeInfo:
+    """One node as seen from where the commands run (the host)."""
+
+    kind: str
+    listen: dict[str, str]
+    """Where it listens, by role (inside the project network for a container)."""
+    health_url: str
+    metrics_url: str | None = None
+    admin_url: str | None = None
+    pid: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NodeInfo:
+        return cls(
+            kind=str(data["kind"]),
+            listen=dict(data.get("listen", {})),
+            health_url=str(data.get("health_url", "")),
+            metrics_url=data.get("metrics_url"),
+            admin_url=data.get("admin_url"),
+            pid=data.get("pid"),
+        )
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    """One link: what it carries and which proxy API changes it."""
+
+    protocol: LinkProtocol
+    listen: str
+    upstream: str
+    proxy: str
+    """The node that carries it: ``proxy`` (the project's) or ``toxiproxy``."""
+    api: str
+    """That node's proxy API (Toxiproxy's REST shape either way)."""
+
+    @property
+    def via_toxiproxy(self) -> bool:
+        return self.proxy == "toxiproxy"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LinkInfo:
+        return cls(
+            protocol=data["protocol"],
+            listen=str(data["listen"]),
+            upstream=str(data["upstream"]),
+            proxy=str(data["proxy"]),
+            api=str(data["api"]),
+        )
+
+
+@dataclass(frozen=True)
 class MeshState:
     supervisor_pid: int
+    """The embedded supervisor's pid; 0 for a compose mesh (the Docker engine supervises)."""
     control_url: str
-    nodes: dict[str, dict[str, Any]]
-    """Per node: kind, pid, listen, health_url, metrics_url, admin_url."""
-    links: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Per link: protocol, listen, upstream, proxy (the node carrying it), api."""
+    nodes: dict[str, NodeInfo]
+    links: dict[str, LinkInfo] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     """Admin token and keys, for faults such as key rotation; the file is mode 0600."""
 
@@ -50,34 +106,39 @@ class MeshState:
             timeout=aiohttp.ClientTimeout(total=total_s), headers=self.admin_headers
         )
 
+    def proxy_apis(self) -> list[str]:
+        """Every proxy API that carries a link, once each."""
+        return sorted({link.api for link in self.links.values()})
+
     @classmethod
     def from_plan(
         cls, plan: MeshPlan, *, supervisor_pid: int, pids: dict[str, int | None] | None = None
     ) -> MeshState:
         """The state of a mesh started from ``plan`` (node pids by name, if any)."""
         pids = pids or {}
+        apis = {node.name: node.admin_url for node in plan.nodes}
         return cls(
             supervisor_pid=supervisor_pid,
             control_url=plan.control_url,
             nodes={
-                node.name: {
-                    "kind": node.kind,
-                    "pid": pids.get(node.name),
-                    "listen": node.listen,
-                    "health_url": node.health_url,
-                    "metrics_url": node.metrics_url,
-                    "admin_url": node.admin_url,
-                }
+                node.name: NodeInfo(
+                    kind=node.kind,
+                    listen=node.listen,
+                    health_url=node.health_url,
+                    metrics_url=node.metrics_url,
+                    admin_url=node.admin_url,
+                    pid=pids.get(node.name),
+                )
                 for node in plan.nodes
             },
             links={
-                link.name: {
-                    "protocol": link.protocol,
-                    "listen": link.listen,
-                    "upstream": link.upstream,
-                    "proxy": link.proxy,
-                    "api": plan.node(link.proxy).admin_url,
-                }
+                link.name: LinkInfo(
+                    protocol=link.protocol,
+                    listen=link.listen,
+                    upstream=link.upstream,
+                    proxy=link.proxy,
+                    api=str(apis[link.proxy]),
+                )
                 for link in plan.links
             },
             secrets=dict(plan.secrets),
@@ -100,11 +161,11 @@ class MeshState:
             return cls(
                 supervisor_pid=int(data["supervisor_pid"]),
                 control_url=str(data["control_url"]),
-                nodes=dict(data["nodes"]),
-                links=dict(data.get("links", {})),
+                nodes={k: NodeInfo.from_dict(v) for k, v in dict(data["nodes"]).items()},
+                links={k: LinkInfo.from_dict(v) for k, v in dict(data.get("links", {})).items()},
                 secrets=dict(data.get("secrets", {})),
             )
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
     @staticmethod

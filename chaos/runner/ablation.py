@@ -22,8 +22,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,10 +32,11 @@ from chaos.experiment.model import Check as CheckSpec
 from chaos.experiment.model import Experiment
 from chaos.journal import Check, Journal
 from chaos.matrix import CellVerdict, Matrix, Protected, Row, Verdict
+from chaos.mesh.backend import MeshBackend
 from chaos.runner.checks import clients_of
 from chaos.runner.engine import Runner
 from chaos.runner.events import Handler
-from chaos.runner.mesh import merge_overrides, mesh_for_run
+from chaos.runner.overrides import merge_overrides
 from chaos.signals import SIGNALS
 
 __all__ = [
@@ -209,6 +208,7 @@ class Ablation:
         self,
         experiments: Sequence[Experiment],
         *,
+        backend: MeshBackend,
         out_dir: Path,
         quick: bool = False,
         jobs: int = 1,
@@ -221,6 +221,7 @@ class Ablation:
         if base_port and jobs > 1:
             raise ValueError("cells side by side need free ports: use --base-port 0 with --jobs")
         self.experiments = list(experiments)
+        self.backend = backend
         self.out_dir = out_dir
         self.quick = quick
         self.jobs = jobs
@@ -288,26 +289,27 @@ class Ablation:
         """One cell on a mesh of its own; meshes start one at a time, since a mesh
         starting (a dozen interpreters importing at once) would slow the cells that
         are running and blur their timings."""
-        state_dir = Path(tempfile.mkdtemp(prefix="fallacies-ablate-"))
         try:
             async with contextlib.AsyncExitStack() as stack:
                 async with starting:
                     state, _ = await stack.enter_async_context(
-                        mesh_for_run(
-                            state_dir,
+                        self.backend.for_run(
                             base_port=self.base_port,
                             workload_overrides=cell.overrides,
                             seed=self.seed,
                             private=True,
                         )
                     )
-                runner = Runner(state, quick=self.quick, handler=_CellEvents(cell, self.handler))
+                runner = Runner(
+                    state,
+                    quick=self.quick,
+                    handler=_CellEvents(cell, self.handler),
+                    target=self.backend.name,
+                )
                 return await runner.run_one(cell.experiment)
         except Exception as exc:
             log.exception("cell %s / %s could not run", cell.experiment.name, cell.label)
             return _failed_to_start(cell, f"{type(exc).__name__}: {exc}")
-        finally:
-            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def _failed_to_start(cell: Cell, error: str) -> Journal:

@@ -95,9 +95,7 @@ class Runner:
             window_s=CHART_WINDOW_S,
         )
         targets = {
-            name: str(node["metrics_url"])
-            for name, node in self.state.nodes.items()
-            if node.get("metrics_url")
+            name: node.metrics_url for name, node in self.state.nodes.items() if node.metrics_url
         }
         async with self.state.session(10) as session:
             sampler = Sampler(targets, session=session)

@@ -28,6 +28,7 @@ a caller can catch "anything of ours" in one clause and let real bugs through::
      ├── MeshError              chaos.mesh: something about a mesh a user can act on
      │    ├── MeshStartError    a node did not come up
      │    ├── ComposeError      docker compose failed or is missing
+     │    ├── UsageError        asked for what cannot be (an option a backend lacks)
      │    ├── LinkError         a link change a user can fix (unknown link, refused toxic)
      │    └── PrometheusConfigError
      ├── FaultError             chaos.faults: a fault could not be applied or reverted

@@ -147,7 +147,7 @@ async def test_the_node_entry_point_takes_the_token_from_the_environment(tmp_pat
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "services",
+        "chaos.node",
         "dns",
         "--config",
         str(config),
@@ -163,5 +163,6 @@ async def test_the_node_entry_point_takes_the_token_from_the_environment(tmp_pat
                 async with session.get(f"{admin}/zone", headers={HEADER: token}) as r:
                     assert r.status == status, token
     finally:
-        process.terminate()
+        if process.returncode is None:
+            process.terminate()
         await process.wait()

@@ -18,9 +18,9 @@ import yaml
 
 from chaos.compose import render, topology
 from chaos.compose.state import compose_state, read_state, write_state
-from chaos.faults._common import LINK_PROTOCOLS, NODE_TARGETS
+from chaos.faults._common import NODE_TARGETS
 from chaos.faults.dns_record import mesh_records
-from chaos.mesh.plan import LINK_NAMES
+from chaos.mesh.model import LINK_NAMES, LINKS
 from chaos.proxy.config import parse_populate
 from services.api import ApiConfig
 from services.common.admin_token import ENV as ADMIN_ENV
@@ -195,7 +195,7 @@ def test_nodes_run_their_config_files() -> None:
     services = compose_config()["services"]
     for name in render.APP_NODES:
         command = services[name]["command"]
-        assert command[:3] == ["python", "-m", "services"], name
+        assert command[:3] == ["python", "-m", "chaos.node"], name
         assert command[-2:] == ["--config", f"/config/{name}.json"], name
         assert command[3] == topology.compose_plan().node(name).kind
     assert "-config=/config/toxiproxy.json" in services["toxiproxy"]["command"]
@@ -249,16 +249,16 @@ def test_zone_file_holds_the_mesh_records() -> None:
 def test_state_is_the_host_view_of_the_mesh() -> None:
     state = compose_state("t0k")
     assert set(state.links) == set(LINK_NAMES)
-    assert {name: link["protocol"] for name, link in state.links.items()} == dict(LINK_PROTOCOLS)
+    assert {name: link.protocol for name, link in state.links.items()} == dict(LINKS)
     for name, link in state.links.items():
-        carrier = "proxy" if link["protocol"] == "udp" else "toxiproxy"
-        assert link["proxy"] == carrier, name
-        assert link["api"] == f"http://127.0.0.1:{topology.PUBLISHED[(carrier, 'api')]}"
-        assert link["listen"].startswith(topology.IPS[carrier] + ":")
+        carrier = "proxy" if link.protocol == "udp" else "toxiproxy"
+        assert link.proxy == carrier, name
+        assert link.api == f"http://127.0.0.1:{topology.PUBLISHED[(carrier, 'api')]}"
+        assert link.listen.startswith(topology.IPS[carrier] + ":")
     assert set(NODE_TARGETS) <= set(state.nodes)
     for name, node in state.nodes.items():
-        for key in ("admin_url", "metrics_url", "health_url"):
-            assert node[key].startswith("http://127.0.0.1:184"), (name, key)
+        for url in (node.admin_url, node.metrics_url, node.health_url):
+            assert url is not None and url.startswith("http://127.0.0.1:184"), name
     assert state.control_url == f"http://127.0.0.1:{topology.CONTROL_PORT}"
     assert set(state.secrets) == {"admin_token", "bootstrap_token", "key_id", "key_secret"}
     assert state.admin_headers == {"X-Fallacies-Admin-Token": "t0k"}

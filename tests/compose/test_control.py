@@ -18,8 +18,8 @@ from chaos.compose.control import (
     ControlService,
     DockerMesh,
 )
-from chaos.mesh.plan import MeshPlan, NodePlan
-from chaos.mesh.supervisor import MeshStartError
+from chaos.mesh.errors import MeshStartError
+from chaos.mesh.model import MeshPlan, NodePlan
 from services.common.admin_token import HEADER
 from services.common.http import start_site
 

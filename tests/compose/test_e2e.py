@@ -27,7 +27,7 @@ from chaos.compose import lifecycle, topology
 from chaos.compose.lifecycle import wait_healthy
 from chaos.experiment import load_all
 from chaos.experiments import EXPERIMENTS_DIR
-from chaos.mesh import faults
+from chaos.mesh.links import Links
 from chaos.mesh.state import MeshState
 from chaos.runner import Runner
 from chaos.toxiproxy import Toxiproxy, ToxiproxyError
@@ -150,7 +150,7 @@ async def test_mesh_comes_up_healthy_within_the_target(mesh: MeshState) -> None:
     assert all(n["state"] == "running" and n["healthy"] for n in nodes.values()), nodes
     for name, node in mesh.nodes.items():
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-            async with session.get(str(node["health_url"])) as response:
+            async with session.get(node.health_url) as response:
                 assert response.status == 200, name
 
 
@@ -187,9 +187,9 @@ GUARDED = {
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_every_admin_api_the_host_reaches_wants_the_token(mesh: MeshState) -> None:
-    urls = {name: f"{mesh.nodes[name]['admin_url']}{path}" for name, path in GUARDED.items()}
+    urls = {name: f"{mesh.nodes[name].admin_url}{path}" for name, path in GUARDED.items()}
     urls["control"] = f"{mesh.control_url}/nodes"
-    assert set(urls) >= {n for n, node in mesh.nodes.items() if node["kind"] != "workload"}
+    assert set(urls) >= {n for n, node in mesh.nodes.items() if node.kind != "workload"}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         for name, url in urls.items():
             for headers in ({}, {ADMIN_HEADER: "guess"}):
@@ -240,8 +240,8 @@ async def test_janitor_reverts_a_toxiproxy_toxic_and_a_paused_container(
     mesh: MeshState,
 ) -> None:
     """What the control service is for: reverts that happen without the injector."""
-    await faults.add_toxic(mesh, "repl-1-2", "latency", attributes={"latency": 20}, ttl=1.0)
-    api = mesh.links["repl-1-2"]["api"]
+    await Links(mesh).add_toxic("repl-1-2", "latency", attributes={"latency": 20}, ttl=1.0)
+    api = mesh.links["repl-1-2"].api
     async with Toxiproxy(api, headers=mesh.admin_headers) as client:
         assert [t.name for t in (await client.proxy("repl-1-2")).toxics]
     answer = await _post(f"{mesh.control_url}/nodes/rogue/pause?ttl=1", mesh.admin_headers)
@@ -309,8 +309,8 @@ def resilient_journeys(text: str) -> tuple[float, float]:
 async def test_a_killed_node_is_restarted_by_its_restart_policy_and_the_slo_holds(
     mesh: MeshState, docker_client: Any
 ) -> None:
-    metrics = str(mesh.nodes["workload"]["metrics_url"])
-    health = str(mesh.nodes["api-1"]["health_url"])
+    metrics = str(mesh.nodes["workload"].metrics_url)
+    health = str(mesh.nodes["api-1"].health_url)
 
     async def journeys() -> tuple[float, float]:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
@@ -347,7 +347,7 @@ async def test_toxiproxy_restarted_or_crashed_is_reached_through_its_gate_again(
     control service restarts the gate with it, and after a crash the gate leaves on its
     own (--exit-after) so the restart policy puts it into the new one. Last in the
     module: Toxiproxy comes back with its links but without any toxics."""
-    api = str(mesh.nodes["toxiproxy"]["admin_url"])
+    api = str(mesh.nodes["toxiproxy"].admin_url)
 
     async def answers() -> bool:
         try:

@@ -2,7 +2,7 @@
 
 Grafana cannot be installed here, so this is how the dashboards are checked: a real
 embedded mesh, Debian's Prometheus scraping it with the config of
-``chaos.mesh.prometheus`` and evaluating ``dashboards/rules``, and two faults so the
+``chaos.embedded.prometheus`` and evaluating ``dashboards/rules``, and two faults so the
 series that exist only once something goes wrong appear:
 
 * ``truncate`` on the ``dns`` link for 8 s: the naive client's UDP-only lookups of the
@@ -37,12 +37,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chaos.mesh.faults import add_toxic
-from chaos.mesh.plan import build_plan
-from chaos.mesh.ports import PortAllocator
-from chaos.mesh.prometheus import check_config, prometheus_node
+from chaos.embedded.plan import build_plan
+from chaos.embedded.ports import PortAllocator
+from chaos.embedded.prometheus import check_config, prometheus_node
+from chaos.embedded.supervisor import Supervisor
+from chaos.mesh.links import Links
 from chaos.mesh.state import MeshState
-from chaos.mesh.supervisor import Supervisor
 from tests.conftest import require_tool
 from tests.dashboards.promql import (
     dashboard_expressions,
@@ -149,8 +149,9 @@ async def test_every_expression_returns_data(mesh: MeshState, tmp_path: Path) ->
             await _await_ready(session, prom.health_url, proc, log)
             # The resilient client asks for the large TXT again once its 5 s TTL runs
             # out: 20 s of a cut path is a few failures, enough for a rate to see.
-            await add_toxic(mesh, "dns", "truncate", attributes={"max_size": 512}, ttl=20)
-            await add_toxic(mesh, "api-1", "latency", attributes={"latency": 300}, ttl=60)
+            links = Links(mesh)
+            await links.add_toxic("dns", "truncate", attributes={"max_size": 512}, ttl=20)
+            await links.add_toxic("api-1", "latency", attributes={"latency": 300}, ttl=60)
             faults_at = time.monotonic()
             pending = dict(checks)
             while pending and time.monotonic() - faults_at < CHECK_DEADLINE_S:

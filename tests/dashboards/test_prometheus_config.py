@@ -1,4 +1,4 @@
-"""``chaos.mesh.prometheus``: the embedded mesh's prometheus.yml, command line and check."""
+"""``chaos.embedded.prometheus``: the embedded mesh's prometheus.yml, command line and check."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from chaos.mesh.plan import build_plan
-from chaos.mesh.prometheus import (
+from chaos.embedded.plan import build_plan
+from chaos.embedded.prometheus import (
     NODE_NAME,
     PrometheusConfigError,
     check_config,
@@ -19,6 +19,7 @@ from chaos.mesh.prometheus import (
     scrape_targets,
     with_prometheus,
 )
+from chaos.mesh.state import NodeInfo
 from tests.conftest import require_tool
 from tests.dashboards.promql import RULES_DIR
 
@@ -57,19 +58,24 @@ def test_a_job_per_kind_and_a_node_label_per_node() -> None:
     assert config["rule_files"] == [str(RULES_DIR.resolve() / "*.yaml")]
 
 
+def node(kind: str, metrics_url: str | None) -> NodeInfo:
+    return NodeInfo(kind=kind, listen={}, health_url="", metrics_url=metrics_url)
+
+
 def test_targets_from_a_running_mesh_state_are_the_same() -> None:
     plan = build_plan()
     state_nodes = {
-        node.name: {"kind": node.kind, "metrics_url": node.metrics_url} for node in plan.nodes
+        node.name: NodeInfo(kind=node.kind, listen={}, health_url="", metrics_url=node.metrics_url)
+        for node in plan.nodes
     }
     assert scrape_targets(state_nodes) == scrape_targets(plan.nodes)
 
 
 def test_odd_metrics_paths_and_nodes_without_metrics() -> None:
-    nodes: dict[str, dict[str, Any]] = {
-        "a": {"kind": "x", "metrics_url": "http://127.0.0.1:1/custom/metrics"},
-        "b": {"kind": "x", "metrics_url": None},
-        NODE_NAME: {"kind": NODE_NAME, "metrics_url": "http://127.0.0.1:2/metrics"},
+    nodes = {
+        "a": node("x", "http://127.0.0.1:1/custom/metrics"),
+        "b": node("x", None),
+        NODE_NAME: node(NODE_NAME, "http://127.0.0.1:2/metrics"),
     }
     config = render_config(scrape_targets(nodes), rules_dir=None)
     assert "rule_files" not in config
@@ -77,7 +83,7 @@ def test_odd_metrics_paths_and_nodes_without_metrics() -> None:
     (static,) = job["static_configs"]
     assert static["labels"] == {"node": "a", "__metrics_path__": "/custom/metrics"}
     with pytest.raises(ValueError, match="not http"):
-        scrape_targets({"c": {"kind": "x", "metrics_url": "127.0.0.1:3"}})
+        scrape_targets({"c": node("x", "127.0.0.1:3")})
 
 
 def test_prometheus_node_writes_the_file_and_the_command_line(tmp_path: Path) -> None:
@@ -122,7 +128,7 @@ def test_with_prometheus_on_ephemeral_ports_avoids_the_plans(tmp_path: Path) -> 
 def test_without_a_binary_the_plan_is_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import chaos.mesh.prometheus as module
+    import chaos.embedded.prometheus as module
 
     monkeypatch.setattr(module, "find_prometheus", lambda: None)
     plan = build_plan()

@@ -16,11 +16,11 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from chaos.embedded.plan import build_plan
+from chaos.embedded.supervisor import Supervisor
 from chaos.experiment.model import FaultStep
 from chaos.faults import FAULTS, FaultContext, validate_step
-from chaos.mesh.plan import build_plan
 from chaos.mesh.state import MeshState
-from chaos.mesh.supervisor import Supervisor
 from chaos.toxiproxy import Toxiproxy
 from tests import polling
 
@@ -52,7 +52,7 @@ async def janitor_ids(ctx: FaultContext) -> set[str]:
 
 async def toxics_on(ctx: FaultContext, link: str) -> dict[str, dict[str, Any]]:
     """``{name: {type, stream, attributes}}`` of the link's toxics, as the proxy says."""
-    api = str(ctx.state.links[link]["api"])
+    api = str(ctx.state.links[link].api)
     found = await Toxiproxy(api, session=ctx.session).toxics(link)
     return {
         t.name: {"type": t.type, "stream": t.stream, "attributes": dict(t.attributes)}
@@ -61,7 +61,7 @@ async def toxics_on(ctx: FaultContext, link: str) -> dict[str, dict[str, Any]]:
 
 
 async def proxy_of(ctx: FaultContext, link: str) -> Any:
-    api = str(ctx.state.links[link]["api"])
+    api = str(ctx.state.links[link].api)
     return await Toxiproxy(api, session=ctx.session).proxy(link)
 
 
@@ -97,7 +97,7 @@ def port_of(address: str) -> int:
 
 async def srv_ports(ctx: FaultContext) -> dict[str, int]:
     """``_api._tcp`` SRV as {node: port}."""
-    dns = ctx.state.nodes["dns"]["admin_url"]
+    dns = ctx.state.nodes["dns"].admin_url
     srv = await get_json(ctx, f"{dns}/records/_api._tcp.mesh.test./SRV")
     return {str(v["target"]).split(".")[0]: int(v["port"]) for v in srv["values"]}
 
@@ -114,7 +114,7 @@ async def refused(port: int) -> bool:
 async def check_move(ctx: FaultContext, ttl_s: float) -> None:
     """``move api-2`` (alone): a fresh port carries it, the old one refuses, DNS lists only
     the new one; then back, by the revert (``ttl_s`` long) or by the TTL (short)."""
-    planned = port_of(str(ctx.state.links["api-2"]["listen"]))
+    planned = port_of(str(ctx.state.links["api-2"].listen))
     before = await srv_ports(ctx)
     fault_step = step("move", "api-2", alone=True)
     applied = await FAULTS["move"].apply(ctx, fault_step, ttl_s)

@@ -100,8 +100,8 @@ async def test_link_down_expires(ctx: FaultContext) -> None:
 
 
 async def test_redirect_to_the_rogue_and_back(ctx: FaultContext) -> None:
-    planned = ctx.state.links["api-1"]["upstream"]
-    rogue = ctx.state.nodes["rogue"]["listen"]["http"]
+    planned = ctx.state.links["api-1"].upstream
+    rogue = ctx.state.nodes["rogue"].listen["http"]
     fault_step = step("redirect", "api-1")
     applied = await FAULTS["redirect"].apply(ctx, fault_step, 30)
     assert (await proxy_of(ctx, "api-1")).upstream == rogue
@@ -111,9 +111,9 @@ async def test_redirect_to_the_rogue_and_back(ctx: FaultContext) -> None:
 
 
 async def test_redirect_expires(ctx: FaultContext) -> None:
-    planned = ctx.state.links["api-2"]["upstream"]
+    planned = ctx.state.links["api-2"].upstream
     await FAULTS["redirect"].apply(ctx, step("redirect", "api-2", to="api-1"), 1)
-    assert (await proxy_of(ctx, "api-2")).upstream == ctx.state.nodes["api-1"]["listen"]["http"]
+    assert (await proxy_of(ctx, "api-2")).upstream == ctx.state.nodes["api-1"].listen["http"]
 
     async def back() -> bool:
         return bool((await proxy_of(ctx, "api-2")).upstream == planned)
@@ -132,7 +132,7 @@ async def test_stacked_link_changes_keep_the_later_ttl(ctx: FaultContext) -> Non
     await FAULTS["redirect"].revert(ctx, redirect_step, redirected)
     link = await proxy_of(ctx, "api-1")
     assert not link.enabled and link.expires_at is not None  # still down, still expiring
-    assert link.upstream == ctx.state.links["api-1"]["upstream"]
+    assert link.upstream == ctx.state.links["api-1"].upstream
 
     async def up() -> bool:
         return bool((await proxy_of(ctx, "api-1")).enabled)
@@ -181,5 +181,5 @@ async def test_reset_links_rollback(ctx: FaultContext) -> None:
     for link in ctx.state.links:
         proxy = await proxy_of(ctx, link)
         assert proxy.enabled and not proxy.toxics, link
-        assert proxy.upstream == ctx.state.links[link]["upstream"], link
+        assert proxy.upstream == ctx.state.links[link].upstream, link
     assert await janitor_ids(ctx) == set()

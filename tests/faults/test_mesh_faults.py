@@ -21,19 +21,19 @@ async def node_states(ctx: FaultContext) -> dict[str, str]:
 
 
 async def rrset(ctx: FaultContext, name: str, rdtype: str) -> dict[str, Any] | None:
-    dns = ctx.state.nodes["dns"]["admin_url"]
+    dns = ctx.state.nodes["dns"].admin_url
     found: dict[str, Any] | None = await get_json(ctx, f"{dns}/records/{name}/{rdtype}")
     return found
 
 
 async def clock(ctx: FaultContext, node: str) -> dict[str, Any]:
-    snapshot: dict[str, Any] = await get_json(ctx, f"{ctx.state.nodes[node]['admin_url']}/clock")
+    snapshot: dict[str, Any] = await get_json(ctx, f"{ctx.state.nodes[node].admin_url}/clock")
     return snapshot
 
 
 async def request_keys(ctx: FaultContext, replica: str) -> dict[str, str]:
     """``{kid: status}`` of the replica's request keys."""
-    url = f"{ctx.state.nodes[replica]['admin_url']}/admin/keys"
+    url = f"{ctx.state.nodes[replica].admin_url}/admin/keys"
     listing = await get_json(ctx, url, **{ADMIN_TOKEN: ctx.state.secrets["admin_token"]})
     return {k["kid"]: k["status"] for k in listing["keys"] if k["use"] == "request"}
 
@@ -104,7 +104,7 @@ async def test_srv_moved_to_one_replica_then_back(ctx: FaultContext) -> None:
     fault_step = step("dns_record", "_api._tcp", only="api-2", ttl=1)
     applied = await FAULTS["dns_record"].apply(ctx, fault_step, 60)
     moved = await rrset(ctx, "_api._tcp", "SRV")
-    api_2_port = int(ctx.state.links["api-2"]["listen"].rsplit(":", 1)[1])
+    api_2_port = int(ctx.state.links["api-2"].listen.rsplit(":", 1)[1])
     assert moved is not None and moved["ttl"] == 1
     assert [(v["target"], v["port"]) for v in moved["values"]] == [("api-2.mesh.test.", api_2_port)]
     assert applied["janitor"] in await janitor_ids(ctx)
@@ -257,7 +257,7 @@ async def test_move_expires(ctx: FaultContext) -> None:
 async def catalog_versions(ctx: FaultContext) -> list[int]:
     versions = []
     for replica in ("api-1", "api-2"):
-        url = f"{ctx.state.nodes[replica]['admin_url']}/admin/catalog"
+        url = f"{ctx.state.nodes[replica].admin_url}/admin/catalog"
         doc = await get_json(ctx, url, **{ADMIN_TOKEN: ctx.state.secrets["admin_token"]})
         versions.append(int(doc["version"]))
     return versions

@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from chaos.faults import FAULTS, FaultContext
-from chaos.mesh.faults import FaultError
+from chaos.mesh.errors import LinkError
 from tests.conftest import require_tool
 from tests.faults.conftest import (
     check_move,
@@ -31,7 +31,7 @@ async def ctx(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FaultCo
         tmp_path_factory, tcp_proxy="toxiproxy", toxiproxy_binary=binary
     )
     try:
-        assert state.links["api-1"]["proxy"] == "toxiproxy"
+        assert state.links["api-1"].proxy == "toxiproxy"
         async with aiohttp.ClientSession() as session:
             yield FaultContext(state, session, actor="tests/faults")
     finally:
@@ -70,8 +70,8 @@ async def test_janitor_brings_a_link_back(ctx: FaultContext) -> None:
 
 
 async def test_redirect_reverted_by_hand_and_by_the_janitor(ctx: FaultContext) -> None:
-    planned = ctx.state.links["api-1"]["upstream"]
-    rogue = ctx.state.nodes["rogue"]["listen"]["http"]
+    planned = ctx.state.links["api-1"].upstream
+    rogue = ctx.state.nodes["rogue"].listen["http"]
     fault_step = step("redirect", "api-1")
     applied = await FAULTS["redirect"].apply(ctx, fault_step, 60)
     assert (await proxy_of(ctx, "api-1")).upstream == rogue
@@ -88,7 +88,7 @@ async def test_redirect_reverted_by_hand_and_by_the_janitor(ctx: FaultContext) -
 
 
 async def test_extension_toxic_is_refused_on_toxiproxy(ctx: FaultContext) -> None:
-    with pytest.raises(FaultError, match="extension of the project's proxy"):
+    with pytest.raises(LinkError, match="extension of the project's proxy"):
         await FAULTS["partition"].apply(ctx, step("partition", "api-1"), 5)
     assert await toxics_on(ctx, "api-1") == {}
 

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
+from chaos.embedded.plan import build_plan
 from chaos.experiment.model import FaultStep
 from chaos.faults import FAULTS, ROLLBACKS, FaultSpecError, validate_step
-from chaos.faults._common import LINK_PROTOCOLS, NODE_TARGETS
+from chaos.faults._common import NODE_TARGETS
 from chaos.faults.dns_record import mesh_records
 from chaos.faults.rollbacks import validate_rollback
 from chaos.faults.toxic import ENVELOPE, TOXICS
-from chaos.mesh.plan import LINK_NAMES, build_plan
+from chaos.mesh.model import LINK_NAMES, LINKS
 from chaos.mesh.state import MeshState
 from chaos.proxy.stream import NetProtocol
 from chaos.proxy.toxics import REGISTRY
@@ -54,8 +55,8 @@ def test_every_kind_is_registered_once_with_a_description() -> None:
 
 def test_link_table_matches_the_plan() -> None:
     plan = build_plan(base_port=0)
-    assert {link.name: link.protocol for link in plan.links} == dict(LINK_PROTOCOLS)
-    assert tuple(LINK_PROTOCOLS) == LINK_NAMES
+    assert {link.name: link.protocol for link in plan.links} == dict(LINKS)
+    assert tuple(LINKS) == LINK_NAMES
     assert set(NODE_TARGETS) == {"dns", "ntp-a", "ntp-b", "ntp-c", "api-1", "api-2", "rogue"}
 
 
@@ -73,12 +74,7 @@ def test_toxic_table_matches_the_proxy_registry() -> None:
 
 def test_mesh_records_match_the_plan() -> None:
     plan = build_plan(base_port=0)
-    state = MeshState(
-        supervisor_pid=0,
-        control_url=plan.control_url,
-        nodes={},
-        links={link.name: {"listen": link.listen} for link in plan.links},
-    )
+    state = MeshState.from_plan(plan, supervisor_pid=0)
     assert mesh_records(state) == list(plan.records)
 
 

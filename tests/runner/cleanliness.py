@@ -14,15 +14,15 @@ async def leftovers(state: MeshState) -> list[str]:
     """Every fault still in place: toxics, cut or moved links, stopped nodes, lying clocks,
     new keys, a changed catalog, DNS records that no longer match the links."""
     found: list[str] = []
-    for api in {str(link["api"]) for link in state.links.values()}:
+    for api in {link.api for link in state.links.values()}:
         async with Toxiproxy(api, headers=state.admin_headers) as client:
             for proxy in (await client.proxies()).values():
                 if not proxy.enabled:
                     found.append(f"link {proxy.name} is down")
                 planned = state.links[proxy.name]
-                if proxy.upstream != planned["upstream"]:
+                if proxy.upstream != planned.upstream:
                     found.append(f"link {proxy.name} points at {proxy.upstream}")
-                if _port(proxy.listen) != _port(str(planned["listen"])):
+                if _port(proxy.listen) != _port(planned.listen):
                     found.append(f"link {proxy.name} listens on {proxy.listen}")
                 found += [f"toxic {t.name} on {proxy.name}" for t in proxy.toxics]
     async with state.session(5) as session:
@@ -33,33 +33,42 @@ async def leftovers(state: MeshState) -> list[str]:
                 if node["state"] != "running" or not node["healthy"]
             }
         found += [f"node {name} is down" for name in sorted(down)]
-        for name, node in state.nodes.items():
+        for name in state.nodes:
             if name in down:
                 continue
-            if node["kind"] == "ntp":
-                clock = await _get(session, f"{node['admin_url']}/clock")
-                if clock.get("lying"):
-                    found.append(f"{name} lies: {clock}")
-            if node["kind"] == "api" and name != "rogue":
-                keys = await _get(session, f"{node['admin_url']}/admin/keys")
-                active = {
-                    k["kid"]
-                    for k in keys["keys"]
-                    if k["use"] == "request" and k["status"] == "active"
-                }
-                if state.secrets["key_id"] not in active:
-                    found.append(f"{name} request keys are {sorted(active)}")
-                catalog = await _get(session, f"{node['admin_url']}/admin/catalog")
-                if catalog["version"] != 1:
-                    found.append(f"{name} serves catalog version {catalog['version']}")
-        dns_admin = state.nodes["dns"]["admin_url"]
+            try:
+                found += await _node_leftovers(session, state, name)
+            except aiohttp.ClientConnectionError:
+                # Stopped between /nodes and this call: a fault landed meanwhile.
+                found.append(f"node {name} does not answer")
+        dns_admin = state.nodes["dns"].admin_url
         srv = await _get(session, f"{dns_admin}/records/_api._tcp/SRV")
         ports = sorted(int(v["port"]) for v in srv["values"])
         expected = sorted(
-            int(state.links[name]["listen"].rsplit(":", 1)[1]) for name in ("api-1", "api-2")
+            int(state.links[name].listen.rsplit(":", 1)[1]) for name in ("api-1", "api-2")
         )
         if ports != expected:
             found.append(f"SRV lists ports {ports}, not {expected}")
+    return found
+
+
+async def _node_leftovers(session: aiohttp.ClientSession, state: MeshState, name: str) -> list[str]:
+    found: list[str] = []
+    node = state.nodes[name]
+    if node.kind == "ntp":
+        clock = await _get(session, f"{node.admin_url}/clock")
+        if clock.get("lying"):
+            found.append(f"{name} lies: {clock}")
+    if node.kind == "api" and name != "rogue":
+        keys = await _get(session, f"{node.admin_url}/admin/keys")
+        active = {
+            k["kid"] for k in keys["keys"] if k["use"] == "request" and k["status"] == "active"
+        }
+        if state.secrets["key_id"] not in active:
+            found.append(f"{name} request keys are {sorted(active)}")
+        catalog = await _get(session, f"{node.admin_url}/admin/catalog")
+        if catalog["version"] != 1:
+            found.append(f"{name} serves catalog version {catalog['version']}")
     return found
 
 

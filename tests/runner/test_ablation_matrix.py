@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from chaos.embedded.backend import EmbeddedBackend
 from chaos.experiment.model import Check, Experiment, FaultStep, Narration
 from chaos.journal import Check as Result
 from chaos.journal import Journal, Signal
@@ -222,4 +223,10 @@ def test_side_by_side_cells_need_free_ports() -> None:
     import pytest
 
     with pytest.raises(ValueError, match="base-port 0"):
-        Ablation([experiment()], out_dir=Path("x"), jobs=2, base_port=17000)
+        Ablation(
+            [experiment()],
+            backend=EmbeddedBackend(Path("x")),
+            out_dir=Path("x"),
+            jobs=2,
+            base_port=17000,
+        )

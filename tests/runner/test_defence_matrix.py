@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from chaos.embedded.backend import EmbeddedBackend
 from chaos.experiment import load_all
 from chaos.experiments import EXPERIMENTS_DIR
 from chaos.matrix import Matrix
@@ -28,7 +29,13 @@ CELLS = [(e.name, d) for e in EXPERIMENTS for d in e.defences]
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def matrix(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Matrix]:
     out = tmp_path_factory.mktemp("matrix")
-    result = await Ablation(EXPERIMENTS, out_dir=out, quick=True, jobs=default_jobs()).run()
+    result = await Ablation(
+        EXPERIMENTS,
+        backend=EmbeddedBackend(out / "state"),
+        out_dir=out,
+        quick=True,
+        jobs=default_jobs(),
+    ).run()
     write_matrix(result, out)
     yield result
 

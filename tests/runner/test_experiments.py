@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from chaos.embedded.plan import build_plan
+from chaos.embedded.supervisor import Supervisor
 from chaos.experiment import load_all
 from chaos.experiments import EXPERIMENTS_DIR
 from chaos.journal import Journal
-from chaos.mesh.plan import build_plan
 from chaos.mesh.state import MeshState
-from chaos.mesh.supervisor import Supervisor
 from chaos.runner import Runner
 from tests.runner.cleanliness import leftovers
 

@@ -43,6 +43,7 @@ async def test_sigkilled_runner_leaves_no_fault(
         check=False,
     )
     assert up.returncode == 0, up.stderr
+    runner: subprocess.Popen[bytes] | None = None
     try:
         state = MeshState.read(state_dir)
         assert state is not None
@@ -77,6 +78,9 @@ async def test_sigkilled_runner_leaves_no_fault(
             remaining = await leftovers(state)
         assert remaining == []
     finally:
+        if runner is not None and runner.poll() is None:
+            runner.kill()
+            runner.wait(timeout=10)
         subprocess.run(
             [*CLI, "down", "--state-dir", str(state_dir)],
             env=ENV,

@@ -19,7 +19,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from chaos.mesh.ports import PortAllocator
+from chaos.embedded.ports import PortAllocator
 from services.api import ApiConfig, ApiServer
 from services.dns import DNSServer, Zone
 from services.ntp import NTPServer

@@ -31,10 +31,11 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from chaos.mesh.plan import MeshPlan, NodePlan
-from chaos.mesh.ports import PortAllocator
+from chaos.embedded.ports import PortAllocator
+from chaos.mesh.errors import MeshError
+from chaos.mesh.model import MeshPlan, NodePlan
+from chaos.mesh.state import NodeInfo
 from services.common.address import http_url
-from services.common.errors import FallaciesError
 
 __all__ = [
     "NODE_NAME",
@@ -60,11 +61,11 @@ EVALUATION_INTERVAL = "1s"
 RETENTION = "1d"
 _DEBIAN_BINARIES = {"prometheus": "/usr/bin/prometheus", "promtool": "/usr/bin/promtool"}
 
-NodesLike = Iterable[NodePlan] | Mapping[str, Mapping[str, Any]]
-"""A plan's nodes, or a running mesh's ``MeshState.nodes`` (name → kind, metrics_url, ...)."""
+NodesLike = Iterable[NodePlan] | Mapping[str, NodeInfo]
+"""A plan's nodes, or a running mesh's ``MeshState.nodes``."""
 
 
-class PrometheusConfigError(FallaciesError, RuntimeError):
+class PrometheusConfigError(MeshError):
     """``promtool check config`` refused the file; the message quotes its output."""
 
 
@@ -142,7 +143,7 @@ def default_rules_dir() -> Path | None:
 def scrape_targets(nodes: NodesLike) -> list[ScrapeTarget]:
     """One target per node with a metrics URL, Prometheus itself left out."""
     if isinstance(nodes, Mapping):
-        rows = [(name, str(info["kind"]), info.get("metrics_url")) for name, info in nodes.items()]
+        rows = [(name, info.kind, info.metrics_url) for name, info in nodes.items()]
     else:
         rows = [(node.name, node.kind, node.metrics_url) for node in nodes]
     targets: list[ScrapeTarget] = []
@@ -234,7 +235,9 @@ def prometheus_node(
         shutil.rmtree(storage_dir)
     storage_dir.mkdir(parents=True, exist_ok=True)
     config = render_config(scrape_targets(nodes), rules_dir=rules, self_address=f"{host}:{port}")
-    header = "# Written by chaos.mesh.prometheus for the embedded mesh; rewritten on every up.\n"
+    header = (
+        "# Written by chaos.embedded.prometheus for the embedded mesh; rewritten on every up.\n"
+    )
     config_path.write_text(header + yaml.safe_dump(config, sort_keys=False))
     argv = (
         exe,

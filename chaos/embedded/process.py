@@ -9,9 +9,9 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-NodeState = Literal["starting", "running", "paused", "stopped", "exited"]
+from chaos.mesh.model import NodeState
 
 _PR_SET_PDEATHSIG = 1
 

@@ -9,68 +9,22 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
 
+from chaos.embedded.ports import check_free
+from chaos.embedded.process import NodeProcess
+from chaos.mesh.control import create_app
+from chaos.mesh.errors import MeshStartError
 from chaos.mesh.janitor import Janitor
-from chaos.mesh.plan import MeshPlan, NodePlan
-from chaos.mesh.ports import check_free
-from chaos.mesh.process import NodeProcess, NodeState
+from chaos.mesh.model import HEALTH_TIMEOUT_S, MeshPlan, NodePlan, NodeStatus
 from chaos.mesh.state import MeshState
 from services.common.base import Service
-from services.common.errors import FallaciesError
-
-if TYPE_CHECKING:
-    from chaos.mesh.control import ControlledNode
 from services.common.http import start_site
 
-HEALTH_TIMEOUT_S = 1.0
-
-
-class MeshStartError(FallaciesError, RuntimeError):
-    """A node did not come up; the message names it and quotes the end of its log."""
-
-
-@dataclass(frozen=True)
-class NodeStatus:
-    name: str
-    kind: str
-    state: NodeState
-    healthy: bool
-    pid: int | None
-    returncode: int | None
-    listen: dict[str, str]
-    metrics_url: str | None
-
-    @classmethod
-    def of(cls, node: NodePlan, proc: ControlledNode, *, healthy: bool) -> NodeStatus:
-        """What ``GET /nodes`` reports, whether a process or a container runs the node."""
-        return cls(
-            name=node.name,
-            kind=node.kind,
-            state=proc.state,
-            healthy=healthy,
-            pid=proc.pid,
-            returncode=proc.returncode,
-            listen=node.listen,
-            metrics_url=node.metrics_url,
-        )
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "state": self.state,
-            "healthy": self.healthy,
-            "pid": self.pid,
-            "returncode": self.returncode,
-            "listen": self.listen,
-            "metrics_url": self.metrics_url,
-        }
+__all__ = ["Supervisor"]
 
 
 class Supervisor(Service):
@@ -100,8 +54,6 @@ class Supervisor(Service):
         check_free(self.plan.host, self.plan.ports())
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_S))
-        from chaos.mesh.control import create_app
-
         self._control, _ = await start_site(
             create_app(self), self.plan.host, self.plan.control_port, what="mesh control API"
         )

@@ -8,9 +8,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from chaos.mesh.plan import build_plan
+from chaos.embedded.plan import build_plan
+from chaos.embedded.supervisor import Supervisor
 from chaos.mesh.state import MeshState
-from chaos.mesh.supervisor import Supervisor
 from tests import polling
 
 

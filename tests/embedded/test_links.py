@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from chaos.mesh import faults
-from chaos.mesh.plan import build_plan
+from chaos.embedded.plan import build_plan
+from chaos.embedded.supervisor import Supervisor
+from chaos.mesh.errors import LinkError
+from chaos.mesh.links import Links
 from chaos.mesh.state import MeshState
-from chaos.mesh.supervisor import Supervisor
 from chaos.toxiproxy import Toxiproxy
 from tests.conftest import require_tool
-from tests.mesh.conftest import eventually, scrape, total
+from tests.embedded.conftest import eventually, scrape, total
 
 EDGES = {"dns", "dns-tcp", "ntp-a", "ntp-b", "ntp-c", "api-1", "api-2", "repl-1-2", "repl-2-1"}
 
@@ -55,10 +56,10 @@ async def test_traffic_flows_through_the_links(mesh: tuple[Supervisor, MeshState
 
     # Truncating the UDP DNS path cuts the resilient client's EDNS0 answers: it falls
     # back to the dns-tcp link.
-    workload = state.nodes["workload"]["metrics_url"]
+    workload = state.nodes["workload"].metrics_url
     before = total(await scrape(workload), "workload_dns_lookups_total", client="resilient")
     assert before > 0
-    await faults.add_toxic(state, "dns", "truncate", attributes={"max_size": 512}, ttl=30)
+    await Links(state).add_toxic("dns", "truncate", attributes={"max_size": 512}, ttl=30)
 
     async def tcp_fallback() -> bool:
         samples = await scrape(workload)
@@ -69,12 +70,13 @@ async def test_traffic_flows_through_the_links(mesh: tuple[Supervisor, MeshState
 
 async def test_link_down_reverts_after_ttl(mesh: tuple[Supervisor, MeshState]) -> None:
     _, state = mesh
-    await faults.set_enabled(state, "repl-1-2", False, ttl=1.0)
-    views = {v.name: v for v in await faults.list_links(state)}
+    links = Links(state)
+    await links.change("repl-1-2", enabled=False, ttl=1.0, description="test: link down")
+    views = {v.name: v for v in await links.views()}
     assert views["repl-1-2"].enabled is False
 
     async def back_up() -> bool:
-        views = {v.name: v for v in await faults.list_links(state)}
+        views = {v.name: v for v in await links.views()}
         return views["repl-1-2"].enabled is True
 
     await eventually(back_up, timeout=5)
@@ -82,8 +84,8 @@ async def test_link_down_reverts_after_ttl(mesh: tuple[Supervisor, MeshState]) -
 
 async def test_unknown_link_is_named(mesh: tuple[Supervisor, MeshState]) -> None:
     _, state = mesh
-    with pytest.raises(faults.FaultError, match="no link named 'nope'.*api-1"):
-        await faults.add_toxic(state, "nope", "latency", attributes={"latency": 1})
+    with pytest.raises(LinkError, match="no link named 'nope'.*api-1"):
+        await Links(state).add_toxic("nope", "latency", attributes={"latency": 1})
 
 
 async def test_toxiproxy_carries_tcp_links_and_janitor_reverts(tmp_path: Path) -> None:
@@ -99,10 +101,10 @@ async def test_toxiproxy_carries_tcp_links_and_janitor_reverts(tmp_path: Path) -
         async with Toxiproxy(api) as client:
             carried = set(await client.proxies())
         assert carried == {"dns-tcp", "api-1", "api-2", "repl-1-2", "repl-2-1"}
-        assert state.links["ntp-a"]["proxy"] == "proxy"
+        assert state.links["ntp-a"].proxy == "proxy"
 
-        await faults.add_toxic(
-            state, "api-1", "latency", attributes={"latency": 50}, ttl=1.0, actor="test"
+        await Links(state, actor="test").add_toxic(
+            "api-1", "latency", attributes={"latency": 50}, ttl=1.0
         )
         async with Toxiproxy(api) as client:
             assert [t.type for t in await client.toxics("api-1")] == ["latency"]
@@ -114,7 +116,7 @@ async def test_toxiproxy_carries_tcp_links_and_janitor_reverts(tmp_path: Path) -
         await eventually(removed, timeout=5)
 
         async def journeys_ok() -> bool:
-            samples = await scrape(state.nodes["workload"]["metrics_url"])
+            samples = await scrape(state.nodes["workload"].metrics_url)
             return total(samples, "workload_journeys_total", client="resilient", outcome="ok") > 0
 
         await eventually(journeys_ok)

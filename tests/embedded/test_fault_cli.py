@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.mesh.test_up import cli
+from tests.embedded.test_up import cli
 
 
 def test_fault_commands_round_trip(tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from chaos.mesh.lifecycle import fetch_status
-from chaos.mesh.plan import build_plan
-from chaos.mesh.prometheus import find_prometheus
+from chaos.embedded.plan import build_plan
+from chaos.embedded.prometheus import find_prometheus
+from chaos.mesh.control import fetch_status
 from chaos.mesh.state import MeshState, pid_alive
 
 CLI = [sys.executable, "-m", "chaos.cli"]
@@ -48,8 +48,8 @@ async def poll_status(state: MeshState, predicate, timeout: float = 10.0):
     rows = None
     while time.monotonic() < deadline:
         rows = await fetch_status(state)
-        if rows is not None and predicate({row["name"]: row for row in rows}):
-            return {row["name"]: row for row in rows}
+        if rows is not None and predicate({row.name: row for row in rows}):
+            return {row.name: row for row in rows}
         await asyncio.sleep(0.1)
     raise AssertionError(f"status never matched: {rows}")
 
@@ -74,15 +74,15 @@ async def test_killed_node_shows_down_and_down_leaves_no_orphan(tmp_path: Path) 
             *(("prometheus",) if find_prometheus() else ()),
         }
         assert set(state.nodes) == expected
-        rows = await poll_status(state, lambda by: all(r["healthy"] for r in by.values()))
+        rows = await poll_status(state, lambda by: all(r.healthy for r in by.values()))
         assert set(rows) == expected
 
-        victim = int(state.nodes["api-1"]["pid"])
+        victim = int(state.nodes["api-1"].pid or 0)
         os.kill(victim, signal.SIGKILL)
-        rows = await poll_status(state, lambda by: by["api-1"]["state"] == "exited")
-        assert not rows["api-1"]["healthy"]
-        assert rows["api-1"]["returncode"] == -signal.SIGKILL
-        assert rows["api-2"]["healthy"]
+        rows = await poll_status(state, lambda by: by["api-1"].state == "exited")
+        assert not rows["api-1"].healthy
+        assert rows["api-1"].returncode == -signal.SIGKILL
+        assert rows["api-2"].healthy
 
         shown = cli("status", "--state-dir", str(state_dir))
         assert shown.returncode == 1
@@ -94,7 +94,7 @@ async def test_killed_node_shows_down_and_down_leaves_no_orphan(tmp_path: Path) 
     assert "had to kill" not in stopped.stdout
     assert not pid_alive(state.supervisor_pid)
     for node in state.nodes.values():
-        assert not pid_alive(int(node["pid"])), node
+        assert not pid_alive(int(node.pid or 0)), node
     assert processes_mentioning(str(state_dir)) == []
     assert MeshState.read(state_dir) is None
 

@@ -1,4 +1,4 @@
-"""What the embedded mesh is made of: nodes, links, ports, configs and DNS records.
+"""The embedded mesh's plan: every node on loopback, its ports, configs and DNS records.
 
 Every edge a client uses goes through a named link of a fault proxy, so any edge can
 be degraded by name::
@@ -15,99 +15,28 @@ all read the same addresses.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from chaos.mesh.ports import PortAllocator
+from chaos.embedded.ports import PortAllocator
+from chaos.mesh.model import (
+    API_NODES,
+    API_SRV,
+    LINKS,
+    NTP_NODES,
+    LinkPlan,
+    LinkProtocol,
+    MeshPlan,
+    NodePlan,
+    mesh_records,
+)
 from services.common.address import http_url, join
+
+__all__ = ["DEFAULT_BASE_PORT", "TcpProxy", "build_plan"]
 
 DEFAULT_BASE_PORT = 17000
 """The documented layout starts here; ``--base-port 0`` picks free ephemeral ports."""
 
-NTP_NODES = ("ntp-a", "ntp-b", "ntp-c")
-API_NODES = ("api-1", "api-2")
-ZONE = "mesh.test."
-API_SRV = f"_api._tcp.{ZONE}"
-
-LINK_NAMES = ("dns", "dns-tcp", "ntp-a", "ntp-b", "ntp-c", "api-1", "api-2", "repl-1-2", "repl-2-1")
-"""Every link of the embedded mesh (and of the compose mesh): what faults may target."""
-NODE_NAMES = ("dns", *NTP_NODES, *API_NODES, "rogue", "proxy", "workload")
-
-Protocol = Literal["tcp", "udp"]
 TcpProxy = Literal["fallacies", "toxiproxy"]
-
-
-@dataclass(frozen=True)
-class NodePlan:
-    name: str
-    kind: str
-    config: dict[str, Any]
-    health_url: str
-    metrics_url: str | None
-    listen: dict[str, str]
-    """Where the node listens, by role, as shown in the ``up`` table."""
-    admin_url: str | None = None
-    command: tuple[str, ...] | None = None
-    """An outside program to run instead of ``python -m chaos.node KIND`` (Toxiproxy)."""
-
-
-@dataclass(frozen=True)
-class LinkPlan:
-    name: str
-    protocol: Protocol
-    listen: str
-    upstream: str
-    proxy: str
-    """The node that carries it: ``proxy`` (the project's) or ``toxiproxy``."""
-
-    def to_populate(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "name": self.name,
-            "listen": self.listen,
-            "upstream": self.upstream,
-            "enabled": True,
-        }
-        if self.protocol == "udp":
-            body["protocol"] = "udp"
-        return body
-
-
-@dataclass(frozen=True)
-class MeshPlan:
-    host: str
-    control_port: int
-    nodes: tuple[NodePlan, ...]
-    links: tuple[LinkPlan, ...] = field(default=())
-    records: tuple[dict[str, Any], ...] = field(default=())
-    """RRsets the supervisor registers in DNS once the ``dns`` node is healthy."""
-    secrets: dict[str, str] = field(default_factory=dict)
-    """Admin and key material the runner needs (key rotation); never printed."""
-
-    def node(self, name: str) -> NodePlan:
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        raise KeyError(name)
-
-    def link(self, name: str) -> LinkPlan:
-        for link in self.links:
-            if link.name == name:
-                return link
-        raise KeyError(name)
-
-    def ports(self) -> dict[int, str]:
-        """Every port the mesh will bind, with its owner, for the pre-flight check."""
-        owned = {self.control_port: "mesh control API"}
-        for node in self.nodes:
-            for role, where in node.listen.items():
-                owned[int(where.rsplit(":", 1)[1])] = f"{node.name} {role}"
-        for link in self.links:
-            owned[int(link.listen.rsplit(":", 1)[1])] = f"link {link.name}"
-        return owned
-
-    @property
-    def control_url(self) -> str:
-        return http_url(self.host, self.control_port)
 
 
 def build_plan(
@@ -136,8 +65,9 @@ def build_plan(
     nodes: list[NodePlan] = []
     links: list[LinkPlan] = []
 
-    def link(name: str, protocol: Protocol, upstream: int) -> int:
+    def link(name: str, upstream: int) -> int:
         port = ports.take()
+        protocol: LinkProtocol = LINKS[name]
         carrier = "toxiproxy" if protocol == "tcp" and tcp_proxy == "toxiproxy" else "proxy"
         links.append(LinkPlan(name, protocol, at(port), at(upstream), carrier))
         return port
@@ -174,15 +104,15 @@ def build_plan(
                 admin_url=url(admin),
             )
         )
-        ntp_links[name] = link(name, "udp", port)
-    dns_udp_link = link("dns", "udp", dns_port)
-    dns_tcp_link = link("dns-tcp", "tcp", dns_port)
+        ntp_links[name] = link(name, port)
+    dns_udp_link = link("dns", dns_port)
+    dns_tcp_link = link("dns-tcp", dns_port)
 
     api_ports = {name: ports.take() for name in API_NODES}
-    api_links = {name: link(name, "tcp", port) for name, port in api_ports.items()}
+    api_links = {name: link(name, port) for name, port in api_ports.items()}
     repl_links = {
-        ("api-1", "api-2"): link("repl-1-2", "tcp", api_ports["api-2"]),
-        ("api-2", "api-1"): link("repl-2-1", "tcp", api_ports["api-1"]),
+        ("api-1", "api-2"): link("repl-1-2", api_ports["api-2"]),
+        ("api-2", "api-1"): link("repl-2-1", api_ports["api-1"]),
     }
     for name, port in api_ports.items():
         admin = ports.take()
@@ -306,23 +236,7 @@ def build_plan(
             admin_url=url(workload_port),
         )
     )
-    records: tuple[dict[str, Any], ...] = (
-        *(
-            {"name": f"{name}.{ZONE}", "type": "A", "ttl": 5, "values": [host]}
-            for name in API_NODES
-        ),
-        {
-            "name": API_SRV,
-            "type": "SRV",
-            "ttl": 5,
-            "values": [
-                {"priority": 10, "weight": 50, "port": port, "target": f"{name}.{ZONE}"}
-                for name, port in api_links.items()
-            ],
-        },
-        # The large TXT answer: a short TTL so a truncating path shows within seconds.
-        {"name": f"big.{ZONE}", "type": "TXT", "ttl": 5},
-    )
+    records = tuple(mesh_records({name: at(port) for name, port in api_links.items()}))
     return MeshPlan(
         host=host,
         control_port=control_port,

@@ -10,18 +10,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
-from chaos.mesh.plan import MeshPlan
+from chaos.embedded.supervisor import Supervisor
+from chaos.mesh.errors import MeshError
+from chaos.mesh.model import MeshPlan
 from chaos.mesh.state import MeshState, pid_alive
-from chaos.mesh.supervisor import Supervisor
-from services.common.errors import FallaciesError
-
-
-class MeshError(FallaciesError, RuntimeError):
-    """Something a user can act on: the message says what and how."""
 
 
 def running_mesh(state_dir: Path) -> MeshState | None:
@@ -88,30 +83,6 @@ def start_detached(args: list[str], state_dir: Path, timeout_s: float = 30.0) ->
     raise MeshError(f"the mesh was not healthy within {timeout_s:.0f} s; see {log_path}")
 
 
-async def fetch_status(state: MeshState) -> list[dict[str, Any]] | None:
-    """Node statuses from the supervisor, or None when it does not answer."""
-    try:
-        async with state.session(3) as session:
-            async with session.get(f"{state.control_url}/nodes") as response:
-                response.raise_for_status()
-                data: list[dict[str, Any]] = await response.json()
-                return data
-    except (aiohttp.ClientError, TimeoutError):
-        return None
-
-
-async def node_action(state: MeshState, name: str, action: str) -> dict[str, Any]:
-    async with state.session(60) as session:
-        async with session.post(f"{state.control_url}/nodes/{name}/{action}") as response:
-            try:
-                data: dict[str, Any] = await response.json(content_type=None)
-            except ValueError:
-                data = {"error": f"HTTP {response.status}: {(await response.text())[:200]}"}
-            if response.status >= 400:
-                raise MeshError(str(data.get("error", data)))
-            return data
-
-
 async def shut_down(state_dir: Path, timeout_s: float = 15.0) -> list[int]:
     """Stop the mesh; return the pids that had to be killed by force (ideally none)."""
     state = MeshState.read(state_dir)
@@ -128,9 +99,7 @@ async def shut_down(state_dir: Path, timeout_s: float = 15.0) -> list[int]:
     while pid_alive(state.supervisor_pid) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     forced: list[int] = []
-    pids = [state.supervisor_pid] + [
-        int(node["pid"]) for node in state.nodes.values() if node.get("pid")
-    ]
+    pids = [state.supervisor_pid] + [node.pid for node in state.nodes.values() if node.pid]
     for pid in pids:
         if pid_alive(pid):
             try:

@@ -1,0 +1,83 @@
+"""What every command group shares: the app, the consoles, the common options, the backend.
+
+The commands hold a ``MeshBackend`` (``backend``) and never ask which one it is: the
+``--compose`` flag picks it, once, here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from chaos.mesh.errors import MeshError
+from services.common.errors import FallaciesError
+
+if TYPE_CHECKING:
+    from chaos.mesh.backend import MeshBackend
+    from chaos.mesh.state import MeshState
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="fallacies",
+    help="A chaos playground that makes the eight fallacies of distributed computing visible.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Where the mesh keeps its state "
+        "(default: $FALLACIES_STATE_DIR or ~/.local/state/fallacies)."
+    ),
+]
+ComposeFlag = Annotated[bool, typer.Option(help="The Docker Compose mesh.")]
+
+
+def state_dir_of(state_dir: Path | None) -> Path:
+    from chaos.mesh.state import default_state_dir
+
+    return state_dir if state_dir is not None else default_state_dir()
+
+
+def backend(compose: bool, state_dir: Path | None) -> MeshBackend:
+    """The mesh the command acts on: the compose one with ``--compose``, else embedded."""
+    directory = state_dir_of(state_dir)
+    if compose:
+        from chaos.compose.backend import ComposeBackend
+
+        return ComposeBackend(directory)
+    from chaos.embedded.backend import EmbeddedBackend
+
+    return EmbeddedBackend(directory)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"error: {message}")
+    return typer.Exit(code=code)
+
+
+def run(call: Coroutine[Any, Any, T]) -> T:
+    """Run one call; an error of ours (a refused fault, a proxy or a mesh that does not
+    answer) is one line on stderr and exit 1, not a traceback."""
+    try:
+        return asyncio.run(call)
+    except FallaciesError as exc:
+        raise fail(str(exc)) from None
+
+
+def running(compose: bool, state_dir: Path | None) -> MeshState:
+    """The running mesh, or exit 1 saying how to start one."""
+    try:
+        return asyncio.run(backend(compose, state_dir).running())
+    except MeshError as exc:
+        raise fail(str(exc)) from None

@@ -1,0 +1,285 @@
+"""``fallacies list | explain | run | ablate | report``: the experiments and what they show."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from chaos.cli._common import StateDir, app, backend, console, err_console, fail
+from chaos.mesh.errors import MeshError
+from services.common.errors import PortInUseError
+
+if TYPE_CHECKING:
+    from chaos.cli.display import LiveDisplay
+    from chaos.experiment import Experiment
+    from chaos.mesh.backend import MeshBackend
+    from chaos.runner import RunResult
+
+
+def load_experiments() -> list[Experiment]:
+    from chaos.experiment import ExperimentError, load_all
+    from chaos.experiments import EXPERIMENTS_DIR
+
+    try:
+        return load_all(EXPERIMENTS_DIR)
+    except ExperimentError as exc:
+        raise fail(str(exc), 2) from None
+
+
+def select(experiments: list[Experiment], which: str) -> list[Experiment]:
+    if which == "all":
+        return experiments
+    chosen = [
+        e for e in experiments if which in (e.name, str(e.fallacy)) or which == e.title.lower()
+    ]
+    if not chosen:
+        names = ", ".join(e.name for e in experiments)
+        raise fail(f"no experiment {which!r}; choose all, a fallacy number 1-8, or: {names}", 2)
+    return chosen
+
+
+@app.command("list")
+def list_experiments() -> None:
+    """List the experiments, one per fallacy."""
+    from rich.table import Table
+
+    table = Table()
+    for column in ("#", "experiment", "fallacy", "faults", "key signal"):
+        table.add_column(column)
+    for exp in load_experiments():
+        faults = ", ".join(f"{s.kind}@{s.target}" for s in exp.method)
+        table.add_row(str(exp.fallacy), exp.name, exp.fallacy_name, faults, exp.key_signal)
+    console.print(table)
+
+
+@app.command()
+def explain(
+    fallacy: Annotated[str, typer.Argument(help="A fallacy number (1-8) or experiment name.")],
+) -> None:
+    """Print an experiment's workshop narration."""
+    from rich.markdown import Markdown
+
+    for exp in select(load_experiments(), fallacy):
+        n = exp.narration
+        console.print(
+            Markdown(
+                f"# Fallacy {exp.fallacy}: {exp.fallacy_name}\n\n*{exp.title}*\n\n"
+                f"## The fallacy\n\n{n.fallacy}\n\n## What we inject\n\n{n.inject}\n\n"
+                f"## What to watch\n\n{n.watch}\n\n## The pattern that saves us\n\n"
+                f"{n.pattern}\n"
+            )
+        )
+
+
+@app.command()
+def run(
+    which: Annotated[
+        str, typer.Argument(help="all, a fallacy number (1-8), or an experiment name.")
+    ],
+    quick: Annotated[bool, typer.Option(help="Shorter faults (CI, demos).")] = False,
+    step: Annotated[bool, typer.Option(help="Pause before each experiment (workshops).")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where journals and reports go (default ./fallacies-runs/STAMP)."),
+    ] = None,
+    disable_defence: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--disable-defence",
+            help="Switch one resilient defence off (negative control), e.g. retries. Repeatable.",
+        ),
+    ] = None,
+    base_port: Annotated[
+        int, typer.Option(help="Base port if the run starts its own mesh; 0: free ports.")
+    ] = 17000,
+    seed: Annotated[int | None, typer.Option(help="Seed for the fault proxy's draws.")] = None,
+    target: Annotated[
+        str, typer.Option(help="embedded, or compose (a mesh started with `up --compose`).")
+    ] = "embedded",
+    state_dir: StateDir = None,
+) -> None:
+    """Run experiments against the embedded mesh (started for the run if none is up).
+
+    Exits 1 when any expectation fails, so a team can use it as a resilience test in CI.
+    """
+    import datetime as dt
+
+    from chaos.cli.display import LiveDisplay, print_summary
+
+    if target not in ("embedded", "compose"):
+        raise fail(f"unknown target {target!r}; use embedded or compose", 2)
+    if target == "compose" and disable_defence:
+        raise fail("--disable-defence needs the embedded mesh (compose configs are fixed)", 2)
+    experiments = select(load_experiments(), which)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = out if out is not None else Path("fallacies-runs") / stamp
+    overrides = None
+    if disable_defence:
+        overrides = {"defences": {name: False for name in disable_defence}}
+    mesh = backend(target == "compose", state_dir)
+    display = LiveDisplay(console)
+    try:
+        result = asyncio.run(
+            _run_experiments(
+                mesh, experiments, quick, step, out_dir, overrides, base_port, seed, display
+            )
+        )
+    except KeyboardInterrupt:
+        err_console.print(
+            "interrupted: faults reverted, rollbacks run; journals in " + str(out_dir)
+        )
+        raise typer.Exit(code=130) from None
+    except (MeshError, PortInUseError) as exc:
+        raise fail(str(exc)) from None
+    if not result.journals:
+        console.print("no experiment ran")
+        return
+    print_summary(console, result.journals)
+    from chaos.report import write_report
+
+    paths = write_report(result.journals, out_dir)
+    console.print(f"journals and report: {paths.html}")
+    if not result.passed:
+        raise typer.Exit(code=1)
+
+
+async def _run_experiments(
+    mesh: MeshBackend,
+    experiments: list[Experiment],
+    quick: bool,
+    step: bool,
+    out_dir: Path,
+    overrides: dict[str, Any] | None,
+    base_port: int,
+    seed: int | None,
+    display: LiveDisplay,
+) -> RunResult:
+    from chaos.runner import Runner, RunResult
+    from chaos.runner.overrides import merge_overrides
+
+    result = RunResult()
+    overrides = merge_overrides(*(e.workload for e in experiments), overrides) or None
+    run_mesh = mesh.for_run(workload_overrides=overrides, seed=seed, base_port=base_port)
+    async with run_mesh as (state, started):
+        if started:
+            console.print("started a mesh for this run (stopped at the end)")
+        runner = Runner(state, quick=quick, out_dir=out_dir, handler=display, target=mesh.name)
+        for index, experiment in enumerate(experiments, 1):
+            if step:
+                display.pause()
+                console.rule(f"[bold]{index}/{len(experiments)} · {experiment.title}")
+                console.print(experiment.narration.inject)
+                answer = await asyncio.to_thread(
+                    console.input, "Press Enter to start, s to skip, q to stop: "
+                )
+                if answer.strip().lower() == "q":
+                    break
+                if answer.strip().lower() == "s":
+                    continue
+            display.experiment_started(experiment, index, len(experiments))
+            journal = await runner.run_one(experiment)
+            result.journals.append(journal)
+            display.experiment_finished(journal)
+    display.stop()
+    return result
+
+
+@app.command()
+def ablate(
+    which: Annotated[
+        str, typer.Argument(help="all, a fallacy number (1-8), or an experiment name.")
+    ] = "all",
+    quick: Annotated[bool, typer.Option(help="Shorter faults (CI, demos).")] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            help="Cells run side by side, each on its own mesh (default: 3 per 2 cores, at most 4)."
+        ),
+    ] = None,
+    base_port: Annotated[
+        int,
+        typer.Option(
+            help="First port of each cell's mesh; 0 picks free ports (needed with --jobs > 1)."
+        ),
+    ] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the matrix and the cells' journals go (default ./fallacies-runs/STAMP)."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for the fault proxy's draws.")] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Prove each defence: run every experiment with all defences on, then once per declared
+    defence with only that one off, and write the defence matrix (HTML, Markdown, JSON).
+
+    Exits 1 when a defence does not break the expectation it protects, or when anything
+    fails with every defence on.
+    """
+    import datetime as dt
+
+    from chaos.cli.display import AblationDisplay, print_matrix
+    from chaos.report.matrix import write_matrix
+    from chaos.runner.ablation import Ablation, cells_for, default_jobs
+
+    experiments = select(load_experiments(), which)
+    undeclared = [e.name for e in experiments if not e.defences]
+    if len(undeclared) == len(experiments):
+        raise fail(f"{', '.join(undeclared)} declares no defence: nothing to ablate", 2)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = out if out is not None else Path("fallacies-runs") / f"{stamp}-ablate"
+    jobs = jobs if jobs is not None else default_jobs()
+    display = AblationDisplay(console)
+    try:
+        ablation = Ablation(
+            experiments,
+            out_dir=out_dir,
+            quick=quick,
+            jobs=jobs,
+            base_port=base_port,
+            seed=seed,
+            handler=display,
+            backend=backend(False, state_dir),
+        )
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    console.print(
+        f"ablating {len(experiments)} experiments: {len(cells_for(experiments))} cells, "
+        f"{jobs} at a time"
+    )
+    try:
+        matrix = asyncio.run(ablation.run())
+    except KeyboardInterrupt:
+        display.stop()
+        err_console.print("interrupted: every cell's faults reverted; journals in " + str(out_dir))
+        raise typer.Exit(code=130) from None
+    finally:
+        display.stop()
+    print_matrix(console, matrix)
+    paths = write_matrix(matrix, out_dir)
+    console.print(f"defence matrix: {paths.html} (+ {paths.markdown.name}, {paths.json.name})")
+    if not matrix.passed:
+        for line in matrix.problems:
+            err_console.print(f"not proven: {line}")
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def report(
+    journal: Annotated[Path, typer.Argument(help="A journal JSON file or a run directory.")],
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: beside it).")] = None,
+) -> None:
+    """Write the HTML, Markdown and JSON report of a run from its journals."""
+    from chaos.report import load_journals, write_report
+
+    try:
+        journals = load_journals(journal)
+    except (OSError, ValueError) as exc:
+        raise fail(str(exc), 2) from None
+    target = out if out is not None else (journal if journal.is_dir() else journal.parent)
+    paths = write_report(journals, target)
+    console.print(f"report: {paths.html} (+ {paths.markdown.name}, {paths.json.name})")

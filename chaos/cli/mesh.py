@@ -1,0 +1,186 @@
+"""``fallacies up | status | down | node | links``: a mesh's lifecycle, on either backend."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from chaos.cli._common import (
+    ComposeFlag,
+    StateDir,
+    app,
+    backend,
+    console,
+    err_console,
+    fail,
+    run,
+    running,
+)
+from chaos.mesh.errors import MeshError, UsageError
+from services.common.errors import PortInUseError
+
+if TYPE_CHECKING:
+    from chaos.mesh.model import MeshPlan, NodeStatus
+    from chaos.toxiproxy import Toxic
+
+
+def _ports(listen: dict[str, str]) -> str:
+    """``udp+tcp :5353  admin :8053``: every node is on the same host, so show ports only."""
+    return "  ".join(f"{role} :{where.rsplit(':', 1)[1]}" for role, where in listen.items())
+
+
+def _print_plan_table(plan: MeshPlan, started_in_s: float | None) -> None:
+    from rich.table import Table
+
+    title = "fallacies mesh"
+    if started_in_s is not None:
+        title += f" (healthy in {started_in_s:.2f} s)"
+    table = Table(title=title)
+    table.add_column("node")
+    table.add_column(f"ports on {plan.host}")
+    table.add_column("metrics", no_wrap=True)
+    for node in plan.nodes:
+        table.add_row(node.name, _ports(node.listen), node.metrics_url)
+    console.print(table)
+    console.print(f"control API: {plan.control_url}   stop with Ctrl-C or `fallacies down`")
+
+
+def _print_status_table(rows: list[NodeStatus] | None) -> bool:
+    from rich.table import Table
+
+    if rows is None:
+        err_console.print("no mesh is running (start one with `fallacies up`)")
+        return False
+    table = Table()
+    for column in ("node", "state", "health", "pid", "ports"):
+        table.add_column(column)
+    table.add_column("metrics", no_wrap=True)
+    all_ok = True
+    for row in rows:
+        all_ok &= row.healthy
+        health = "[green]healthy[/]" if row.healthy else "[red]down[/]"
+        state = row.state + (f" ({row.returncode})" if row.returncode is not None else "")
+        pid = str(row.pid or "-")
+        table.add_row(row.name, state, health, pid, _ports(row.listen), row.metrics_url)
+    console.print(table)
+    return all_ok
+
+
+@app.command()
+def up(
+    base_port: Annotated[
+        int, typer.Option(help="First port of the mesh's layout; 0 picks free ephemeral ports.")
+    ] = 17000,
+    detach: Annotated[
+        bool, typer.Option(help="Return once healthy; the mesh keeps running.")
+    ] = False,
+    toxiproxy: Annotated[
+        bool,
+        typer.Option(help="Carry the TCP links on a real toxiproxy-server (must be on PATH)."),
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed the fault proxy's random draws (reproducible).")
+    ] = None,
+    prometheus: Annotated[
+        bool,
+        typer.Option(help="Also run Prometheus (with the project's rules) when it is installed."),
+    ] = True,
+    compose: Annotated[
+        bool, typer.Option(help="Run the Docker Compose mesh (compose/compose.yaml) instead.")
+    ] = False,
+    build: Annotated[bool, typer.Option(help="With --compose: build the images first.")] = False,
+    grafana: Annotated[bool, typer.Option(help="With --compose: also start Grafana.")] = False,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(help="With --compose: image overrides (compose/offline.env from the build)."),
+    ] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Start the whole mesh as local processes on 127.0.0.1 (no Docker), or with --compose."""
+    from chaos.mesh.backend import UpOptions
+
+    mesh = backend(compose, state_dir)
+    options = UpOptions(
+        detach=detach,
+        base_port=base_port,
+        toxiproxy=toxiproxy,
+        seed=seed,
+        prometheus=prometheus,
+        build=build,
+        grafana=grafana,
+        env_file=env_file,
+    )
+    try:
+        state = mesh.up(options, _print_plan_table)
+    except UsageError as exc:
+        raise fail(str(exc), 2) from None
+    except (MeshError, PortInUseError) as exc:
+        raise fail(str(exc)) from None
+    if state is None:
+        console.print("mesh stopped")
+        return
+    if state.supervisor_pid:
+        console.print(f"mesh running (supervisor pid {state.supervisor_pid})")
+    _print_status_table(asyncio.run(mesh.status()))
+
+
+@app.command()
+def status(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
+    """Show the health of each node; exit 1 if any is down."""
+    if not _print_status_table(asyncio.run(backend(compose, state_dir).status())):
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def down(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
+    """Stop every process of a mesh started with `fallacies up` (or its containers)."""
+    try:
+        console.print(backend(compose, state_dir).down())
+    except MeshError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def node(
+    name: Annotated[str, typer.Argument(help="Node name, e.g. api-1.")],
+    action: Annotated[str, typer.Argument(help="stop | start | restart | kill | pause | resume")],
+    compose: ComposeFlag = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Stop, start, kill, pause or resume one node of the running mesh."""
+    from chaos.mesh.control import node_action
+
+    result = run(node_action(running(compose, state_dir), name, action))
+    console.print(f"{result['name']}: {result['state']} (pid {result['pid'] or '-'})")
+
+
+def toxic_summary(toxic: Toxic) -> str:
+    attrs = " ".join(f"{k}={v}" for k, v in toxic.attributes.items())
+    extra = f" toxicity={toxic.toxicity:g}" if toxic.toxicity != 1 else ""
+    if toxic.expires_at is not None:
+        extra += f" expires {toxic.expires_at:%H:%M:%S}"
+    return f"{toxic.name} ({toxic.type} {toxic.stream}{extra}) {attrs}".strip()
+
+
+@app.command()
+def links(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
+    """List the mesh's links: protocol, ports, which proxy carries them, active faults."""
+    from rich.table import Table
+
+    from chaos.mesh.links import Links
+
+    views = run(Links(running(compose, state_dir)).views())
+    table = Table()
+    for column in ("link", "proto", "listen", "upstream", "via", "state", "faults"):
+        table.add_column(column)
+    for view in views:
+        enabled = {True: "[green]up[/]", False: "[red]down[/]", None: "?"}[view.enabled]
+        faults = "\n".join(toxic_summary(t) for t in view.toxics) or "-"
+        info = view.info
+        table.add_row(
+            view.name, info.protocol, info.listen, info.upstream, info.proxy, enabled, faults
+        )
+    console.print(table)
