@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 
 def load_experiments() -> list[Experiment]:
-    from chaos.experiment import ExperimentError, load_all
+    from chaos.experiment import ExperimentError
     from chaos.experiments import EXPERIMENTS_DIR
+    from chaos.loader import load_all
 
     try:
         return load_all(EXPERIMENTS_DIR)

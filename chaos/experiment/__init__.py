@@ -1,7 +1,10 @@
-"""Experiments as documents: the typed model and the validating loader."""
+"""Experiments as data: the typed model a loaded file becomes (``chaos.loader`` reads files).
+
+A leaf: it imports nothing of the project, so faults, signals and the runner can
+all take an ``Experiment`` without importing the loader that validates one.
+"""
 
 from chaos.experiment.errors import ExperimentError, Problem
-from chaos.experiment.loader import load_all, load_experiment, validate_all
 from chaos.experiment.model import (
     FALLACIES,
     Check,
@@ -20,7 +23,4 @@ __all__ = [
     "Narration",
     "Problem",
     "Rollback",
-    "load_all",
-    "load_experiment",
-    "validate_all",
 ]

@@ -1,6 +1,6 @@
 """``profile``: a link turned into Ethernet, Wi-Fi or LTE (the network is homogeneous).
 
-Attribute ``name`` picks a profile of :mod:`chaos.faults.profiles`: a latency (with
+Attribute ``name`` picks a profile of :mod:`chaos.faults._profiles`: a latency (with
 jitter) and a bandwidth toxic on each direction, from the medium's Shannon capacity
 and the share of it an application gets. Two api links on different profiles are
 the heterogeneous network a round-robin client ignores.
@@ -13,8 +13,8 @@ from typing import Any
 from chaos.experiment.model import FaultStep
 from chaos.faults import register
 from chaos.faults._common import LINKS, Attr, check_attributes, require_target
+from chaos.faults._profiles import PROFILES
 from chaos.faults.base import Fault, FaultContext
-from chaos.faults.profiles import PROFILES
 from chaos.mesh.links import STREAMS
 
 

@@ -6,7 +6,7 @@ the window helpers read its absence as "not scraped", not as a reset. Each sampl
 keeps its raw name (``_total``, ``_bucket``, ``_sum``, ``_count``) and gains
 ``node="<target name>"``; ``_created`` series are dropped before parsing — they are
 timestamps no signal reads, a fifth of the workload's exposition, and parsing is
-what a scrape costs (``python -m chaos.signals.bench``).
+what a scrape costs (``python bench/bench_signals.py``).
 """
 
 from __future__ import annotations

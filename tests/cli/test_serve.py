@@ -19,6 +19,21 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
+def free_udp_and_tcp_port() -> int:
+    """A port free for both: the DNS server takes the same number over UDP and TCP."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
 async def spawn(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         *CLI,
@@ -46,7 +61,7 @@ async def read_until(proc: asyncio.subprocess.Process, needle: str, count: int) 
     [("dns", {"udp", "tcp", "admin"}), ("ntp", {"udp", "admin"})],
 )
 async def test_serve_announces_and_stops_on_sigterm(service: str, roles: set[str]) -> None:
-    port, admin = free_port(socket.SOCK_DGRAM), free_port()
+    port, admin = free_udp_and_tcp_port(), free_port()
     proc = await spawn("serve", service, "--port", str(port), "--admin-port", str(admin))
     try:
         lines = await read_until(proc, "listening on", len(roles))

@@ -25,8 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.compose import lifecycle, topology
 from chaos.compose.lifecycle import wait_healthy
-from chaos.experiment import load_all
 from chaos.experiments import EXPERIMENTS_DIR
+from chaos.loader import load_all
 from chaos.mesh.links import Links
 from chaos.mesh.state import MeshState
 from chaos.runner import Runner

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from chaos.experiment import load_all
+from chaos.loader import load_all
 from tests.dashboards.promql import (
     GRAFANA_DIR,
     PROVISIONING_DIR,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from chaos.faults import FAULTS, FaultContext
-from chaos.faults.profiles import PROFILES
+from chaos.faults._profiles import PROFILES
 from chaos.faults.rollbacks import ROLLBACKS
 from tests.faults.conftest import eventually, janitor_ids, proxy_of, step, toxics_on
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from chaos.faults.profiles import PROFILES, describe
+from chaos.faults._profiles import PROFILES, describe
 
 
 def test_shannon_capacity() -> None:

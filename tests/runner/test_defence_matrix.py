@@ -15,8 +15,8 @@ import pytest
 import pytest_asyncio
 
 from chaos.embedded.backend import EmbeddedBackend
-from chaos.experiment import load_all
 from chaos.experiments import EXPERIMENTS_DIR
+from chaos.loader import load_all
 from chaos.matrix import Matrix
 from chaos.report.matrix import write_matrix
 from chaos.runner.ablation import Ablation, default_jobs

@@ -15,9 +15,9 @@ import pytest_asyncio
 
 from chaos.embedded.plan import build_plan
 from chaos.embedded.supervisor import Supervisor
-from chaos.experiment import load_all
 from chaos.experiments import EXPERIMENTS_DIR
 from chaos.journal import Journal
+from chaos.loader import load_all
 from chaos.mesh.state import MeshState
 from chaos.runner import Runner
 from tests.runner.cleanliness import leftovers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.experiment.yamldoc import INVALID, parent, parse
+from chaos.loader.yamldoc import INVALID, parent, parse
 
 TEXT = """\
 # a comment first

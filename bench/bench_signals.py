@@ -1,4 +1,4 @@
-"""How long a scrape costs the runner: ``python -m chaos.signals.bench [node=URL ...]``.
+"""How long a scrape costs the runner: ``python bench/bench_signals.py [node=URL ...]``.
 
 Without arguments it parses expositions of the workload and an API replica with
 every label combination a run can produce filled in (an upper bound of what the
@@ -14,10 +14,13 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from chaos.signals.sampler import Sampler, parse_exposition
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from chaos.signals.sampler import Sampler, parse_exposition  # noqa: E402
 
 ROUNDS = 50
 

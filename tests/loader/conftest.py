@@ -12,16 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from chaos.experiment import (
-    Experiment,
-    ExperimentError,
-    FaultStep,
-    Problem,
-    load_all,
-    load_experiment,
-    validate_all,
-)
+from chaos.experiment import Experiment, ExperimentError, FaultStep, Problem
 from chaos.faults.base import FaultSpecError
+from chaos.loader import load_all, load_experiment, validate_all
 
 LINKS = ("api-1", "api-2")
 

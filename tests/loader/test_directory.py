@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from chaos.experiment import ExperimentError
-from tests.experiment.conftest import VALID, edit, line_of, load_directory, validate_directory
+from tests.loader.conftest import VALID, edit, line_of, load_directory, validate_directory
 
 
 def _write(directory: Path, name: str, text: str) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.experiment.loader import parse_duration
+from chaos.loader import parse_duration
 
 
 @pytest.mark.parametrize(

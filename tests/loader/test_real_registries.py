@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.experiment import ExperimentError, load_all, load_experiment, validate_all
+from chaos.experiment import ExperimentError
 from chaos.experiments import EXPERIMENTS_DIR
-from tests.experiment.conftest import VALID, Writer, edit, line_of
+from chaos.loader import load_all, load_experiment, validate_all
+from tests.loader.conftest import VALID, Writer, edit, line_of
 
 
 def test_every_shipped_experiment_is_valid() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chaos.experiment import ExperimentError
-from tests.experiment.conftest import VALID, Writer, edit, line_of, load, only, problems
+from tests.loader.conftest import VALID, Writer, edit, line_of, load, only, problems
 
 RESILIENT_EXPECTATION = """\
   - phase: during

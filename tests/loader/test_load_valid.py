@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chaos.experiment import Check, FaultStep, Narration, Rollback
 from chaos.experiment.model import Experiment
-from tests.experiment.conftest import VALID, Writer, edit, line_of, load
+from tests.loader.conftest import VALID, Writer, edit, line_of, load
 
 
 def test_valid_file_loads_into_the_expected_experiment(write: Writer) -> None:
