@@ -119,7 +119,7 @@ def main() -> int:
     print(f"  sent / completed   : {stats.get('sent', 0):,.0f} / {stats.get('completed', 0):,.0f}")
     print(f"  answered           : {answered:.2f} %  (lost {stats.get('lost', 0):,.0f})")
     print(f"  average latency    : {stats.get('latency', 0) * 1000:.3f} ms")
-    print(f"  server counted     : {served:,.0f} queries (dns_queries_total, udp)")
+    print(f"  server counted     : {served:,.0f} queries (fallacies_dns_queries_total, udp)")
     return 0
 
 
@@ -130,7 +130,7 @@ def _served(admin: str) -> float:
         text = response.read().decode()
     total = 0.0
     for line in text.splitlines():
-        if line.startswith("dns_queries_total{") and 'transport="udp"' in line:
+        if line.startswith("fallacies_dns_queries_total{") and 'transport="udp"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
 

@@ -38,7 +38,9 @@ def journeys(metrics_url: str) -> dict[str, float]:
     text = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
     totals: dict[str, float] = {}
     for match in re.finditer(
-        r'^workload_journeys_total\{client="(\w+)",outcome="(\w+)"\} ([0-9.e+]+)$', text, re.M
+        r'^fallacies_workload_journeys_total\{client="(\w+)",outcome="(\w+)"\} ([0-9.e+]+)$',
+        text,
+        re.M,
     ):
         client, outcome, value = match.groups()
         if outcome == "ok":

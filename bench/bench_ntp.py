@@ -148,8 +148,8 @@ def main() -> None:
     sent = sum(r["sent"] for r in results)
     received = sum(r["received"] for r in results)
     bad = sum(r["bad"] for r in results)
-    seen = after["ntp_requests_total"] - before["ntp_requests_total"]
-    replied = after["ntp_replies_total"] - before["ntp_replies_total"]
+    seen = after["fallacies_ntp_requests_total"] - before["fallacies_ntp_requests_total"]
+    replied = after["fallacies_ntp_replies_total"] - before["fallacies_ntp_replies_total"]
     lost = sent - received
     limit = f"{args.rate_limit:g}/s per source" if args.rate_limit else "off"
     print(f"server      uvloop, 1 process, rate limit {limit}  (host has {os.cpu_count()} CPUs)")
@@ -158,8 +158,8 @@ def main() -> None:
     print(f"received    {received:>10,} replies ({bad} malformed)")
     print(f"replies/s   {received / args.duration:>10,.0f}  ({elapsed:.1f} s wall incl. drain)")
     print(f"lost        {lost:>10,} ({100 * lost / max(sent, 1):.3f} %)")
-    kod = after.get('ntp_kod_sent_total{code="RATE"}', 0) - before.get(
-        'ntp_kod_sent_total{code="RATE"}', 0
+    kod = after.get('fallacies_ntp_kod_sent_total{code="RATE"}', 0) - before.get(
+        'fallacies_ntp_kod_sent_total{code="RATE"}', 0
     )
     print(f"  server saw {seen:,.0f} requests, replied {replied:,.0f}, KoD {kod:,.0f}:")
     print(f"  dropped before the server (kernel): {sent - seen:,.0f}")

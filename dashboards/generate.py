@@ -1,7 +1,11 @@
 """Generate the Grafana dashboards in ``dashboards/grafana/`` — this script is their source.
 
-    python dashboards/generate.py           # rewrite the JSON files
+    python dashboards/generate.py           # rewrite the JSON files and the signal rules
     python dashboards/generate.py --check   # exit 1 if a file differs from what it makes
+
+The signals' recording rules (``dashboards/rules/fallacies.signals.yaml``) are written
+from the signal library too: each signal's ``promql()`` under its ``record`` name, the
+series every signal panel and alert reads.
 
 An overview (``fallacies-overview``: one tile per fallacy, naive against resilient on
 the experiment's key signal, and the alerts firing) and one dashboard per fallacy
@@ -29,9 +33,12 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from chaos.experiment import Experiment, load_all
+import yaml
+
+from chaos.experiment import Experiment
 from chaos.faults import FAULTS
-from chaos.signals.library import LIBRARY, LibrarySignal
+from chaos.loader import load_all
+from chaos.signals.library import LIBRARY, WINDOW, LibrarySignal
 
 JSON = dict[str, Any]
 
@@ -70,117 +77,51 @@ class Query:
     """Default: the library's description."""
 
 
-def _rate(recorded: str, title: str, **matchers: str) -> Query:
-    return Query(expr=_select(recorded, **matchers), unit="short", title=title)
-
-
-def _select(name: str, **matchers: str) -> str:
-    pairs = ['client="$client"', *(f'{k}="{v}"' for k, v in matchers.items())]
-    return f"{name}{{{','.join(pairs)}}}"
-
-
-QUERIES: dict[str, Query] = {
-    # journeys
-    "journey_success_ratio": Query(
-        expr=_select("client:workload_journey_success:ratio_rate30s"),
-        unit="percentunit",
-        ratio=True,
-    ),
-    "journeys_ok_per_s": _rate("client:workload_journeys_ok:rate30s", "Successful journeys /s"),
-    "journey_p99_seconds": Query(
-        expr=_select("client:workload_journey_duration_seconds:p99_rate30s"), unit="s"
-    ),
-    "journey_p50_seconds": Query(
-        expr=_select("client:workload_journey_duration_seconds:p50_rate30s"), unit="s"
-    ),
-    "requests_in_flight": Query(
-        expr=_select("client:workload_requests_in_flight:max"), unit="short"
-    ),
-    "journey_age_seconds": Query(expr=_select("client:workload_journey_age_seconds:max"), unit="s"),
-    # bandwidth and transport cost
-    "bytes_per_journey": Query(
-        expr=_select("client:workload_received_bytes_per_journey:ratio_rate30s"),
-        unit="decbytes",
-    ),
-    "received_bytes_per_s": Query(
-        expr=_select("client:workload_received_bytes:rate30s"), unit="Bps"
-    ),
-    "requests_per_journey": Query(
-        expr=_select("client:workload_requests_per_journey:ratio_rate30s"), unit="short"
-    ),
-    "transport_cost_per_journey": Query(
-        expr=_select("client:workload_transport_cost_dollars_per_journey:ratio_rate30s"),
-        unit="currencyUSD",
-    ),
-    "catalog_fetch_p99_seconds": Query(
-        expr=_select("client_step:workload_step_duration_seconds:p99_rate30s", step="catalog"),
-        unit="s",
-    ),
-    "not_modified": _rate("client:workload_not_modified:rate30s", "Catalog reads answered 304 /s"),
-    # reliability
-    "retries": _rate("client:workload_retries:rate30s", "Retries /s"),
-    "hedges": _rate("client:workload_hedges:rate30s", "Hedged requests /s"),
-    "replica_divergence": Query(
-        expr='max by (node) (api_replica_divergent_keys{node=~"api-[0-9]+"})',
-        unit="short",
-        per_client=False,
-        legend="{{node}}",
-    ),
-    # security
-    "forged_accepted": _rate(
-        "client_action:workload_forged_responses:rate30s",
-        "Forged responses accepted /s",
-        action="accepted",
-    ),
-    "forged_rejected": _rate(
-        "client_action:workload_forged_responses:rate30s",
-        "Forged responses rejected /s",
-        action="rejected",
-    ),
-    # topology and DNS
-    "stale_endpoint_errors": _rate(
-        "client:workload_stale_endpoint_errors:rate30s", "Stale-endpoint errors /s"
-    ),
-    "dns_failures": _rate("client:workload_dns_failures:rate30s", "DNS failures /s"),
-    "dns_large_answer_failures": _rate(
-        "client:workload_dns_large_answer_failures:rate30s", "DNS failures on large answers /s"
-    ),
-    "dns_tcp_lookups": _rate(
-        "client_transport:workload_dns_lookups:rate30s", "DNS lookups over TCP /s", transport="tcp"
-    ),
-    # administrators
-    "clock_offset_abs_seconds": Query(
-        expr=_select("client:workload_clock_offset_seconds:abs"), unit="s"
-    ),
-    "rejected_skew": _rate(
-        "client_reason:workload_rejects:rate30s",
-        "Requests rejected for clock skew /s",
-        reason="RequestTimeTooSkewed",
-    ),
-    "rejected_key": Query(
-        expr='sum by (client) (client_reason:workload_rejects:rate30s{client="$client",'
-        'reason=~"InvalidKeyId|SignatureDoesNotMatch"})',
-        unit="short",
-        title="Requests rejected for the key /s",
-    ),
-    # per replica
-    "api1_share": Query(
-        expr=_select("client_replica:workload_requests:ratio_rate30s", replica="api-1"),
-        unit="percentunit",
-        ratio=True,
-    ),
-    "api2_share": Query(
-        expr=_select("client_replica:workload_requests:ratio_rate30s", replica="api-2"),
-        unit="percentunit",
-        ratio=True,
-    ),
+GRAFANA_UNITS = {
+    "ratio": "percentunit",
+    "seconds": "s",
+    "bytes": "decbytes",
+    "bytes/s": "Bps",
+    "1/s": "short",
+    "count": "short",
+    "dollars": "currencyUSD",
 }
+"""The library's units (``chaos.signals.units``) as Grafana's."""
+
+
+def signal_query(signal: LibrarySignal) -> Query:
+    """A signal's panel: its recorded series, per client, in its unit."""
+    if signal.per_client:
+        return Query(
+            expr=f'{signal.record}{{client="$client"}}',
+            unit=GRAFANA_UNITS[signal.unit],
+            title=_titled(signal),
+            ratio=signal.unit == "ratio",
+        )
+    return Query(
+        expr=signal.record,
+        unit=GRAFANA_UNITS[signal.unit],
+        title=_titled(signal),
+        per_client=False,
+        legend=signal.title,
+    )
+
+
+def _titled(signal: LibrarySignal) -> str:
+    """Counts are over the recorded window: the title says which."""
+    return (
+        f"{signal.title} in {WINDOW}" if signal.operation.startswith("increase") else signal.title
+    )
+
+
+QUERIES: dict[str, Query] = {signal.name: signal_query(signal) for signal in LIBRARY}
 """Signal name (the experiments' vocabulary) → how a panel shows it."""
 
 EXTRA_PANELS: dict[int, tuple[str | Query, ...]] = {
     2: (
         Query(
-            expr='client_replica:workload_replica_latency_seconds:p99_rate30s{client="$client"}',
+            expr="histogram_quantile(0.99, sum by (client, replica, le) "
+            '(rate(fallacies_workload_replica_latency_seconds_bucket{client="$client"}[30s])))',
             unit="s",
             title="Latency p99 per replica",
             legend_suffix=" {{replica}}",
@@ -202,7 +143,7 @@ EXTRA_PANELS: dict[int, tuple[str | Query, ...]] = {
     ),
     6: (
         Query(
-            expr="ntp_served_offset_seconds",
+            expr="fallacies_ntp_served_offset_seconds",
             unit="s",
             title="Offset served by each time server",
             per_client=False,
@@ -213,7 +154,8 @@ EXTRA_PANELS: dict[int, tuple[str | Query, ...]] = {
     ),
     7: (
         Query(
-            expr=_select("client:workload_transport_cost_dollars:rate30s"),
+            expr="sum by (client) (rate(fallacies_workload_transport_cost_dollars_total"
+            '{client="$client"}[30s]))',
             unit="currencyUSD",
             title="Transport cost per second",
             description="Bytes × price per GB + requests × price per request, per second.",
@@ -258,14 +200,17 @@ def fault_overlay(experiment: Experiment) -> Overlay:
             "faults active",
         )
     if "redirect" in kinds:
-        return Overlay('sum(rate(api_requests_total{node="rogue"}[30s]))', "rogue answers /s")
+        return Overlay(
+            'sum(rate(fallacies_api_requests_total{node="rogue"}[30s]))', "rogue answers /s"
+        )
     if "node_stop" in kinds:
         nodes = "|".join(sorted(s.target for s in experiment.method if s.kind == "node_stop"))
         return Overlay(f'count(up{{node=~"{nodes}"}} == 0) or vector(0)', "nodes stopped")
     if "clock_skew" in kinds:
         nodes = "|".join(sorted(s.target for s in experiment.method if s.kind == "clock_skew"))
         return Overlay(
-            f'max(abs(ntp_served_offset_seconds{{node=~"{nodes}"}}))', "time server offset (s)"
+            f'max(abs(fallacies_ntp_served_offset_seconds{{node=~"{nodes}"}}))',
+            "time server offset (s)",
         )
     raise ValueError(f"{experiment.name}: no metric shows its faults ({sorted(kinds)})")
 
@@ -612,7 +557,28 @@ def render(dashboard: JSON) -> str:
     return json.dumps(dashboard, indent=2, ensure_ascii=False) + "\n"
 
 
-def stale_files(out_dir: Path = OUT_DIR) -> list[str]:
+RULES_FILE = Path(__file__).resolve().parent / "rules" / "fallacies.signals.yaml"
+RULES_HEADER = """\
+# The experiments' signals as recorded series, one per client: written by
+# `python dashboards/generate.py` from chaos/signals/library.py (each signal's
+# promql() under its record name). Do not edit: change the signal and regenerate.
+#
+# Names follow level:metric:operations (prometheus.io/docs/practices/rules): the
+# level is `client` (or `mesh`), the metric is the signal's name, the operations
+# say what was done over the 30 s window. Counters that appear with their first
+# event fall back to 0 per client, so a chart draws a flat line, not a gap; a
+# ratio over no finished journey has no value, as the runner says.
+"""
+
+
+def signal_rules() -> str:
+    """The recording rules file, from the signal library."""
+    rules = [{"record": signal.record, "expr": signal.promql()} for signal in LIBRARY]
+    groups = {"groups": [{"name": "fallacies.signals", "interval": "1s", "rules": rules}]}
+    return RULES_HEADER + yaml.safe_dump(groups, sort_keys=False, width=1000)
+
+
+def stale_files(out_dir: Path = OUT_DIR, rules_file: Path = RULES_FILE) -> list[str]:
     """Files that differ from what the script makes, are missing, or are left over."""
     wanted = {name: render(dash) for name, dash in build().items()}
     problems = []
@@ -621,6 +587,8 @@ def stale_files(out_dir: Path = OUT_DIR) -> list[str]:
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             problems.append(name)
     problems += sorted(p.name for p in out_dir.glob("*.json") if p.name not in wanted)
+    if not rules_file.is_file() or rules_file.read_text(encoding="utf-8") != signal_rules():
+        problems.append(rules_file.name)
     return problems
 
 
@@ -628,14 +596,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="only compare, exit 1 on a diff")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output directory")
+    parser.add_argument("--rules", type=Path, default=RULES_FILE, help="signal rules file")
     args = parser.parse_args(argv)
     out_dir: Path = args.out
+    rules_file: Path = args.rules
     if args.check:
-        stale = stale_files(out_dir)
+        stale = stale_files(out_dir, rules_file)
         for name in stale:
-            print(
-                f"{out_dir / name}: differs from `python dashboards/generate.py`", file=sys.stderr
-            )
+            print(f"{name}: differs from `python dashboards/generate.py`", file=sys.stderr)
         return 1 if stale else 0
     out_dir.mkdir(parents=True, exist_ok=True)
     files = build()
@@ -644,7 +612,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             path.unlink()
     for name, dashboard in files.items():
         (out_dir / name).write_text(render(dashboard), encoding="utf-8")
-    print(f"wrote {len(files)} dashboards to {out_dir}")
+    rules_file.write_text(signal_rules(), encoding="utf-8")
+    print(
+        f"wrote {len(files)} dashboards to {out_dir} "
+        f"and {len(LIBRARY)} signal rules to {rules_file}"
+    )
     return 0
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 Labels = tuple[tuple[str, str], ...]
 """Sorted (name, value) pairs; every sample also carries ``node`` (who exposed it)."""
 SeriesKey = tuple[str, Labels]
-"""(sample name, labels), e.g. ("workload_journeys_total", (("client","naive"), ...))."""
+"""(sample name, labels), e.g. ("fallacies_workload_journeys_total", (("client","naive"), ...))."""
 
 
 @dataclass(frozen=True)

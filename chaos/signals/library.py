@@ -13,6 +13,11 @@ replicas, the same for both clients):
 Adding a signal is one entry in ``LIBRARY``; ``chaos.signals.SIGNALS`` registers it by
 name. The names are a contract with the experiment files; the selectors are checked
 against the services' real registries by ``tests/signals``.
+
+Each definition is also the signal's PromQL (``promql``, over Prometheus's last
+``WINDOW``) under its recorded name (``record``): ``python dashboards/generate.py``
+writes the recording rules and the dashboards' queries from it, so the runner, the
+report, Grafana and the alerts read one definition.
 """
 
 from __future__ import annotations
@@ -20,14 +25,16 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from chaos.signals import window as w
 from chaos.signals.base import Signal, Snapshot
 from chaos.signals.window import Combine, Selector, sel
 
 __all__ = [
+    "BASELINE",
     "LIBRARY",
+    "WINDOW",
     "Gauge",
     "Increase",
     "LibrarySignal",
@@ -40,6 +47,14 @@ __all__ = [
 ]
 
 
+WINDOW = "30s"
+"""The range of the recorded series: 15-30 scrapes at 1-2 s, shorter than a fault."""
+BASELINE = "fallacies_workload_journeys_in_flight"
+"""A gauge each client exports from its first second: ``0 * max by (client) (...)``
+gives a counter that has not appeared yet (no hedge, no DNS failure so far) a 0
+rather than a gap in a chart."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class LibrarySignal(Signal):
     """Fields shared by every shape; ``selectors`` lists the series it reads."""
@@ -49,9 +64,29 @@ class LibrarySignal(Signal):
     unit: str
     description: str
     per_client: bool
+    operation: ClassVar[str]
+    """The ``operations`` part of the recorded name (level:metric:operations)."""
 
     def narrow(self, selector: Selector, client: str) -> Selector:
         return selector.where(client=client) if self.per_client else selector
+
+    @property
+    def record(self) -> str:
+        """The recorded series: ``client:<name>:<operation>`` (``mesh:`` when not per client)."""
+        return f"{'client' if self.per_client else 'mesh'}:{self.name}:{self.operation}"
+
+    @property
+    def by(self) -> str:
+        return "by (client) " if self.per_client else ""
+
+    @abc.abstractmethod
+    def promql(self) -> str:
+        """The same value as ``value`` over Prometheus's last ``WINDOW``, per client."""
+
+    def counter(self, function: str, selector: Selector) -> str:
+        """``function`` (rate, increase) of counters summed, 0 before their first event."""
+        expr = f"sum {self.by}({function}({selector}[{WINDOW}]))"
+        return f"{expr} or 0 * max by (client) ({BASELINE})" if self.per_client else expr
 
     @property
     @abc.abstractmethod
@@ -62,9 +97,13 @@ class LibrarySignal(Signal):
 @dataclass(frozen=True, kw_only=True)
 class Increase(LibrarySignal):
     metric: Selector
+    operation: ClassVar[str] = f"increase{WINDOW}"
 
     def value(self, window: Sequence[Snapshot], client: str) -> float | None:
         return w.increase(window, self.narrow(self.metric, client))
+
+    def promql(self) -> str:
+        return self.counter("increase", self.metric)
 
     @property
     def selectors(self) -> tuple[Selector, ...]:
@@ -74,9 +113,13 @@ class Increase(LibrarySignal):
 @dataclass(frozen=True, kw_only=True)
 class Rate(LibrarySignal):
     metric: Selector
+    operation: ClassVar[str] = f"rate{WINDOW}"
 
     def value(self, window: Sequence[Snapshot], client: str) -> float | None:
         return w.rate(window, self.narrow(self.metric, client))
+
+    def promql(self) -> str:
+        return self.counter("rate", self.metric)
 
     @property
     def selectors(self) -> tuple[Selector, ...]:
@@ -88,6 +131,13 @@ class Ratio(LibrarySignal):
     numerator: Selector
     denominator: Selector
     scale: float = 1.0
+    operation: ClassVar[str] = f"ratio_rate{WINDOW}"
+
+    def promql(self) -> str:
+        """No finished journey in the window: no value (``> 0``), as the runner says."""
+        scale = f"{self.scale:g} * " if self.scale != 1.0 else ""
+        denominator = f"sum {self.by}(rate({self.denominator}[{WINDOW}]))"
+        return f"{scale}({self.counter('rate', self.numerator)}) / ({denominator} > 0)"
 
     def value(self, window: Sequence[Snapshot], client: str) -> float | None:
         return w.ratio(
@@ -107,6 +157,12 @@ class Quantile(LibrarySignal):
     histogram: Selector
     """The histogram's base name (``..._seconds``); the ``_bucket`` series are read."""
     q: float
+    operation: ClassVar[str] = f"quantile_rate{WINDOW}"
+
+    def promql(self) -> str:
+        by = "client, le" if self.per_client else "le"
+        buckets = self.histogram.suffixed("_bucket")
+        return f"histogram_quantile({self.q:g}, sum by ({by}) (rate({buckets}[{WINDOW}])))"
 
     def value(self, window: Sequence[Snapshot], client: str) -> float | None:
         return w.histogram_quantile(self.q, window, self.narrow(self.histogram, client))
@@ -123,6 +179,22 @@ class Gauge(LibrarySignal):
     """Over time."""
     combine: Combine = "sum"
     """Across the series of one snapshot (e.g. ``max`` over the API replicas)."""
+    operation: ClassVar[str] = f"max{WINDOW}"
+
+    @property
+    def record(self) -> str:
+        reduce = {"max": f"max{WINDOW}", "mean": f"avg{WINDOW}", "last": "last"}[self.reduce]
+        return super().record.rsplit(":", 1)[0] + f":{reduce}"
+
+    def promql(self) -> str:
+        if self.combine == "absmax":
+            combined = f"max {self.by}(abs({self.metric}))"
+        else:
+            combined = f"{self.combine} {self.by}({self.metric})"
+        if self.reduce == "last":
+            return combined
+        over = {"max": "max_over_time", "mean": "avg_over_time"}[self.reduce]
+        return f"{over}(({combined})[{WINDOW}:1s])"
 
     def value(self, window: Sequence[Snapshot], client: str) -> float | None:
         selector = self.narrow(self.metric, client)
@@ -156,8 +228,8 @@ def replica_share(replica: str) -> Ratio:
             "it at 1/2 however slow the replica is; latency-aware balancing moves off it."
         ),
         per_client=True,
-        numerator=sel(f'workload_requests_total{{replica="{replica}"}}'),
-        denominator=sel("workload_requests_total"),
+        numerator=sel(f'fallacies_workload_requests_total{{replica="{replica}"}}'),
+        denominator=sel("fallacies_workload_requests_total"),
     )
 
 
@@ -173,7 +245,7 @@ def replica_latency(replica: str, q: float) -> Quantile:
             "shows here, whichever client pays for it."
         ),
         per_client=True,
-        histogram=sel(f'workload_replica_latency_seconds{{replica="{replica}"}}'),
+        histogram=sel(f'fallacies_workload_replica_latency_seconds{{replica="{replica}"}}'),
         q=q,
     )
 
@@ -182,7 +254,7 @@ REPLICAS: tuple[str, ...] = ("api-1", "api-2")
 """The workload's default ``api.replicas`` (a test keeps them equal; importing the
 workload's config here would import the whole workload service)."""
 
-_JOURNEYS = sel("workload_journeys_total")
+_JOURNEYS = sel("fallacies_workload_journeys_total")
 
 
 LIBRARY: tuple[LibrarySignal, ...] = (
@@ -194,7 +266,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Share of finished journeys that ended ok; None when none finished "
         "(a stalled client — see journeys_ok_per_s).",
         per_client=True,
-        numerator=sel('workload_journeys_total{outcome="ok"}'),
+        numerator=sel('fallacies_workload_journeys_total{outcome="ok"}'),
         denominator=_JOURNEYS,
     ),
     Rate(
@@ -204,7 +276,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Journeys finishing ok per second: a client stuck without a timeout "
         "shows 0 here, where the success ratio has nothing to divide.",
         per_client=True,
-        metric=sel('workload_journeys_total{outcome="ok"}'),
+        metric=sel('fallacies_workload_journeys_total{outcome="ok"}'),
     ),
     Increase(
         name="error_journeys",
@@ -212,7 +284,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="count",
         description="Journeys that ended in anything but ok (the outcome label says which).",
         per_client=True,
-        metric=sel('workload_journeys_total{outcome!="ok"}'),
+        metric=sel('fallacies_workload_journeys_total{outcome!="ok"}'),
     ),
     Quantile(
         name="journey_p99_seconds",
@@ -221,7 +293,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Tail of the journey's wall time (fallacy 2: latency is not zero); "
         "only finished journeys count, so a stuck client has none.",
         per_client=True,
-        histogram=sel("workload_journey_duration_seconds"),
+        histogram=sel("fallacies_workload_journey_duration_seconds"),
         q=0.99,
     ),
     Quantile(
@@ -230,7 +302,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="seconds",
         description="Median journey wall time: what a typical user waits.",
         per_client=True,
-        histogram=sel("workload_journey_duration_seconds"),
+        histogram=sel("fallacies_workload_journey_duration_seconds"),
         q=0.5,
     ),
     Gauge(
@@ -240,7 +312,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Peak of journeys started and not finished: 1 for the whole fault "
         "means a journey hung (no deadline).",
         per_client=True,
-        metric=sel("workload_journeys_in_flight"),
+        metric=sel("fallacies_workload_journeys_in_flight"),
     ),
     Gauge(
         name="journey_age_seconds",
@@ -250,7 +322,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         "journeys: it climbs when a client is stuck, where ratios and quantiles have no "
         "finished journey to show.",
         per_client=True,
-        metric=sel("workload_journey_age_seconds"),
+        metric=sel("fallacies_workload_journey_age_seconds"),
     ),
     Gauge(
         name="requests_in_flight",
@@ -259,7 +331,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Peak of HTTP requests sent and not answered: hedges raise it on "
         "purpose, a hung request holds it.",
         per_client=True,
-        metric=sel("workload_requests_in_flight"),
+        metric=sel("fallacies_workload_requests_in_flight"),
     ),
     # -- bandwidth and transport cost (fallacies 3 and 7) -------------------------------
     Ratio(
@@ -269,7 +341,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Wire bytes received per finished journey: the full uncompressed "
         "catalog every time versus gzip, ETag/304 and compact batches.",
         per_client=True,
-        numerator=sel("workload_received_bytes_total"),
+        numerator=sel("fallacies_workload_received_bytes_total"),
         denominator=_JOURNEYS,
     ),
     Rate(
@@ -278,7 +350,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="bytes/s",
         description="Wire bytes received per second: what a bandwidth cap divides.",
         per_client=True,
-        metric=sel("workload_received_bytes_total"),
+        metric=sel("fallacies_workload_received_bytes_total"),
     ),
     Ratio(
         name="requests_per_journey",
@@ -287,7 +359,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="HTTP requests per finished journey (retries, hedges, discovery "
         "included): N+1 calls versus one batch.",
         per_client=True,
-        numerator=sel("workload_requests_total"),
+        numerator=sel("fallacies_workload_requests_total"),
         denominator=_JOURNEYS,
     ),
     Ratio(
@@ -297,7 +369,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Bytes × price per GB + requests × price per request, per finished "
         "journey: transport cost is not zero.",
         per_client=True,
-        numerator=sel("workload_transport_cost_dollars_total"),
+        numerator=sel("fallacies_workload_transport_cost_dollars_total"),
         denominator=_JOURNEYS,
     ),
     Ratio(
@@ -306,7 +378,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="dollars",
         description="The same cost per thousand journeys, a number people can read.",
         per_client=True,
-        numerator=sel("workload_transport_cost_dollars_total"),
+        numerator=sel("fallacies_workload_transport_cost_dollars_total"),
         denominator=_JOURNEYS,
         scale=1000.0,
     ),
@@ -317,7 +389,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Tail of the catalog step under a bandwidth cap: 1.2 MB uncompressed "
         "versus gzip or a 304.",
         per_client=True,
-        histogram=sel('workload_step_duration_seconds{step="catalog"}'),
+        histogram=sel('fallacies_workload_step_duration_seconds{step="catalog"}'),
         q=0.99,
     ),
     Increase(
@@ -326,7 +398,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="count",
         description="ETag hits: catalog reads that cost headers only.",
         per_client=True,
-        metric=sel("workload_not_modified_total"),
+        metric=sel("fallacies_workload_not_modified_total"),
     ),
     # -- reliability (fallacy 1) --------------------------------------------------------
     Increase(
@@ -335,7 +407,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="count",
         description="Requests sent again after a failed attempt (backoff with jitter).",
         per_client=True,
-        metric=sel("workload_retries_total"),
+        metric=sel("fallacies_workload_retries_total"),
     ),
     Increase(
         name="hedges",
@@ -343,7 +415,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="count",
         description="Requests duplicated to another replica after a deadline (won or lost).",
         per_client=True,
-        metric=sel("workload_hedges_total"),
+        metric=sel("fallacies_workload_hedges_total"),
     ),
     Increase(
         name="hedges_won",
@@ -351,7 +423,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="count",
         description="Hedges whose answer came first: the slow first request was overtaken.",
         per_client=True,
-        metric=sel('workload_hedges_total{outcome="won"}'),
+        metric=sel('fallacies_workload_hedges_total{outcome="won"}'),
     ),
     Increase(
         name="write_replays",
@@ -360,7 +432,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Retried writes the API recognised by Idempotency-Key and did not "
         "apply twice: duplicates prevented.",
         per_client=True,
-        metric=sel("workload_write_replays_total"),
+        metric=sel("fallacies_workload_write_replays_total"),
     ),
     Gauge(
         name="replica_divergence",
@@ -369,7 +441,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Peak over the API replicas of keys known to differ from a peer: "
         "rises during a replication partition, back to 0 once they agree. Not per client.",
         per_client=False,
-        metric=sel("api_replica_divergent_keys"),
+        metric=sel("fallacies_api_replica_divergent_keys"),
         combine="max",
     ),
     # -- security (fallacy 4) -----------------------------------------------------------
@@ -379,7 +451,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="count",
         description="Answers whose signature does not verify that the client used anyway.",
         per_client=True,
-        metric=sel('workload_forged_responses_total{action="accepted"}'),
+        metric=sel('fallacies_workload_forged_responses_total{action="accepted"}'),
     ),
     Increase(
         name="forged_rejected",
@@ -387,7 +459,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="count",
         description="Answers refused because their signature does not verify.",
         per_client=True,
-        metric=sel('workload_forged_responses_total{action="rejected"}'),
+        metric=sel('fallacies_workload_forged_responses_total{action="rejected"}'),
     ),
     # -- topology and DNS (fallacies 5 and 8) -------------------------------------------
     Increase(
@@ -397,7 +469,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Connection failures to an address DNS no longer publishes: a client "
         "that cached a record past its TTL.",
         per_client=True,
-        metric=sel("workload_stale_endpoint_errors_total"),
+        metric=sel("fallacies_workload_stale_endpoint_errors_total"),
     ),
     Increase(
         name="dns_failures",
@@ -405,7 +477,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="count",
         description="DNS queries without a usable answer, any transport and reason.",
         per_client=True,
-        metric=sel("workload_dns_failures_total"),
+        metric=sel("fallacies_workload_dns_failures_total"),
     ),
     Increase(
         name="dns_large_answer_failures",
@@ -414,7 +486,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Queries lost to a truncated or cut datagram (TC set, or a 512-byte "
         "path): fallacy 8, a client that never falls back to TCP.",
         per_client=True,
-        metric=sel('workload_dns_failures_total{reason=~"truncated|malformed"}'),
+        metric=sel('fallacies_workload_dns_failures_total{reason=~"truncated|malformed"}'),
     ),
     Increase(
         name="dns_tcp_lookups",
@@ -422,7 +494,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="count",
         description="Queries retried over TCP after a truncated UDP answer.",
         per_client=True,
-        metric=sel('workload_dns_lookups_total{transport="tcp"}'),
+        metric=sel('fallacies_workload_dns_lookups_total{transport="tcp"}'),
     ),
     # -- administrators: clocks and keys (fallacy 6) ------------------------------------
     Gauge(
@@ -432,7 +504,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="Peak |client clock − true clock|: one lying time server moves a "
         "naive client; a falseticker filter does not follow it.",
         per_client=True,
-        metric=sel("workload_clock_offset_seconds"),
+        metric=sel("fallacies_workload_clock_offset_seconds"),
         combine="absmax",
     ),
     Increase(
@@ -442,7 +514,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="403 RequestTimeTooSkewed answers: the client's timestamps are off by "
         "more than the API tolerates.",
         per_client=True,
-        metric=sel('workload_rejects_total{reason="RequestTimeTooSkewed"}'),
+        metric=sel('fallacies_workload_rejects_total{reason="RequestTimeTooSkewed"}'),
     ),
     Increase(
         name="rejected_key",
@@ -451,7 +523,9 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="401 answers for the signing key (retired key id, or a secret that "
         "no longer matches) after another administrator rotated it.",
         per_client=True,
-        metric=sel('workload_rejects_total{reason=~"InvalidKeyId|SignatureDoesNotMatch"}'),
+        metric=sel(
+            'fallacies_workload_rejects_total{reason=~"InvalidKeyId|SignatureDoesNotMatch"}'
+        ),
     ),
     Increase(
         name="key_discoveries",
@@ -459,7 +533,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         unit="count",
         description="Successful key discoveries (/.well-known/keys) after a 401.",
         per_client=True,
-        metric=sel('workload_key_discoveries_total{outcome="ok"}'),
+        metric=sel('fallacies_workload_key_discoveries_total{outcome="ok"}'),
     ),
     # -- per replica (fallacy 8) --------------------------------------------------------
     *(replica_share(replica) for replica in REPLICAS),

@@ -5,7 +5,8 @@ of every delta (the runner passes the snapshot just before a phase starts for th
 reason), so a window of fewer than two snapshots has no delta and the counter
 helpers answer ``None``.
 
-Series are picked with a PromQL-like selector, ``sel('workload_journeys_total{outcome!="ok"}')``,
+Series are picked with a PromQL-like selector,
+``sel('fallacies_workload_journeys_total{outcome!="ok"}')``,
 and the helpers mirror PromQL without its extrapolation:
 
 ===================  ==============================================================

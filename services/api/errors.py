@@ -5,7 +5,7 @@
      ├── FieldError        (services.common) bad input naming the field -> 400 InvalidField
      └── SignatureError    (signing) a signature check failed -> 401/403 with its reason
 
-Every ``ApiError`` counts in ``api_rejects_total{reason}``; the reason codes are the
+Every ``ApiError`` counts in ``fallacies_api_rejects_total{reason}``; the reason codes are the
 constants below plus the signing module's, so the label stays bounded.
 """
 

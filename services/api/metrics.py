@@ -32,93 +32,97 @@ _LAG_BUCKETS = (
 class ApiMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
-            "api_requests_total",
+            "fallacies_api_requests_total",
             "HTTP requests served, by route template, method and status code.",
             ["route", "method", "status"],
             registry=registry,
         )
         self.duration = Histogram(
-            "api_request_duration_seconds",
+            "fallacies_api_request_duration_seconds",
             "Time from request received to response ready, by route template.",
             ["route"],
             registry=registry,
         )
         self.response_bytes = Counter(
-            "api_response_bytes_total",
+            "fallacies_api_response_bytes_total",
             "Response body bytes as sent (after gzip), by route template.",
             ["route"],
             registry=registry,
         )
         self.rejects = Counter(
-            "api_rejects_total",
+            "fallacies_api_rejects_total",
             "Requests refused before doing any work, by reason (e.g. RequestTimeTooSkewed).",
             ["reason"],
             registry=registry,
         )
         self.idempotent_replays = Counter(
-            "api_idempotent_replays_total",
+            "fallacies_api_idempotent_replays_total",
             "Writes answered from the idempotency store instead of being applied again.",
             registry=registry,
         )
         self.writes = Counter(
-            "api_writes_total",
+            "fallacies_api_writes_total",
             "Key/value writes, by source (client|replication) and outcome (applied|stale).",
             ["source", "outcome"],
             registry=registry,
         )
-        self.kv_keys = Gauge("api_kv_keys", "Keys held by this replica.", registry=registry)
+        self.kv_keys = Gauge(
+            "fallacies_api_kv_keys", "Keys held by this replica.", registry=registry
+        )
         self.replication_lag = Histogram(
-            "api_replication_lag_seconds",
+            "fallacies_api_replication_lag_seconds",
             "Seconds from a write being queued here to the peer acknowledging it.",
             buckets=_LAG_BUCKETS,
             registry=registry,
         )
         self.replication_queue_depth = Gauge(
-            "api_replication_queue_depth",
+            "fallacies_api_replication_queue_depth",
             "Keys written here and not yet acknowledged by the peer.",
             ["peer"],
             registry=registry,
         )
         self.replication_oldest_pending = Gauge(
-            "api_replication_oldest_pending_seconds",
+            "fallacies_api_replication_oldest_pending_seconds",
             "Age of the oldest write not yet acknowledged by the peer (0 when none).",
             ["peer"],
             registry=registry,
         )
         self.replication_attempts = Counter(
-            "api_replication_attempts_total",
+            "fallacies_api_replication_attempts_total",
             "Replication batches sent, by peer and outcome (ok|unreachable|rejected|forged).",
             ["peer", "outcome"],
             registry=registry,
         )
         self.divergent_keys = Gauge(
-            "api_replica_divergent_keys",
+            "fallacies_api_replica_divergent_keys",
             "Keys on which this replica and a peer are known to differ (anti-entropy + queue).",
             registry=registry,
         )
         self.anti_entropy_runs = Counter(
-            "api_anti_entropy_runs_total",
+            "fallacies_api_anti_entropy_runs_total",
             "Digest comparisons with a peer, by peer and outcome (ok|unreachable|rejected|forged).",
             ["peer", "outcome"],
             registry=registry,
         )
         self.key_rotations = Counter(
-            "api_key_rotations_total",
+            "fallacies_api_key_rotations_total",
             "Signing keys rotated through the admin API, by use (request|response).",
             ["use"],
             registry=registry,
         )
         self.catalog_bytes = Gauge(
-            "api_catalog_bytes",
+            "fallacies_api_catalog_bytes",
             "Size of the full catalog document, by content coding (identity|gzip).",
             ["coding"],
             registry=registry,
         )
         self.catalog_version = Gauge(
-            "api_catalog_version", "Version of the catalog being served.", registry=registry
+            "fallacies_api_catalog_version",
+            "Version of the catalog being served.",
+            registry=registry,
         )
         self.catalog_build_seconds = Gauge(
-            "api_catalog_build_seconds",
+            "fallacies_api_catalog_build_seconds",
             "Time spent generating, serialising and compressing the catalog.",
             registry=registry,
         )

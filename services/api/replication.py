@@ -10,7 +10,7 @@
                       └─ ok: drop acked keys, observe lag
                    anti-entropy loop ── GET /internal/digest ──> peer
                       compare per key; push keys where we are newer;
-                      api_replica_divergent_keys = |differing ∪ pending|, each
+                      fallacies_api_replica_divergent_keys = |differing ∪ pending|, each
                       counted once it has differed for divergence_after_s
 
 The link between replicas is exactly what a partition cuts, so nothing here assumes

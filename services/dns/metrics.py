@@ -12,11 +12,11 @@ from services.dns.handler import MALFORMED_REASONS, Outcome, Transport
 from services.dns.zone import Zone
 
 CATALOGUE: dict[str, tuple[str, ...]] = {
-    "dns_queries_total": ("qtype", "rcode", "transport"),
-    "dns_truncated_responses_total": ("transport",),
-    "dns_malformed_packets_total": ("transport", "reason"),
-    "dns_query_duration_seconds": ("transport",),
-    "dns_zone_serial": (),
+    "fallacies_dns_queries_total": ("qtype", "rcode", "transport"),
+    "fallacies_dns_truncated_responses_total": ("transport",),
+    "fallacies_dns_malformed_packets_total": ("transport", "reason"),
+    "fallacies_dns_query_duration_seconds": ("transport",),
+    "fallacies_dns_zone_serial": (),
 }
 """Series name (as scraped) -> label names."""
 
@@ -42,32 +42,32 @@ class DNSMetrics:
 
     def __init__(self, registry: CollectorRegistry, zone: Zone) -> None:
         self.queries = Counter(
-            "dns_queries",
+            "fallacies_dns_queries",
             "Queries answered, by question type, response code and transport.",
             ("qtype", "rcode", "transport"),
             registry=registry,
         )
         self.truncated = Counter(
-            "dns_truncated_responses",
+            "fallacies_dns_truncated_responses",
             "Responses sent with TC=1 because the answer did not fit the UDP payload.",
             ("transport",),
             registry=registry,
         )
         self.malformed = Counter(
-            "dns_malformed_packets",
+            "fallacies_dns_malformed_packets",
             "Packets rejected as malformed (answered FORMERR, or dropped), by reason.",
             ("transport", "reason"),
             registry=registry,
         )
         self.duration = Histogram(
-            "dns_query_duration_seconds",
+            "fallacies_dns_query_duration_seconds",
             "Time from receiving a query to handing its response to the socket.",
             ("transport",),
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
         self.serial = Gauge(
-            "dns_zone_serial", "SOA serial of the zone being served.", registry=registry
+            "fallacies_dns_zone_serial", "SOA serial of the zone being served.", registry=registry
         )
         self.serial.set_function(lambda: float(zone.serial))
         for transport in Transport:

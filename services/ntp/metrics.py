@@ -52,19 +52,21 @@ class NTPCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         stats = self._stats
         yield CounterMetricFamily(
-            "ntp_requests", "Datagrams received on the SNTP port.", value=stats.requests
+            "fallacies_ntp_requests", "Datagrams received on the SNTP port.", value=stats.requests
         )
         yield CounterMetricFamily(
-            "ntp_replies", "Time replies sent (mode 4, not kiss-o'-death).", value=stats.replies
+            "fallacies_ntp_replies",
+            "Time replies sent (mode 4, not kiss-o'-death).",
+            value=stats.replies,
         )
         kod = CounterMetricFamily(
-            "ntp_kod_sent", "Kiss-o'-death replies sent, by kiss code.", labels=["code"]
+            "fallacies_ntp_kod_sent", "Kiss-o'-death replies sent, by kiss code.", labels=["code"]
         )
         for code, count in stats.kod.items():
             kod.add_metric([code], count)
         yield kod
         malformed = CounterMetricFamily(
-            "ntp_malformed_packets",
+            "fallacies_ntp_malformed_packets",
             "Datagrams dropped without a reply, by reason.",
             labels=["reason"],
         )
@@ -72,31 +74,31 @@ class NTPCollector(Collector):
             malformed.add_metric([reason], count)
         yield malformed
         yield CounterMetricFamily(
-            "ntp_replies_dropped",
+            "fallacies_ntp_replies_dropped",
             "Replies not sent because the socket's send buffer was full (back-pressure).",
             value=stats.busy,
         )
         yield CounterMetricFamily(
-            "ntp_socket_errors",
+            "fallacies_ntp_socket_errors",
             "Errors the socket reported, e.g. ICMP port unreachable from a client gone away.",
             value=stats.socket_errors,
         )
         yield GaugeMetricFamily(
-            "ntp_served_offset_seconds",
+            "fallacies_ntp_served_offset_seconds",
             "Served time minus true time, drift included, at scrape time.",
             value=self._clock.offset_at(),
         )
         yield GaugeMetricFamily(
-            "ntp_stratum", "Stratum the server claims (1..15).", value=self._clock.stratum
+            "fallacies_ntp_stratum", "Stratum the server claims (1..15).", value=self._clock.stratum
         )
         yield GaugeMetricFamily(
-            "ntp_leap_indicator",
+            "fallacies_ntp_leap_indicator",
             "Leap indicator the server claims (0 none, 1/2 leap second, 3 unsynchronised).",
             value=self._clock.leap,
         )
         if self._limiter is not None:
             yield GaugeMetricFamily(
-                "ntp_rate_limit_sources",
+                "fallacies_ntp_rate_limit_sources",
                 "Sources with a token bucket in the rate limiter's table.",
                 value=len(self._limiter),
             )

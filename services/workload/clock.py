@@ -1,7 +1,7 @@
 """A client's own clock: the system clock plus a correction learnt from NTP.
 
 Each client keeps its own, so one can be led astray by a lying time server while the
-other is not, and the gap between them is exactly what ``workload_clock_offset_seconds``
+other is not, and the gap between them is exactly what ``fallacies_workload_clock_offset_seconds``
 shows: the client's time minus the true (system) time. Signed requests carry this
 clock's time, which is how a bad clock becomes a 403 ``RequestTimeTooSkewed``.
 """

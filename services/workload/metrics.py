@@ -80,40 +80,40 @@ class WorkloadMetrics:
         self._now = monotonic
         r = registry
         self.journeys = Counter(
-            "workload_journeys_total",
+            "fallacies_workload_journeys_total",
             "Journeys finished, by outcome.",
             ["client", "outcome"],
             registry=r,
         )
         self.journey_duration = Histogram(
-            "workload_journey_duration_seconds",
+            "fallacies_workload_journey_duration_seconds",
             "Wall time of one journey, whatever its outcome.",
             ["client"],
             buckets=_DURATION_BUCKETS,
             registry=r,
         )
         self.journey_requests = Histogram(
-            "workload_journey_requests",
+            "fallacies_workload_journey_requests",
             "HTTP requests sent during one journey (attempts, retries and hedges included).",
             ["client"],
             buckets=_REQUEST_BUCKETS,
             registry=r,
         )
         self.journey_bytes = Histogram(
-            "workload_journey_bytes",
+            "fallacies_workload_journey_bytes",
             "Bytes sent plus received over HTTP during one journey.",
             ["client"],
             buckets=_BYTES_BUCKETS,
             registry=r,
         )
         self.journeys_in_flight = Gauge(
-            "workload_journeys_in_flight",
+            "fallacies_workload_journeys_in_flight",
             "Journeys started and not yet finished.",
             ["client"],
             registry=r,
         )
         self.journey_age = Gauge(
-            "workload_journey_age_seconds",
+            "fallacies_workload_journey_age_seconds",
             "How long the journey running now has been running; 0 between journeys. "
             "A client stuck waiting shows it growing while no journey finishes.",
             ["client"],
@@ -121,130 +121,130 @@ class WorkloadMetrics:
         )
         self._running_since: dict[str, float | None] = {}
         self.step_duration = Histogram(
-            "workload_step_duration_seconds",
+            "fallacies_workload_step_duration_seconds",
             "Wall time of one journey step (resolve, write, catalog, items).",
             ["client", "step"],
             buckets=_DURATION_BUCKETS,
             registry=r,
         )
         self.requests = Counter(
-            "workload_requests_total",
+            "fallacies_workload_requests_total",
             "HTTP requests sent, by replica (node name from DNS).",
             ["client", "replica"],
             registry=r,
         )
         self.requests_in_flight = Gauge(
-            "workload_requests_in_flight",
+            "fallacies_workload_requests_in_flight",
             "HTTP requests sent and not yet answered.",
             ["client"],
             registry=r,
         )
         self.received_bytes = Counter(
-            "workload_received_bytes_total",
+            "fallacies_workload_received_bytes_total",
             "HTTP bytes received as on the wire (status line, headers, body before decompression).",
             ["client"],
             registry=r,
         )
         self.sent_bytes = Counter(
-            "workload_sent_bytes_total",
+            "fallacies_workload_sent_bytes_total",
             "HTTP bytes sent (request line, headers, body).",
             ["client"],
             registry=r,
         )
         self.transport_cost = Counter(
-            "workload_transport_cost_dollars_total",
+            "fallacies_workload_transport_cost_dollars_total",
             "Transport cost: bytes x price per GB + requests x price per request.",
             ["client"],
             registry=r,
         )
         self.retries = Counter(
-            "workload_retries_total",
+            "fallacies_workload_retries_total",
             "Requests sent again after a failed attempt.",
             ["client"],
             registry=r,
         )
         self.hedges = Counter(
-            "workload_hedges_total",
+            "fallacies_workload_hedges_total",
             "Hedged requests sent to another replica, by whether the "
             "hedge answered first (won) or not (lost).",
             ["client", "outcome"],
             registry=r,
         )
         self.write_replays = Counter(
-            "workload_write_replays_total",
+            "fallacies_workload_write_replays_total",
             "Writes the API recognised by Idempotency-Key and "
             "did not apply again (a duplicate prevented).",
             ["client"],
             registry=r,
         )
         self.not_modified = Counter(
-            "workload_not_modified_total",
+            "fallacies_workload_not_modified_total",
             "Catalog reads answered 304 Not Modified (ETag hit).",
             ["client"],
             registry=r,
         )
         self.dns_lookups = Counter(
-            "workload_dns_lookups_total",
+            "fallacies_workload_dns_lookups_total",
             "DNS queries sent, by transport.",
             ["client", "transport"],
             registry=r,
         )
         self.dns_failures = Counter(
-            "workload_dns_failures_total",
+            "fallacies_workload_dns_failures_total",
             "DNS queries without a usable answer, by transport and reason.",
             ["client", "transport", "reason"],
             registry=r,
         )
         self.stale_endpoint_errors = Counter(
-            "workload_stale_endpoint_errors_total",
+            "fallacies_workload_stale_endpoint_errors_total",
             "Connection failures to an endpoint DNS no longer publishes (checked out of band).",
             ["client"],
             registry=r,
         )
         self.clock_offset = Gauge(
-            "workload_clock_offset_seconds",
+            "fallacies_workload_clock_offset_seconds",
             "The client's clock minus the true system clock.",
             ["client"],
             registry=r,
         )
         self.ntp_selected = Gauge(
-            "workload_ntp_selected",
+            "fallacies_workload_ntp_selected",
             "1 when the client's last sync believed this server.",
             ["client", "server"],
             registry=r,
         )
         self.ntp_falsetickers = Counter(
-            "workload_ntp_falsetickers_total",
+            "fallacies_workload_ntp_falsetickers_total",
             "Servers outvoted as falsetickers in a sync.",
             ["client", "server"],
             registry=r,
         )
         self.ntp_syncs = Counter(
-            "workload_ntp_syncs_total",
+            "fallacies_workload_ntp_syncs_total",
             "Clock synchronisations, by outcome (ok, no_majority, unreachable).",
             ["client", "outcome"],
             registry=r,
         )
         self.rejects = Counter(
-            "workload_rejects_total",
+            "fallacies_workload_rejects_total",
             "Requests the API refused for the client's credentials or clock, by reason.",
             ["client", "reason"],
             registry=r,
         )
         self.forged_responses = Counter(
-            "workload_forged_responses_total",
+            "fallacies_workload_forged_responses_total",
             "Responses whose signature does not verify, by what the client did with them.",
             ["client", "action"],
             registry=r,
         )
         self.key_discoveries = Counter(
-            "workload_key_discoveries_total",
+            "fallacies_workload_key_discoveries_total",
             "Key discoveries after a 401, by outcome.",
             ["client", "outcome"],
             registry=r,
         )
         self.hop_duration = Histogram(
-            "workload_hop_duration_seconds",
+            "fallacies_workload_hop_duration_seconds",
             "The journey of a request, hop by hop: dns, connect "
             "(new connections only), request (sending), response (waiting + reading).",
             ["client", "hop"],
@@ -252,7 +252,7 @@ class WorkloadMetrics:
             registry=r,
         )
         self.replica_latency = Histogram(
-            "workload_replica_latency_seconds",
+            "fallacies_workload_replica_latency_seconds",
             "Time of one answered request, per replica.",
             ["client", "replica"],
             buckets=_DURATION_BUCKETS,
@@ -282,6 +282,10 @@ class WorkloadMetrics:
                     self.dns_failures.labels(client, transport, reason)
             for action in ("accepted", "rejected"):
                 self.forged_responses.labels(client, action)
+            for outcome in ("won", "lost"):
+                self.hedges.labels(client, outcome)
+            for outcome in ("ok", "failed"):
+                self.key_discoveries.labels(client, outcome)
             for reason in ("RequestTimeTooSkewed", "InvalidKeyId"):
                 self.rejects.labels(client, reason)
 

@@ -39,7 +39,7 @@ async def test_unknown_key_is_401_invalid_key_id(harness):
         "reason": "InvalidKeyId",
         "key_id": "stolen",
     }
-    assert harness.sample("api_rejects_total", {"reason": "InvalidKeyId"}) == 1
+    assert harness.sample("fallacies_api_rejects_total", {"reason": "InvalidKeyId"}) == 1
 
 
 async def test_wrong_secret_is_401_signature_does_not_match(harness):
@@ -58,7 +58,7 @@ async def test_client_clock_6s_away_is_403_request_time_too_skewed(harness, skew
     assert doc["server_time"] == harness.clock.now
     assert doc["request_time"] == pytest.approx(harness.clock.now + skew, abs=1e-3)
     assert doc["max_skew_s"] == 5.0
-    assert harness.sample("api_rejects_total", {"reason": "RequestTimeTooSkewed"}) == 1
+    assert harness.sample("fallacies_api_rejects_total", {"reason": "RequestTimeTooSkewed"}) == 1
 
 
 async def test_replica_clock_skewed_ahead_refuses_clients_on_real_time(make_harness):

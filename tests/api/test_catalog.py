@@ -39,7 +39,7 @@ async def test_full_catalog_is_over_1_mb_uncompressed_by_default(full):
     doc = reply.json()
     assert doc["count"] == len(doc["items"]) == DEFAULT_ITEMS
     assert set(doc["items"][0]) >= {"id", "name", "description", "price_cents", "tags"}
-    assert full.sample("api_catalog_bytes", {"coding": "identity"}) == len(reply.body)
+    assert full.sample("fallacies_api_catalog_bytes", {"coding": "identity"}) == len(reply.body)
 
 
 async def test_gzip_when_asked_decodes_to_the_same_document_and_verifies(full):
@@ -56,7 +56,7 @@ async def test_gzip_when_asked_decodes_to_the_same_document_and_verifies(full):
     decoded = gzip.decompress(wire)
     assert decoded == identity.body
     verify_response("GET", "/catalog", 200, decoded, response_headers, full.api.response_keys)
-    assert full.sample("api_response_bytes_total", {"route": "/catalog"}) == (
+    assert full.sample("fallacies_api_response_bytes_total", {"route": "/catalog"}) == (
         len(identity.body) + len(wire)
     )
 
@@ -94,7 +94,7 @@ async def test_new_catalog_version_changes_the_etag(harness):
     assert after.status == 200
     assert after.headers["ETag"] != before.headers["ETag"]
     assert after.headers["X-Fallacies-Catalog-Version"] == "2"
-    assert harness.sample("api_catalog_version") == 2
+    assert harness.sample("fallacies_api_catalog_version") == 2
     served = await harness.admin_api.call("GET", "/admin/catalog", headers=ADMIN, sign=False)
     assert served.json()["version"] == 2
 

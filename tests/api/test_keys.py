@@ -66,7 +66,7 @@ async def test_after_rotation_the_old_key_is_401_and_discovery_lists_the_new_one
 
     harness.api.key_id, harness.api.secret = new["kid"], new["secret"]
     assert (await harness.api.call("GET", "/kv/a")).status == 404
-    assert harness.sample("api_key_rotations_total", {"use": "request"}) == 1
+    assert harness.sample("fallacies_api_key_rotations_total", {"use": "request"}) == 1
 
 
 async def test_grace_period_keeps_the_old_key_working_until_it_ends(harness):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-WRITES_APPLIED = ("api_writes_total", {"source": "client", "outcome": "applied"})
+WRITES_APPLIED = ("fallacies_api_writes_total", {"source": "client", "outcome": "applied"})
 
 
 async def test_write_then_read(harness):
@@ -34,7 +34,7 @@ async def test_same_idempotency_key_twice_is_applied_once_and_replayed(harness):
     assert second.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
     assert harness.sample(*WRITES_APPLIED) == 1
-    assert harness.sample("api_idempotent_replays_total") == 1
+    assert harness.sample("fallacies_api_idempotent_replays_total") == 1
     stored = (await harness.api.call("GET", "/kv/n")).json()
     assert stored["version"] == first.json()["version"]
 
@@ -44,7 +44,7 @@ async def test_without_idempotency_key_a_retry_writes_twice(harness):
         await harness.api.call("PUT", "/kv/n", json_body={"value": 1})
         harness.clock.advance(0.5)
     assert harness.sample(*WRITES_APPLIED) == 2
-    assert harness.sample("api_idempotent_replays_total") == 0
+    assert harness.sample("fallacies_api_idempotent_replays_total") == 0
 
 
 async def test_reusing_an_idempotency_key_for_another_request_is_422(harness):
@@ -71,7 +71,9 @@ async def test_a_write_older_than_the_stored_version_is_stale(harness):
     assert reply.status == 200
     assert reply.json()["applied"] is False
     assert reply.json()["value"] == 1
-    assert harness.sample("api_writes_total", {"source": "client", "outcome": "stale"}) == 1
+    assert (
+        harness.sample("fallacies_api_writes_total", {"source": "client", "outcome": "stale"}) == 1
+    )
 
 
 async def test_list_has_every_key_and_a_digest(harness):
@@ -103,7 +105,7 @@ async def test_bad_bodies_are_400_naming_the_field(harness, body, field):
     assert doc["field"] == field
     assert doc["reason"] == "InvalidField"
     assert doc["error"]
-    assert harness.sample("api_rejects_total", {"reason": "InvalidField"}) == 1
+    assert harness.sample("fallacies_api_rejects_total", {"reason": "InvalidField"}) == 1
 
 
 async def test_a_null_value_is_a_value(harness):
@@ -116,7 +118,7 @@ async def test_oversize_body_is_413_naming_the_body(make_harness):
     assert reply.status == 413
     assert reply.json()["field"] == "body"
     assert reply.json()["max_bytes"] == 1024
-    assert h.sample("api_rejects_total", {"reason": "BodyTooLarge"}) == 1
+    assert h.sample("fallacies_api_rejects_total", {"reason": "BodyTooLarge"}) == 1
     assert (await h.api.call("GET", "/kv/n")).status == 404
 
 
@@ -137,6 +139,8 @@ async def test_metrics_label_routes_by_template_not_by_key(harness):
     text = (await harness.api.call("GET", "/metrics", sign=False)).body.decode()
     assert "secret-customer-key" not in text
     labels = {"route": "/kv/{key}", "method": "PUT", "status": "200"}
-    assert harness.sample("api_requests_total", labels) == 1
-    assert harness.sample("api_response_bytes_total", {"route": "/kv/{key}"}) > 0
-    assert harness.sample("api_request_duration_seconds_count", {"route": "/kv/{key}"}) == 1
+    assert harness.sample("fallacies_api_requests_total", labels) == 1
+    assert harness.sample("fallacies_api_response_bytes_total", {"route": "/kv/{key}"}) > 0
+    assert (
+        harness.sample("fallacies_api_request_duration_seconds_count", {"route": "/kv/{key}"}) == 1
+    )

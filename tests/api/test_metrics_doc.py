@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from services.api.metrics import ApiMetrics
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
-ROW = re.compile(r"^\| `(api_[a-z_]+)` \| (counter|gauge|histogram) \|([^|]*)\|")
+ROW = re.compile(r"^\| `(fallacies_api_[a-z_]+)` \| (counter|gauge|histogram) \|([^|]*)\|")
 
 
 def documented() -> dict[str, tuple[str, set[str]]]:
@@ -41,5 +41,5 @@ def test_every_series_is_documented_with_its_type_and_labels():
 
 def test_names_follow_prometheus_conventions():
     for name, (kind, _) in registered().items():
-        assert name.startswith("api_")
+        assert name.startswith("fallacies_api_")
         assert (kind == "counter") == name.endswith("_total"), name

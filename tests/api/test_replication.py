@@ -65,7 +65,7 @@ class Pair:
 
     def settled(self) -> bool:
         return all(
-            self.sample(n, "api_replica_divergent_keys") == 0
+            self.sample(n, "fallacies_api_replica_divergent_keys") == 0
             and self.state(n).store.root_digest() == self.state(NAMES[0]).store.root_digest()
             for n in NAMES
         )
@@ -115,9 +115,11 @@ async def test_writes_on_either_replica_reach_the_other(make_pair):
     await eventually(lambda: pair.converged("a", "from api-1"), what="a on both")
     await eventually(lambda: pair.converged("b", "from api-2"), what="b on both")
     await eventually(pair.settled, what="no divergence")
-    assert pair.sample("api-1", "api_replication_lag_seconds_count") >= 1
+    assert pair.sample("api-1", "fallacies_api_replication_lag_seconds_count") >= 1
     assert (
-        pair.sample("api-2", "api_writes_total", {"source": "replication", "outcome": "applied"})
+        pair.sample(
+            "api-2", "fallacies_api_writes_total", {"source": "replication", "outcome": "applied"}
+        )
         >= 1
     )
 
@@ -129,14 +131,14 @@ async def test_partition_queues_writes_shows_divergence_and_converges_after_heal
     await pair.api["api-2"].call("PUT", "/kv/k2", json_body={"value": 2})
 
     depth = {"peer": "api-2"}
-    assert pair.sample("api-1", "api_replication_queue_depth", depth) == 1
-    assert pair.sample("api-1", "api_replica_divergent_keys") >= 1
-    assert pair.sample("api-2", "api_replica_divergent_keys") >= 1
+    assert pair.sample("api-1", "fallacies_api_replication_queue_depth", depth) == 1
+    assert pair.sample("api-1", "fallacies_api_replica_divergent_keys") >= 1
+    assert pair.sample("api-2", "fallacies_api_replica_divergent_keys") >= 1
     await eventually(
         lambda: (
             pair.sample(
                 "api-1",
-                "api_replication_attempts_total",
+                "fallacies_api_replication_attempts_total",
                 {"peer": "api-2", "outcome": "unreachable"},
             )
             >= 2
@@ -144,7 +146,7 @@ async def test_partition_queues_writes_shows_divergence_and_converges_after_heal
         what="retries while partitioned",
     )
     await eventually(
-        lambda: pair.sample("api-1", "api_replication_oldest_pending_seconds", depth) > 0,
+        lambda: pair.sample("api-1", "fallacies_api_replication_oldest_pending_seconds", depth) > 0,
         what="pending age grows",
     )
     assert await pair.value("api-2", "k1") is None
@@ -153,9 +155,9 @@ async def test_partition_queues_writes_shows_divergence_and_converges_after_heal
     await eventually(lambda: pair.converged("k1", 1), what="k1 on both")
     await eventually(lambda: pair.converged("k2", 2), what="k2 on both")
     await eventually(pair.settled, what="divergence back to 0")
-    assert pair.sample("api-1", "api_replication_queue_depth", depth) == 0
-    assert pair.sample("api-1", "api_replication_oldest_pending_seconds", depth) == 0
-    assert pair.sample("api-1", "api_replication_lag_seconds_count") >= 1
+    assert pair.sample("api-1", "fallacies_api_replication_queue_depth", depth) == 0
+    assert pair.sample("api-1", "fallacies_api_replication_oldest_pending_seconds", depth) == 0
+    assert pair.sample("api-1", "fallacies_api_replication_lag_seconds_count") >= 1
 
 
 async def test_a_write_on_its_way_is_not_divergence(make_pair):
@@ -163,11 +165,11 @@ async def test_a_write_on_its_way_is_not_divergence(make_pair):
     pair.partition()
     await pair.api["api-1"].call("PUT", "/kv/k1", json_body={"value": 1})
     depth = {"peer": "api-2"}
-    assert pair.sample("api-1", "api_replication_queue_depth", depth) == 1
-    assert pair.sample("api-1", "api_replica_divergent_keys") == 0
+    assert pair.sample("api-1", "fallacies_api_replication_queue_depth", depth) == 1
+    assert pair.sample("api-1", "fallacies_api_replica_divergent_keys") == 0
     # Still not delivered after divergence_after_s: now it is divergence.
     await eventually(
-        lambda: pair.sample("api-1", "api_replica_divergent_keys") == 1,
+        lambda: pair.sample("api-1", "fallacies_api_replica_divergent_keys") == 1,
         what="the undelivered write counts once it is old enough",
     )
     pair.heal()
@@ -185,7 +187,10 @@ async def test_concurrent_writes_with_equal_timestamps_go_to_the_higher_replica_
     await eventually(lambda: pair.converged("k", "two"), what="api-2 wins the tie")
     await eventually(pair.settled, what="no divergence")
     assert (
-        pair.sample("api-2", "api_writes_total", {"source": "replication", "outcome": "stale"}) >= 1
+        pair.sample(
+            "api-2", "fallacies_api_writes_total", {"source": "replication", "outcome": "stale"}
+        )
+        >= 1
     )
 
 
@@ -220,8 +225,13 @@ async def test_failover_retry_with_the_same_idempotency_key_is_replayed_by_the_p
     retry = await pair.api["api-2"].call("PUT", "/kv/pay", json_body={"value": 7}, headers=headers)
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert retry.body == first.body
-    assert pair.sample("api-2", "api_idempotent_replays_total") == 1
-    assert pair.sample("api-2", "api_writes_total", {"source": "client", "outcome": "applied"}) == 0
+    assert pair.sample("api-2", "fallacies_api_idempotent_replays_total") == 1
+    assert (
+        pair.sample(
+            "api-2", "fallacies_api_writes_total", {"source": "client", "outcome": "applied"}
+        )
+        == 0
+    )
 
 
 async def test_replica_clocks_too_far_apart_stall_replication(make_pair):
@@ -231,14 +241,18 @@ async def test_replica_clocks_too_far_apart_stall_replication(make_pair):
     await eventually(
         lambda: (
             pair.sample(
-                "api-1", "api_replication_attempts_total", {"peer": "api-2", "outcome": "rejected"}
+                "api-1",
+                "fallacies_api_replication_attempts_total",
+                {"peer": "api-2", "outcome": "rejected"},
             )
             >= 1
         ),
         what="peer refuses the skewed replica",
     )
-    assert pair.sample("api-2", "api_rejects_total", {"reason": "RequestTimeTooSkewed"}) >= 1
-    assert pair.sample("api-1", "api_replica_divergent_keys") >= 1
+    assert (
+        pair.sample("api-2", "fallacies_api_rejects_total", {"reason": "RequestTimeTooSkewed"}) >= 1
+    )
+    assert pair.sample("api-1", "fallacies_api_replica_divergent_keys") >= 1
     skewed.now = time.time()
     await eventually(lambda: pair.converged("k", 1), what="converged once clocks agree")
 
@@ -254,7 +268,9 @@ async def test_a_key_rotated_on_one_replica_only_stalls_replication_until_both_h
     await eventually(
         lambda: (
             pair.sample(
-                "api-1", "api_replication_attempts_total", {"peer": "api-2", "outcome": "rejected"}
+                "api-1",
+                "fallacies_api_replication_attempts_total",
+                {"peer": "api-2", "outcome": "rejected"},
             )
             >= 1
         ),
@@ -276,14 +292,16 @@ async def test_a_peer_that_cannot_sign_its_answers_is_not_trusted(make_pair):
     await eventually(
         lambda: (
             pair.sample(
-                "api-1", "api_replication_attempts_total", {"peer": "api-2", "outcome": "forged"}
+                "api-1",
+                "fallacies_api_replication_attempts_total",
+                {"peer": "api-2", "outcome": "forged"},
             )
             >= 2
         ),
         what="forged acknowledgements refused",
     )
-    assert pair.sample("api-1", "api_replication_queue_depth", {"peer": "api-2"}) == 1
-    assert pair.sample("api-1", "api_replica_divergent_keys") == 1
+    assert pair.sample("api-1", "fallacies_api_replication_queue_depth", {"peer": "api-2"}) == 1
+    assert pair.sample("api-1", "fallacies_api_replica_divergent_keys") == 1
 
 
 async def test_anti_entropy_spaces_out_while_the_replicas_agree(make_pair):
@@ -297,7 +315,7 @@ async def test_anti_entropy_spaces_out_while_the_replicas_agree(make_pair):
 
     def runs() -> float:
         return pair.sample(
-            "api-1", "api_anti_entropy_runs_total", {"peer": "api-2", "outcome": "ok"}
+            "api-1", "fallacies_api_anti_entropy_runs_total", {"peer": "api-2", "outcome": "ok"}
         )
 
     start = runs()

@@ -25,7 +25,7 @@ async def test_start_exposes_both_listeners_and_stops_twice():
                     assert resp.status == 200
                     assert (await resp.json())["replica"] == "api-2"
             async with session.get(http + "/metrics") as resp:
-                assert "api_catalog_bytes" in await resp.text()
+                assert "fallacies_api_catalog_bytes" in await resp.text()
     await server.stop()
 
 

@@ -167,7 +167,7 @@ async def test_every_prometheus_target_is_up_and_the_rules_are_loaded(mesh: Mesh
     assert health == {name: "up" for name in [*mesh.nodes, "prometheus"]}
     groups = (await get_json(f"{api}/rules"))["data"]["groups"]
     assert groups and all(g["rules"] for g in groups)
-    journeys = await get_json(f"{api}/query?query=sum(workload_journeys_total)")
+    journeys = await get_json(f"{api}/query?query=sum(fallacies_workload_journeys_total)")
     assert float(journeys["data"]["result"][0]["value"][1]) > 0
 
 
@@ -299,7 +299,10 @@ def resilient_journeys(text: str) -> tuple[float, float]:
     ok = total = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "workload_journeys_total" and sample.labels["client"] == "resilient":
+            if (
+                sample.name == "fallacies_workload_journeys_total"
+                and sample.labels["client"] == "resilient"
+            ):
                 total += sample.value
                 ok += sample.value if sample.labels["outcome"] == "ok" else 0.0
     return ok, total

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from chaos.loader import load_all
+from chaos.signals.library import LIBRARY
 from tests.dashboards.promql import (
     GRAFANA_DIR,
     PROVISIONING_DIR,
@@ -73,12 +74,30 @@ def test_committed_json_is_what_the_script_makes(generate: ModuleType) -> None:
 
 
 def test_the_script_check_mode(generate: ModuleType, tmp_path: Path) -> None:
-    assert generate.main(["--out", str(tmp_path)]) == 0
-    assert generate.main(["--check", "--out", str(tmp_path)]) == 0
+    rules_file = tmp_path / "signals.yaml"
+    where = ["--out", str(tmp_path), "--rules", str(rules_file)]
+    assert generate.main(where) == 0
+    assert generate.main(["--check", *where]) == 0
     (tmp_path / "01-network-is-reliable.json").write_text("{}")
     (tmp_path / "99-left-over.json").write_text("{}")
-    assert generate.stale_files(tmp_path) == ["01-network-is-reliable.json", "99-left-over.json"]
-    assert generate.main(["--check", "--out", str(tmp_path)]) == 1
+    rules_file.write_text(rules_file.read_text().replace("30s", "31s"))
+    assert generate.stale_files(tmp_path, rules_file) == [
+        "01-network-is-reliable.json",
+        "99-left-over.json",
+        "signals.yaml",
+    ]
+    assert generate.main(["--check", *where]) == 1
+
+
+def test_every_signal_is_recorded_as_its_library_entry_says(generate: ModuleType) -> None:
+    """One definition: the committed rule of each signal is its ``promql()``, and its
+    panel reads that recorded series in the signal's unit."""
+    recorded = {rule["record"]: rule["expr"] for _, _, rule in rules() if "record" in rule}
+    for signal in LIBRARY:
+        assert recorded[signal.record] == signal.promql(), signal.name
+        query = generate.QUERIES[signal.name]
+        assert query.expr.split("{", 1)[0] == signal.record
+        assert query.unit == generate.GRAFANA_UNITS[signal.unit]
 
 
 def test_uids_are_stable_and_unique(dashboards: dict[str, dict[str, Any]]) -> None:

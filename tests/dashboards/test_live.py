@@ -6,9 +6,9 @@ embedded mesh, Debian's Prometheus scraping it with the config of
 series that exist only once something goes wrong appear:
 
 * ``truncate`` on the ``dns`` link for 8 s: the naive client's UDP-only lookups of the
-  large TXT answer fail (``workload_dns_failures_total``, fallacy 8);
+  large TXT answer fail (``fallacies_workload_dns_failures_total``, fallacy 8);
 * ``latency`` 300 ms on ``api-1``: the naive client's journeys slow down (fallacy 2)
-  and the resilient one hedges (``workload_hedges_total``).
+  and the resilient one hedges (``fallacies_workload_hedges_total``).
 
 Then, polling with a deadline until each check has passed once:
 

@@ -148,7 +148,7 @@ def test_promtool_accepts_the_embedded_config(tmp_path: Path) -> None:
     )
     output = check_config(prom.config_path, promtool=promtool)
     assert "SUCCESS" in output
-    assert "2 rule files found" in output
+    assert "3 rule files found" in output
 
 
 @pytest.mark.tool("promtool")

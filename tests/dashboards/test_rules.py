@@ -36,7 +36,7 @@ def _promtool(*args: str, cwd: Path = RULES_DIR) -> subprocess.CompletedProcess[
 @pytest.mark.tool("promtool")
 def test_promtool_check_rules() -> None:
     files = [p.name for p in rule_files()]
-    assert files == ["fallacies.alerts.yaml", "fallacies.rules.yaml"]
+    assert files == ["fallacies.alerts.yaml", "fallacies.rules.yaml", "fallacies.signals.yaml"]
     done = _promtool("check", "rules", *files)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -67,23 +67,23 @@ def test_recording_rules_follow_the_naming_convention() -> None:
         assert RECORD_NAME.match(name), name
         level, metric, operations = name.split(":")
         assert not metric.endswith("_total"), f"{name}: drop _total from a rate"
-        if "rate" in operations:
-            assert re.search(r"rate30s$", operations), f"{name}: windows are 30 s"
+        if re.search(r"rate|increase|max|avg", operations):
+            assert operations.endswith("30s"), f"{name}: windows are 30 s"
 
 
 def test_the_signals_asked_for_are_recorded() -> None:
     names = {rule["record"] for _, _, rule in rules() if "record" in rule}
     for wanted in (
-        "client:workload_journey_success:ratio_rate30s",
-        "client:workload_journey_duration_seconds:p99_rate30s",
-        "client:workload_received_bytes_per_journey:ratio_rate30s",
-        "client:workload_requests_per_journey:ratio_rate30s",
-        "client:workload_transport_cost_dollars_per_journey:ratio_rate30s",
-        "client_action:workload_forged_responses:rate30s",
-        "client:workload_stale_endpoint_errors:rate30s",
-        "client:workload_clock_offset_seconds:abs",
-        "client:workload_dns_failures:rate30s",
-        "job:api_replica_divergent_keys:max",
+        "client:journey_success_ratio:ratio_rate30s",
+        "client:journey_p99_seconds:quantile_rate30s",
+        "client:bytes_per_journey:ratio_rate30s",
+        "client:requests_per_journey:ratio_rate30s",
+        "client:transport_cost_per_journey:ratio_rate30s",
+        "client:forged_accepted:increase30s",
+        "client:stale_endpoint_errors:increase30s",
+        "client:clock_offset_abs_seconds:max30s",
+        "client:dns_failures:increase30s",
+        "mesh:replica_divergence:max30s",
     ):
         assert wanted in names
 

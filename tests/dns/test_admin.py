@@ -153,4 +153,4 @@ async def test_unknown_routes_and_methods_answer_json(client: TestClient[Any, An
 async def test_metrics_are_served(client: TestClient[Any, Any]) -> None:
     await client.put("/records/api-1/A", json={"value": "10.0.0.1"})
     text = await (await client.get("/metrics")).text()
-    assert "dns_zone_serial 2.0" in text
+    assert "fallacies_dns_zone_serial 2.0" in text

@@ -16,7 +16,7 @@ from tests.dns.helpers import UDPClient, close_writer, frame, read_frame, tcp_op
 
 def malformed(registry: CollectorRegistry, transport: str, reason: str) -> float:
     value = registry.get_sample_value(
-        "dns_malformed_packets_total", {"transport": transport, "reason": reason}
+        "fallacies_dns_malformed_packets_total", {"transport": transport, "reason": reason}
     )
     assert value is not None
     return value
@@ -62,7 +62,7 @@ async def test_udp_garbage_then_a_good_query(port: int, registry: CollectorRegis
     for rcode in (dns.rcode.FORMERR, dns.rcode.NOTIMP):  # random opcodes earn NOTIMP
         labels = {"qtype": "OTHER", "rcode": rcode.name, "transport": "udp"}
         expected = sum(1 for r in replies[:-1] if r[3] & 0xF == rcode)
-        assert (registry.get_sample_value("dns_queries_total", labels) or 0.0) == expected
+        assert (registry.get_sample_value("fallacies_dns_queries_total", labels) or 0.0) == expected
 
 
 async def test_udp_unsupported_opcode_is_notimp(port: int, registry: CollectorRegistry) -> None:
@@ -78,7 +78,7 @@ async def test_udp_unsupported_opcode_is_notimp(port: int, registry: CollectorRe
     assert response.rcode() == dns.rcode.NOTIMP
     assert response.opcode() == dns.opcode.NOTIFY
     labels = {"qtype": "OTHER", "rcode": "NOTIMP", "transport": "udp"}
-    assert registry.get_sample_value("dns_queries_total", labels) == 1.0
+    assert registry.get_sample_value("fallacies_dns_queries_total", labels) == 1.0
 
 
 async def test_udp_responses_are_not_answered(port: int, registry: CollectorRegistry) -> None:

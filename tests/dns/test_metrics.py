@@ -31,11 +31,11 @@ def test_catalogue_matches_the_registry(registry: CollectorRegistry, zone: Zone)
     assert set(scraped) == set(CATALOGUE)
     for name, labels in CATALOGUE.items():
         assert scraped[name] == set(labels), name
-        assert name.startswith("dns_")
+        assert name.startswith("fallacies_dns_")
 
 
 def test_catalogue_matches_metrics_md() -> None:
-    documented = set(re.findall(r"^\| `(dns_\w+)`", METRICS_MD.read_text(), re.MULTILINE))
+    documented = set(re.findall(r"^\| `(fallacies_dns_\w+)`", METRICS_MD.read_text(), re.MULTILINE))
     assert documented == set(CATALOGUE)
 
 
@@ -49,19 +49,19 @@ def test_recorder_counts_each_outcome(registry: CollectorRegistry, zone: Zone) -
     def value(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, {"transport": "tcp", **labels})
 
-    assert value("dns_queries_total", qtype="TXT", rcode="NOERROR") == 2
-    assert value("dns_truncated_responses_total") == 2
-    assert value("dns_malformed_packets_total", reason="too_short") == 1
-    assert value("dns_malformed_packets_total", reason="bad_wire") == 1
-    assert value("dns_queries_total", qtype="OTHER", rcode="FORMERR") == 1
-    assert value("dns_query_duration_seconds_count") == 3  # drops have no answer to time
+    assert value("fallacies_dns_queries_total", qtype="TXT", rcode="NOERROR") == 2
+    assert value("fallacies_dns_truncated_responses_total") == 2
+    assert value("fallacies_dns_malformed_packets_total", reason="too_short") == 1
+    assert value("fallacies_dns_malformed_packets_total", reason="bad_wire") == 1
+    assert value("fallacies_dns_queries_total", qtype="OTHER", rcode="FORMERR") == 1
+    assert value("fallacies_dns_query_duration_seconds_count") == 3  # drops have no answer to time
 
 
 def test_serial_gauge_follows_the_zone(registry: CollectorRegistry, zone: Zone) -> None:
     DNSMetrics(registry, zone)
-    assert registry.get_sample_value("dns_zone_serial") == 1
+    assert registry.get_sample_value("fallacies_dns_zone_serial") == 1
     zone.add("web", "A", ["10.0.0.1"])
-    assert registry.get_sample_value("dns_zone_serial") == 2
+    assert registry.get_sample_value("fallacies_dns_zone_serial") == 2
 
 
 def test_qtype_labels_are_bounded() -> None:

@@ -77,14 +77,14 @@ async def test_big_txt_truncated_over_udp_whole_over_tcp(
     assert "tc" not in whole.flags
     assert len(whole.answer) == 8
     labels = {"transport": "udp"}
-    assert registry.get_sample_value("dns_truncated_responses_total", labels) == 1.0
+    assert registry.get_sample_value("fallacies_dns_truncated_responses_total", labels) == 1.0
 
 
 async def test_dig_falls_back_to_tcp_on_tc(port: int, registry: CollectorRegistry) -> None:
     result = await dig(port, "big.mesh.test", "TXT", "+noedns")
     assert len(result.answer) == 8
     tcp = {"qtype": "TXT", "rcode": "NOERROR", "transport": "tcp"}
-    assert registry.get_sample_value("dns_queries_total", tcp) == 1.0
+    assert registry.get_sample_value("fallacies_dns_queries_total", tcp) == 1.0
 
 
 async def test_admin_change_is_served_with_a_new_serial(server: DNSServer, port: int) -> None:

@@ -57,13 +57,20 @@ async def test_traffic_flows_through_the_links(mesh: tuple[Supervisor, MeshState
     # Truncating the UDP DNS path cuts the resilient client's EDNS0 answers: it falls
     # back to the dns-tcp link.
     workload = state.nodes["workload"].metrics_url
-    before = total(await scrape(workload), "workload_dns_lookups_total", client="resilient")
+    before = total(
+        await scrape(workload), "fallacies_workload_dns_lookups_total", client="resilient"
+    )
     assert before > 0
     await Links(state).add_toxic("dns", "truncate", attributes={"max_size": 512}, ttl=30)
 
     async def tcp_fallback() -> bool:
         samples = await scrape(workload)
-        return total(samples, "workload_dns_lookups_total", client="resilient", transport="tcp") > 0
+        return (
+            total(
+                samples, "fallacies_workload_dns_lookups_total", client="resilient", transport="tcp"
+            )
+            > 0
+        )
 
     await eventually(tcp_fallback)
 
@@ -117,7 +124,12 @@ async def test_toxiproxy_carries_tcp_links_and_janitor_reverts(tmp_path: Path) -
 
         async def journeys_ok() -> bool:
             samples = await scrape(state.nodes["workload"].metrics_url)
-            return total(samples, "workload_journeys_total", client="resilient", outcome="ok") > 0
+            return (
+                total(
+                    samples, "fallacies_workload_journeys_total", client="resilient", outcome="ok"
+                )
+                > 0
+            )
 
         await eventually(journeys_ok)
     finally:

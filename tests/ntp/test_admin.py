@@ -67,8 +67,8 @@ async def test_metrics_are_exposed(admin: aiohttp.ClientSession) -> None:
     async with admin.get("/metrics") as response:
         text = await response.text()
     assert response.status == 200
-    assert "ntp_served_offset_seconds 0.25" in text
-    assert 'ntp_malformed_packets_total{reason="mode7"} 0.0' in text
+    assert "fallacies_ntp_served_offset_seconds 0.25" in text
+    assert 'fallacies_ntp_malformed_packets_total{reason="mode7"} 0.0' in text
 
 
 BAD = [

@@ -13,7 +13,7 @@ CATALOGUE = Path(__file__).resolve().parents[2] / "services" / "ntp" / "METRICS.
 
 
 def documented() -> set[str]:
-    return set(re.findall(r"^\| `(ntp_\w+)`", CATALOGUE.read_text(), re.MULTILINE))
+    return set(re.findall(r"^\| `(fallacies_ntp_\w+)`", CATALOGUE.read_text(), re.MULTILINE))
 
 
 def exported(registry: CollectorRegistry) -> set[str]:
@@ -34,7 +34,7 @@ def test_names_follow_prometheus_conventions() -> None:
     registry = CollectorRegistry()
     NTPServer(registry=registry)
     for family in registry.collect():
-        assert family.name.startswith("ntp_")
+        assert family.name.startswith("fallacies_ntp_")
         assert family.documentation
         for sample in family.samples:
             assert set(sample.labels) <= {"code", "reason"}

@@ -99,10 +99,10 @@ async def test_malformed_is_dropped_counted_and_harmless(
     reply = Header.decode(await probe.reply())
     assert reply.origin == Header.decode(good).transmit
     assert probe.received.empty()
-    value = registry.get_sample_value("ntp_malformed_packets_total", {"reason": reason})
+    value = registry.get_sample_value("fallacies_ntp_malformed_packets_total", {"reason": reason})
     assert value == 1
-    assert registry.get_sample_value("ntp_requests_total") == 2
-    assert registry.get_sample_value("ntp_replies_total") == 1
+    assert registry.get_sample_value("fallacies_ntp_requests_total") == 2
+    assert registry.get_sample_value("fallacies_ntp_replies_total") == 1
 
 
 @pytest.mark.parametrize("size", [0, 1, 20, 47, 48, 49, 68, 120, 1200])
@@ -137,7 +137,9 @@ async def test_flood_gets_kiss_of_death_rate(registry: CollectorRegistry) -> Non
             assert all(
                 (k.leap, k.ref_id, k.mode, k.kiss_code) == (3, b"RATE", 4, "RATE") for k in kisses
             )
-            assert registry.get_sample_value("ntp_kod_sent_total", {"code": "RATE"}) == len(kisses)
+            assert registry.get_sample_value(
+                "fallacies_ntp_kod_sent_total", {"code": "RATE"}
+            ) == len(kisses)
             # Keyed on (ip, port): another socket on 127.0.0.1 is not punished.
             assert (await flood(bystander, 1))[0].stratum == 1
         finally:
@@ -166,7 +168,7 @@ async def test_no_kiss_at_a_normal_rate(server: NTPServer, registry: CollectorRe
     finally:
         probe.close()
     assert all(r.stratum == 1 for r in replies)
-    assert registry.get_sample_value("ntp_kod_sent_total", {"code": "RATE"}) == 0
+    assert registry.get_sample_value("fallacies_ntp_kod_sent_total", {"code": "RATE"}) == 0
 
 
 async def test_rate_limit_zero_disables_it(registry: CollectorRegistry) -> None:
@@ -176,21 +178,21 @@ async def test_rate_limit_zero_disables_it(registry: CollectorRegistry) -> None:
             assert all(r.stratum == 1 for r in await flood(probe, 300))
         finally:
             probe.close()
-    assert registry.get_sample_value("ntp_rate_limit_sources") is None
+    assert registry.get_sample_value("fallacies_ntp_rate_limit_sources") is None
 
 
 async def test_metrics_follow_the_clock(server: NTPServer, registry: CollectorRegistry) -> None:
-    assert registry.get_sample_value("ntp_served_offset_seconds") == 0.0
-    assert registry.get_sample_value("ntp_stratum") == 1
+    assert registry.get_sample_value("fallacies_ntp_served_offset_seconds") == 0.0
+    assert registry.get_sample_value("fallacies_ntp_stratum") == 1
     server.clock.update(offset=1.5, drift_ppm=1000.0, stratum=9, leap=3)
-    offset = registry.get_sample_value("ntp_served_offset_seconds")
+    offset = registry.get_sample_value("fallacies_ntp_served_offset_seconds")
     assert offset is not None and 1.5 <= offset < 1.6
     await eventually(
-        lambda: (registry.get_sample_value("ntp_served_offset_seconds") or 0) > offset,
+        lambda: (registry.get_sample_value("fallacies_ntp_served_offset_seconds") or 0) > offset,
         what="offset gauge includes drift at scrape time",
     )
-    assert registry.get_sample_value("ntp_stratum") == 9
-    assert registry.get_sample_value("ntp_leap_indicator") == 3
+    assert registry.get_sample_value("fallacies_ntp_stratum") == 9
+    assert registry.get_sample_value("fallacies_ntp_leap_indicator") == 3
 
 
 async def test_udp_port_taken_names_the_port(registry: CollectorRegistry) -> None:

@@ -34,9 +34,9 @@ HISTOGRAM_PARTS = ("_bucket", "_sum", "_count")
 
 # Label values the tables describe in prose rather than list.
 PROSE_VALUES = {
-    ("workload_journeys_total", "outcome"): set(OUTCOMES),
-    ("workload_requests_total", "replica"): {*REPLICAS, OTHER},
-    ("workload_replica_latency_seconds", "replica"): {*REPLICAS, OTHER},
+    ("fallacies_workload_journeys_total", "outcome"): set(OUTCOMES),
+    ("fallacies_workload_requests_total", "replica"): {*REPLICAS, OTHER},
+    ("fallacies_workload_replica_latency_seconds", "replica"): {*REPLICAS, OTHER},
 }
 
 
@@ -89,15 +89,15 @@ def documented(name: str, known: dict[str, Series]) -> Series:
 
 def test_the_catalogue_parser_reads_the_tables() -> None:
     known = catalogue()
-    assert known["workload_step_duration_seconds"].values["step"] == {
+    assert known["fallacies_workload_step_duration_seconds"].values["step"] == {
         "resolve",
         "write",
         "catalog",
         "items",
     }
-    assert known["api_replica_divergent_keys"].labels == set()
+    assert known["fallacies_api_replica_divergent_keys"].labels == set()
     assert known["fallacies_proxy_bytes_total"].labels == {"link", "direction"}
-    assert "RequestTimeTooSkewed" in known["workload_rejects_total"].values["reason"]
+    assert "RequestTimeTooSkewed" in known["fallacies_workload_rejects_total"].values["reason"]
 
 
 def problems(signal: LibrarySignal, selector: Selector) -> list[str]:
@@ -107,7 +107,7 @@ def problems(signal: LibrarySignal, selector: Selector) -> list[str]:
     except AssertionError as exc:
         return [str(exc)]
     found = []
-    if selector.name.startswith(("workload_", "api_")) and selector.name not in exposed_names():
+    if selector.name.startswith(("fallacies_workload_", "fallacies_api_")) and selector.name not in exposed_names():
         found.append(f"{selector.name} is not exposed by the registry")
     if ("client" in series.labels) != signal.per_client:
         found.append(f"per_client={signal.per_client} but the labels are {sorted(series.labels)}")
@@ -151,9 +151,9 @@ def test_typos_are_caught() -> None:
     assert isinstance(good, LibrarySignal)
     for text in (
         "workload_journey_total",
-        'workload_rejects_total{reason=~"InvalidKeyID|SignatureDoesNotMatch"}',
-        'workload_rejects_total{reson="InvalidKeyId"}',
-        'workload_step_duration_seconds_bucket{step="catalogue"}',
-        "api_replica_divergent_keys",  # no client label, but the signal is per client
+        'fallacies_workload_rejects_total{reason=~"InvalidKeyID|SignatureDoesNotMatch"}',
+        'fallacies_workload_rejects_total{reson="InvalidKeyId"}',
+        'fallacies_workload_step_duration_seconds_bucket{step="catalogue"}',
+        "fallacies_api_replica_divergent_keys",  # no client label, but the signal is per client
     ):
         assert problems(good, sel(text)), text

@@ -91,8 +91,8 @@ async def test_scrape_parses_live_targets_and_counts_failures(targets: Targets) 
 
     assert elapsed < TIMEOUT_S + 0.5, "targets are fetched concurrently, each bounded"
     assert first.t == 0.0
-    assert first.values[key("workload_journeys_total", client="naive", outcome="ok")] == 3
-    assert increase([first, second], sel('workload_journeys_total{client="naive"}')) == 2
+    assert first.values[key("fallacies_workload_journeys_total", client="naive", outcome="ok")] == 3
+    assert increase([first, second], sel('fallacies_workload_journeys_total{client="naive"}')) == 2
     # Only the live node contributed; the others are counted, each once per round.
     assert {label for _, labels in first.values for name, label in labels if name == "node"} == {
         "workload"
@@ -138,9 +138,15 @@ def test_parse_keeps_raw_names_drops_created_and_adds_node() -> None:
     assert key("jobs_total", node="w1", exported_node="inner") in values
     assert values[key("things_created", node="w1")] == 2
     assert not any(n.endswith("_created") and n != "things_created" for n in names)
-    assert values[key("workload_journey_duration_seconds_bucket", "w1", client="naive", le="0.5")]
-    assert values[key("workload_journey_duration_seconds_count", "w1", client="naive")] == 1
-    assert values[key("workload_journey_duration_seconds_sum", "w1", client="naive")] == 0.3
+    assert values[
+        key("fallacies_workload_journey_duration_seconds_bucket", "w1", client="naive", le="0.5")
+    ]
+    assert (
+        values[key("fallacies_workload_journey_duration_seconds_count", "w1", client="naive")] == 1
+    )
+    assert (
+        values[key("fallacies_workload_journey_duration_seconds_sum", "w1", client="naive")] == 0.3
+    )
     assert all(labels == tuple(sorted(labels)) for _, labels in values)
 
 

@@ -7,8 +7,8 @@ import pytest
 from chaos.signals import SIGNALS, series
 from tests.signals.helpers import key, snap
 
-OK = key("workload_journeys_total", client="naive", outcome="ok")
-INFLIGHT = key("workload_journeys_in_flight", client="naive")
+OK = key("fallacies_workload_journeys_total", client="naive", outcome="ok")
+INFLIGHT = key("fallacies_workload_journeys_in_flight", client="naive")
 
 
 def test_counter_series_uses_the_last_window_s() -> None:

@@ -24,7 +24,7 @@ from chaos.signals.window import (
 )
 from tests.signals.helpers import key, snap
 
-J = "workload_journeys_total"
+J = "fallacies_workload_journeys_total"
 INF = math.inf
 
 
@@ -118,7 +118,7 @@ def test_increase_counts_a_series_born_in_the_window_from_zero(indexed: bool) ->
 
 
 def test_increase_ignores_rounds_where_the_node_was_not_scraped(indexed: bool) -> None:
-    other = key("api_kv_keys", node="api-1")
+    other = key("fallacies_api_kv_keys", node="api-1")
     w = [
         snap(0, {ok(): 10, other: 1}, indexed=indexed),
         snap(1, {other: 1}, indexed=indexed),  # workload scrape failed: no fake reset
@@ -128,7 +128,7 @@ def test_increase_ignores_rounds_where_the_node_was_not_scraped(indexed: bool) -
 
 
 def test_increase_baselines_at_first_sight_when_the_first_scrape_failed(indexed: bool) -> None:
-    other = key("api_kv_keys", node="api-1")
+    other = key("fallacies_api_kv_keys", node="api-1")
     w = [
         snap(0, {other: 1}, indexed=indexed),  # workload not scraped: its 1000 is history
         snap(1, {ok(): 1000, other: 1}, indexed=indexed),
@@ -141,7 +141,7 @@ def test_increase_none_below_two_snapshots_and_zero_without_series(indexed: bool
     assert increase([], sel(J)) is None
     assert increase([snap(0, {ok(): 1}, indexed=indexed)], sel(J)) is None
     w = [snap(0, {ok(): 1}, indexed=indexed), snap(1, {ok(): 2}, indexed=indexed)]
-    assert increase(w, sel("workload_dns_failures_total")) == 0.0
+    assert increase(w, sel("fallacies_workload_dns_failures_total")) == 0.0
 
 
 def test_increase_skips_nan(indexed: bool) -> None:
@@ -219,7 +219,7 @@ def _hist(name: str, client: str, counts: list[float]) -> dict[SeriesKey, float]
 
 
 def test_histogram_quantile_over_window_uses_bucket_increases(indexed: bool) -> None:
-    h = "workload_journey_duration_seconds"
+    h = "fallacies_workload_journey_duration_seconds"
     before = {
         **_hist(h, "naive", [100, 100, 100, 100]),
         **_hist(h, "resilient", [0, 0, 0, 0]),
@@ -240,7 +240,7 @@ def test_histogram_quantile_over_window_uses_bucket_increases(indexed: bool) -> 
 
 
 def test_histogram_quantile_survives_a_reset(indexed: bool) -> None:
-    h = "workload_journey_duration_seconds"
+    h = "fallacies_workload_journey_duration_seconds"
     w = [
         snap(0, _hist(h, "naive", [500, 500, 500, 500]), indexed=indexed),
         snap(1, _hist(h, "naive", [10, 30, 40, 50]), indexed=indexed),  # restarted
@@ -250,7 +250,7 @@ def test_histogram_quantile_survives_a_reset(indexed: bool) -> None:
 
 # -- gauges ---------------------------------------------------------------------------
 
-G = "workload_clock_offset_seconds"
+G = "fallacies_workload_clock_offset_seconds"
 
 
 def test_gauges_over_time(indexed: bool) -> None:
@@ -264,7 +264,7 @@ def test_gauges_over_time(indexed: bool) -> None:
 
 
 def test_gauges_combine_series_per_snapshot(indexed: bool) -> None:
-    d = "api_replica_divergent_keys"
+    d = "fallacies_api_replica_divergent_keys"
     w = [
         snap(0, {key(d, node="api-1"): 3, key(d, node="api-2"): 5}, indexed=indexed),
         snap(1, {key(d, node="api-1"): 0, key(d, node="api-2"): 1}, indexed=indexed),

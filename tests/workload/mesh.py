@@ -103,7 +103,7 @@ class Mesh:
     def journeys(self, client: str, outcome: str | None = None) -> float:
         outcomes = OUTCOMES if outcome is None else (outcome,)
         return sum(
-            self.sample("workload_journeys_total", {"client": client, "outcome": o})
+            self.sample("fallacies_workload_journeys_total", {"client": client, "outcome": o})
             for o in outcomes
         )
 

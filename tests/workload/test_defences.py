@@ -56,13 +56,16 @@ async def test_key_rotation_stops_naive_and_resilient_discovers_the_new_key() ->
             what="naive refused with its hard-coded key",
         )
         assert (
-            mesh.sample("workload_rejects_total", {"client": "naive", "reason": "InvalidKeyId"})
+            mesh.sample(
+                "fallacies_workload_rejects_total", {"client": "naive", "reason": "InvalidKeyId"}
+            )
             >= 3
         )
         await eventually(
             lambda: (
                 mesh.sample(
-                    "workload_key_discoveries_total", {"client": "resilient", "outcome": "ok"}
+                    "fallacies_workload_key_discoveries_total",
+                    {"client": "resilient", "outcome": "ok"},
                 )
                 >= 1
             )
@@ -95,12 +98,12 @@ async def test_a_rogue_replica_is_accepted_by_naive_and_rejected_by_resilient() 
                 await eventually(
                     lambda: (
                         mesh.sample(
-                            "workload_forged_responses_total",
+                            "fallacies_workload_forged_responses_total",
                             {"client": "naive", "action": "accepted"},
                         )
                         >= 5
                         and mesh.sample(
-                            "workload_forged_responses_total",
+                            "fallacies_workload_forged_responses_total",
                             {"client": "resilient", "action": "rejected"},
                         )
                         >= 1
@@ -115,7 +118,7 @@ async def test_a_rogue_replica_is_accepted_by_naive_and_rejected_by_resilient() 
                 assert mesh.journeys("resilient") == mesh.journeys("resilient", "ok")
                 assert (
                     mesh.sample(
-                        "workload_forged_responses_total",
+                        "fallacies_workload_forged_responses_total",
                         {"client": "resilient", "action": "accepted"},
                     )
                     == 0
@@ -140,14 +143,17 @@ async def test_a_moved_node_leaves_naive_on_a_stale_endpoint() -> None:
                 )
             )
             assert mesh.journeys("resilient") == mesh.journeys("resilient", "ok")
-            assert mesh.sample("workload_retries_total", {"client": "resilient"}) >= 1
+            assert mesh.sample("fallacies_workload_retries_total", {"client": "resilient"}) >= 1
             # The operator moves the name to api-2 only: naive keeps its cached answer.
             publish_api(mesh.dns.zone, {"api-2": api_port(mesh.api["api-2"])}, ttl=1)
             await eventually(
                 lambda: mesh.journeys("naive", "stale_endpoint") >= 2,
                 what="naive stuck on the old endpoint",
             )
-            assert mesh.sample("workload_stale_endpoint_errors_total", {"client": "naive"}) >= 2
+            assert (
+                mesh.sample("fallacies_workload_stale_endpoint_errors_total", {"client": "naive"})
+                >= 2
+            )
 
 
 async def test_a_silent_replica_hangs_naive_but_not_resilient_and_stop_is_clean(
@@ -168,17 +174,20 @@ async def test_a_silent_replica_hangs_naive_but_not_resilient_and_stop_is_clean(
             # waits on the first request it sends there.
             await eventually(
                 lambda: (
-                    mesh.sample("workload_journeys_in_flight", {"client": "naive"}) == 1
-                    and mesh.sample("workload_requests_in_flight", {"client": "naive"}) == 1
+                    mesh.sample("fallacies_workload_journeys_in_flight", {"client": "naive"}) == 1
+                    and mesh.sample("fallacies_workload_requests_in_flight", {"client": "naive"})
+                    == 1
                 )
             )
             hedges = sum(
-                mesh.sample("workload_hedges_total", {"client": "resilient", "outcome": o})
+                mesh.sample(
+                    "fallacies_workload_hedges_total", {"client": "resilient", "outcome": o}
+                )
                 for o in ("won", "lost")
             )
-            timeouts = mesh.sample("workload_retries_total", {"client": "resilient"})
+            timeouts = mesh.sample("fallacies_workload_retries_total", {"client": "resilient"})
             assert hedges + timeouts >= 1
             started = time.monotonic()
         assert time.monotonic() - started < 2.0
         assert not service.running
-        assert mesh.sample("workload_journeys_in_flight", {"client": "naive"}) == 0
+        assert mesh.sample("fallacies_workload_journeys_in_flight", {"client": "naive"}) == 0

@@ -25,7 +25,7 @@ BOUNDED_LABELS = {
 
 
 def documented() -> set[str]:
-    return set(re.findall(r"^\| `(workload_\w+)`", CATALOGUE.read_text(), re.MULTILINE))
+    return set(re.findall(r"^\| `(fallacies_workload_\w+)`", CATALOGUE.read_text(), re.MULTILINE))
 
 
 def exported(registry: CollectorRegistry) -> set[str]:
@@ -45,7 +45,7 @@ def test_names_and_labels_follow_the_conventions() -> None:
     registry = CollectorRegistry()
     WorkloadMetrics(registry)
     for family in registry.collect():
-        assert family.name.startswith("workload_")
+        assert family.name.startswith("fallacies_workload_")
         assert family.documentation
         for sample in family.samples:
             assert "client" in sample.labels

@@ -85,7 +85,9 @@ async def test_a_slow_replica_is_hedged_and_the_hedge_wins() -> None:
     # The slow first request is not waited for, but left to run to its deadline.
     assert cancelled == []
     await eventually(lambda: cancelled == primary, what="the loser cut at its deadline")
-    assert value(registry, "workload_hedges_total", client="resilient", outcome="won") == 1
+    assert (
+        value(registry, "fallacies_workload_hedges_total", client="resilient", outcome="won") == 1
+    )
 
 
 async def test_a_write_is_hedged_with_one_idempotency_key_and_one_body() -> None:
@@ -102,7 +104,9 @@ async def test_a_write_is_hedged_with_one_idempotency_key_and_one_body() -> None
     assert len(calls) == 2
     assert calls[0][0] != calls[1][0]
     assert calls[0][1:] == calls[1][1:]
-    assert value(registry, "workload_hedges_total", client="resilient", outcome="won") == 1
+    assert (
+        value(registry, "fallacies_workload_hedges_total", client="resilient", outcome="won") == 1
+    )
 
 
 async def test_a_post_is_hedged_only_when_marked_idempotent() -> None:
@@ -135,7 +139,7 @@ async def test_failures_are_retried_elsewhere_with_the_same_idempotency_key() ->
     assert seen[0][0] != seen[1][0]
     # A reset says nothing about where the service is: DNS is not asked again.
     assert resolver.invalidated == 0
-    assert value(registry, "workload_retries_total", client="resilient") == 1
+    assert value(registry, "fallacies_workload_retries_total", client="resilient") == 1
 
 
 async def test_nobody_at_the_address_makes_the_client_ask_dns_again() -> None:
@@ -162,7 +166,7 @@ async def test_retries_are_bounded_and_the_last_error_surfaces() -> None:
     client._one = one  # type: ignore[method-assign]
     with pytest.raises(Refused):
         await client.call(Op("GET", "/x"), Tally())
-    assert value(registry, "workload_retries_total", client="resilient") == 2
+    assert value(registry, "fallacies_workload_retries_total", client="resilient") == 2
 
 
 async def test_a_refusal_of_the_client_is_not_retried() -> None:
@@ -175,7 +179,7 @@ async def test_a_refusal_of_the_client_is_not_retried() -> None:
     with pytest.raises(Refused) as caught:
         await client.call(Op("GET", "/x"), Tally())
     assert caught.value.status == 403
-    assert value(registry, "workload_retries_total", client="resilient") == 0
+    assert value(registry, "fallacies_workload_retries_total", client="resilient") == 0
 
 
 def test_the_hedge_delay_follows_the_p95_of_recent_latencies() -> None:
@@ -237,7 +241,9 @@ async def test_a_primary_still_unanswered_at_its_deadline_counts_as_the_deadline
     prefer(client, A, B)
     answer = await asyncio.wait_for(client.call(Op("GET", "/x", hedge=True), Tally()), 2)
     assert answer.endpoint == B
-    assert value(registry, "workload_hedges_total", client="resilient", outcome="won") == 1
+    assert (
+        value(registry, "fallacies_workload_hedges_total", client="resilient", outcome="won") == 1
+    )
     # The slow primary runs on unseen until its deadline, then counts as that deadline,
     # not as the ~10 ms it had waited when the hedge won.
     await eventually(lambda: not client._unseen, what="the loser observed to its deadline")
@@ -279,7 +285,12 @@ async def test_a_forged_answer_counts_against_the_replica_that_sent_it() -> None
     with pytest.raises(ForgedResponse):  # unsigned: it cannot verify
         await client.call(Op("GET", "/x"), Tally())
     assert (
-        value(registry, "workload_forged_responses_total", client="resilient", action="rejected")
+        value(
+            registry,
+            "fallacies_workload_forged_responses_total",
+            client="resilient",
+            action="rejected",
+        )
         == 1
     )
     # Counted as a failure (the penalty: a request deadline), not as a 0 ms answer.

@@ -84,16 +84,32 @@ async def test_endpoints_come_from_srv_then_a(dns_server: DNSServer) -> None:
     ]
     # SRV, two A, one TXT; without EDNS (dnspython's default) the ~700-byte TXT comes
     # back with TC set, and dnspython asks again over TCP, as glibc would.
-    assert counted(registry, "workload_dns_lookups_total", client="naive", transport="udp") == 4
-    assert counted(registry, "workload_dns_lookups_total", client="naive", transport="tcp") == 1
+    assert (
+        counted(registry, "fallacies_workload_dns_lookups_total", client="naive", transport="udp")
+        == 4
+    )
+    assert (
+        counted(registry, "fallacies_workload_dns_lookups_total", client="naive", transport="tcp")
+        == 1
+    )
 
 
 async def test_resilient_asks_for_a_large_udp_payload(dns_server: DNSServer) -> None:
     registry = CollectorRegistry()
     await resilient(settings(dns_server), registry, FakeClock()).resolve()
     # EDNS0 with 1232 bytes keeps the TXT in one datagram.
-    assert counted(registry, "workload_dns_lookups_total", client="resilient", transport="udp") == 4
-    assert counted(registry, "workload_dns_lookups_total", client="resilient", transport="tcp") == 0
+    assert (
+        counted(
+            registry, "fallacies_workload_dns_lookups_total", client="resilient", transport="udp"
+        )
+        == 4
+    )
+    assert (
+        counted(
+            registry, "fallacies_workload_dns_lookups_total", client="resilient", transport="tcp"
+        )
+        == 0
+    )
 
 
 async def test_naive_caches_the_api_forever(dns_server: DNSServer) -> None:
@@ -105,8 +121,14 @@ async def test_naive_caches_the_api_forever(dns_server: DNSServer) -> None:
     again = await resolver.resolve()
     assert again == first and ports(again) == {8081, 8082}
     # Only the TXT was asked again (over UDP, then TCP after the TC bit).
-    assert counted(registry, "workload_dns_lookups_total", client="naive", transport="udp") == 5
-    assert counted(registry, "workload_dns_lookups_total", client="naive", transport="tcp") == 2
+    assert (
+        counted(registry, "fallacies_workload_dns_lookups_total", client="naive", transport="udp")
+        == 5
+    )
+    assert (
+        counted(registry, "fallacies_workload_dns_lookups_total", client="naive", transport="tcp")
+        == 2
+    )
 
 
 async def test_resilient_re_resolves_after_the_ttl(dns_server: DNSServer) -> None:
@@ -148,7 +170,13 @@ async def test_resilient_serves_stale_when_dns_is_gone(dns_server: DNSServer) ->
     clock.now += TTL + 1
     assert await resolver.resolve() == first
     failures = sum(
-        counted(registry, "workload_dns_failures_total", client="resilient", transport=t, reason=r)
+        counted(
+            registry,
+            "fallacies_workload_dns_failures_total",
+            client="resilient",
+            transport=t,
+            reason=r,
+        )
         for t in ("udp", "tcp")
         for r in ("timeout", "network")
     )
@@ -159,21 +187,29 @@ async def test_a_tc_bit_sends_both_clients_to_tcp(dns_server: DNSServer) -> None
     small = settings(dns_server, edns_payload=512)  # the 700-byte TXT no longer fits
     registry = CollectorRegistry()
     assert ports(await naive(small, registry).resolve()) == {8081, 8082}
-    assert counted(registry, "workload_dns_lookups_total", client="naive", transport="tcp") == 1
+    assert (
+        counted(registry, "fallacies_workload_dns_lookups_total", client="naive", transport="tcp")
+        == 1
+    )
 
     registry = CollectorRegistry()
     assert ports(await resilient(small, registry, FakeClock()).resolve()) == {8081, 8082}
     assert (
         counted(
             registry,
-            "workload_dns_failures_total",
+            "fallacies_workload_dns_failures_total",
             client="resilient",
             transport="udp",
             reason="truncated",
         )
         == 1
     )
-    assert counted(registry, "workload_dns_lookups_total", client="resilient", transport="tcp") == 1
+    assert (
+        counted(
+            registry, "fallacies_workload_dns_lookups_total", client="resilient", transport="tcp"
+        )
+        == 1
+    )
 
 
 async def test_without_the_fallback_defence_tc_is_a_failure(dns_server: DNSServer) -> None:
@@ -247,7 +283,7 @@ async def test_a_path_that_cuts_large_datagrams_needs_the_tcp_fallback(
         assert (
             counted(
                 registry,
-                "workload_dns_failures_total",
+                "fallacies_workload_dns_failures_total",
                 client="resilient",
                 transport="udp",
                 reason="malformed",
@@ -255,7 +291,12 @@ async def test_a_path_that_cuts_large_datagrams_needs_the_tcp_fallback(
             == 1
         )
         assert (
-            counted(registry, "workload_dns_lookups_total", client="resilient", transport="tcp")
+            counted(
+                registry,
+                "fallacies_workload_dns_lookups_total",
+                client="resilient",
+                transport="tcp",
+            )
             == 1
         )
         without = resilient(cut, CollectorRegistry(), FakeClock(), tcp_fallback=False)
@@ -274,7 +315,12 @@ async def test_the_stub_resolver_tries_again_after_a_lost_datagram(dns_server: D
         registry = CollectorRegistry()
         assert ports(await naive(lossy, registry).resolve()) == {8081, 8082}
         # The SRV query was sent twice: dnspython's 2 s try, then a second within 5 s.
-        assert counted(registry, "workload_dns_lookups_total", client="naive", transport="udp") == 5
+        assert (
+            counted(
+                registry, "fallacies_workload_dns_lookups_total", client="naive", transport="udp"
+            )
+            == 5
+        )
     finally:
         transport.close()
         await asyncio.gather(*path.tasks, return_exceptions=True)

@@ -23,7 +23,7 @@ async def test_metrics_healthz_and_status() -> None:
                 assert (await response.json())["status"] == "ok"
             async with session.get(f"{base}/metrics") as response:
                 text = await response.text()
-                assert 'workload_journeys_total{client="naive",outcome="ok"}' in text
+                assert 'fallacies_workload_journeys_total{client="naive",outcome="ok"}' in text
             async with session.get(f"{base}/status") as response:
                 status = await response.json()
         for client in ("naive", "resilient"):
@@ -38,7 +38,8 @@ async def test_metrics_healthz_and_status() -> None:
         for hop in ("dns", "connect", "request", "response"):
             assert (
                 mesh.sample(
-                    "workload_hop_duration_seconds_count", {"client": "resilient", "hop": hop}
+                    "fallacies_workload_hop_duration_seconds_count",
+                    {"client": "resilient", "hop": hop},
                 )
                 > 0
             )

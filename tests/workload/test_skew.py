@@ -18,14 +18,15 @@ async def test_a_lying_time_server_gets_the_naive_client_refused() -> None:
 
         def skewed() -> float:
             return mesh.sample(
-                "workload_rejects_total", {"client": "naive", "reason": "RequestTimeTooSkewed"}
+                "fallacies_workload_rejects_total",
+                {"client": "naive", "reason": "RequestTimeTooSkewed"},
             )
 
         await eventually(
             lambda: skewed() >= 3 and mesh.journeys("naive", "rejected_skew") >= 3,
             what="naive refused for skew",
         )
-        assert mesh.sample("workload_clock_offset_seconds", {"client": "naive"}) > 29
+        assert mesh.sample("fallacies_workload_clock_offset_seconds", {"client": "naive"}) > 29
         resilient_ok = mesh.journeys("resilient", "ok")
         await eventually(
             lambda: mesh.journeys("resilient", "ok") >= resilient_ok + 5,
@@ -34,15 +35,25 @@ async def test_a_lying_time_server_gets_the_naive_client_refused() -> None:
         assert mesh.journeys("resilient") == mesh.journeys("resilient", "ok")
         assert (
             mesh.sample(
-                "workload_rejects_total", {"client": "resilient", "reason": "RequestTimeTooSkewed"}
+                "fallacies_workload_rejects_total",
+                {"client": "resilient", "reason": "RequestTimeTooSkewed"},
             )
             == 0
         )
-        assert abs(mesh.sample("workload_clock_offset_seconds", {"client": "resilient"})) < 0.05
+        assert (
+            abs(mesh.sample("fallacies_workload_clock_offset_seconds", {"client": "resilient"}))
+            < 0.05
+        )
         assert (
             mesh.sample(
-                "workload_ntp_falsetickers_total", {"client": "resilient", "server": "ntp-a"}
+                "fallacies_workload_ntp_falsetickers_total",
+                {"client": "resilient", "server": "ntp-a"},
             )
             >= 1
         )
-        assert mesh.sample("workload_ntp_selected", {"client": "resilient", "server": "ntp-a"}) == 0
+        assert (
+            mesh.sample(
+                "fallacies_workload_ntp_selected", {"client": "resilient", "server": "ntp-a"}
+            )
+            == 0
+        )

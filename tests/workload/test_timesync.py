@@ -55,11 +55,23 @@ async def test_resilient_outvotes_one_falseticker(servers: dict[str, NTPServer])
     assert sync.selected == ("ntp-b", "ntp-c")
     assert sync.last is not None and sync.last.falsetickers
     assert (
-        value(registry, "workload_ntp_falsetickers_total", client="resilient", server="ntp-a") == 1
+        value(
+            registry,
+            "fallacies_workload_ntp_falsetickers_total",
+            client="resilient",
+            server="ntp-a",
+        )
+        == 1
     )
-    assert value(registry, "workload_ntp_selected", client="resilient", server="ntp-a") == 0
-    assert value(registry, "workload_ntp_selected", client="resilient", server="ntp-b") == 1
-    assert abs(value(registry, "workload_clock_offset_seconds", client="resilient")) < 0.05
+    assert (
+        value(registry, "fallacies_workload_ntp_selected", client="resilient", server="ntp-a") == 0
+    )
+    assert (
+        value(registry, "fallacies_workload_ntp_selected", client="resilient", server="ntp-b") == 1
+    )
+    assert (
+        abs(value(registry, "fallacies_workload_clock_offset_seconds", client="resilient")) < 0.05
+    )
 
 
 async def test_naive_steps_to_whatever_its_one_server_says(
@@ -73,9 +85,9 @@ async def test_naive_steps_to_whatever_its_one_server_says(
     )
     await sync.sync_once()
     assert clock.offset == pytest.approx(LIE_S, abs=0.05)
-    assert value(registry, "workload_clock_offset_seconds", client="naive") == pytest.approx(
-        LIE_S, abs=0.05
-    )
+    assert value(
+        registry, "fallacies_workload_clock_offset_seconds", client="naive"
+    ) == pytest.approx(LIE_S, abs=0.05)
     # Steps are relative to the client's own clock: syncing again stays put.
     await sync.sync_once()
     assert clock.offset == pytest.approx(LIE_S, abs=0.05)
@@ -100,7 +112,13 @@ async def test_without_a_majority_the_clock_is_left_alone(
     await sync.sync_once()
     assert clock.offset == 0
     assert (
-        value(registry, "workload_ntp_syncs_total", client="resilient", outcome="no_majority") == 1
+        value(
+            registry,
+            "fallacies_workload_ntp_syncs_total",
+            client="resilient",
+            outcome="no_majority",
+        )
+        == 1
     )
 
 
@@ -113,4 +131,7 @@ async def test_an_unreachable_server_is_counted_not_fatal() -> None:
     )
     await sync.sync_once()
     assert clock.offset == 0
-    assert value(registry, "workload_ntp_syncs_total", client="naive", outcome="unreachable") == 1
+    assert (
+        value(registry, "fallacies_workload_ntp_syncs_total", client="naive", outcome="unreachable")
+        == 1
+    )
