@@ -107,7 +107,10 @@ def problems(signal: LibrarySignal, selector: Selector) -> list[str]:
     except AssertionError as exc:
         return [str(exc)]
     found = []
-    if selector.name.startswith(("fallacies_workload_", "fallacies_api_")) and selector.name not in exposed_names():
+    if (
+        selector.name.startswith(("fallacies_workload_", "fallacies_api_"))
+        and selector.name not in exposed_names()
+    ):
         found.append(f"{selector.name} is not exposed by the registry")
     if ("client" in series.labels) != signal.per_client:
         found.append(f"per_client={signal.per_client} but the labels are {sorted(series.labels)}")
