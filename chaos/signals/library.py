@@ -30,6 +30,7 @@ from typing import ClassVar, Literal
 from chaos.signals import window as w
 from chaos.signals.base import Signal, Snapshot
 from chaos.signals.window import Combine, Selector, sel
+from services.workload.config import ApiSettings
 
 __all__ = [
     "BASELINE",
@@ -250,9 +251,8 @@ def replica_latency(replica: str, q: float) -> Quantile:
     )
 
 
-REPLICAS: tuple[str, ...] = ("api-1", "api-2")
-"""The workload's default ``api.replicas`` (a test keeps them equal; importing the
-workload's config here would import the whole workload service)."""
+REPLICAS: tuple[str, ...] = ApiSettings().replicas
+"""The workload's default ``api.replicas``: the values its ``replica`` label takes."""
 
 _JOURNEYS = sel("fallacies_workload_journeys_total")
 

@@ -26,7 +26,6 @@ from chaos.signals.library import (
     replica_share,
 )
 from services.api.metrics import ApiMetrics
-from services.workload.config import ApiSettings
 from services.workload.metrics import WorkloadMetrics
 from tests.signals.helpers import scrape
 
@@ -217,10 +216,6 @@ def test_signals_are_described() -> None:
         assert signal.name == name
         assert signal.title and signal.unit and signal.description, name
         assert "\n" not in signal.description, "one line: the report prints it as is"
-
-
-def test_replicas_are_the_workloads_defaults() -> None:
-    assert ApiSettings().replicas == REPLICAS
 
 
 def test_parametrised_signals_for_another_replica(window: list[Snapshot]) -> None:
