@@ -112,8 +112,6 @@ def run(
 
     if target not in ("embedded", "compose"):
         raise fail(f"unknown target {target!r}; use embedded or compose", 2)
-    if target == "compose" and disable_defence:
-        raise fail("--disable-defence needs the embedded mesh (compose configs are fixed)", 2)
     experiments = select(load_experiments(), which)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out if out is not None else Path("fallacies-runs") / stamp

@@ -4,16 +4,36 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from services.common.errors import PortInUseError
+from services.common.errors import FieldError, PortInUseError
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
     """Toxiproxy's error body, ``{error, status}``, used by every admin API in the mesh."""
     return web.json_response({"error": message, "status": status, **extra}, status=status)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error answer of an admin API in that one shape: a bad field names itself
+    (400), aiohttp's own errors keep their status (and a 405's ``Allow``)."""
+    try:
+        return await handler(request)
+    except FieldError as exc:
+        return json_error(400, str(exc), field=exc.field)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = json_error(exc.status, exc.reason)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
 
 
 def bind_error(what: str, host: str, port: int, exc: OSError) -> PortInUseError:

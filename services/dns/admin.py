@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from services.common.errors import FieldError
-from services.common.http import json_error
+from services.common.http import json_error, json_errors
 from services.dns import records
 from services.dns.zone import RRsetView, Zone
 
@@ -40,7 +40,7 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def create_app(zone: Zone, registry: CollectorRegistry) -> web.Application:
     api = _AdminAPI(zone)
-    app = web.Application(middlewares=[_json_errors])
+    app = web.Application(middlewares=[json_errors])
     app.router.add_get("/healthz", api.healthz)
     app.router.add_get("/zone", api.get_zone)
     app.router.add_get("/records", api.list_records)
@@ -51,21 +51,6 @@ def create_app(zone: Zone, registry: CollectorRegistry) -> web.Application:
     app.router.add_delete("/records/{name}/{type}", api.delete_rrset)
     app.router.add_get("/metrics", make_aiohttp_handler(registry))
     return app
-
-
-@web.middleware
-async def _json_errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except FieldError as exc:
-        return json_error(400, str(exc), field=exc.field)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        response = json_error(exc.status, exc.reason)
-        if "Allow" in exc.headers:
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
 
 
 class _AdminAPI:

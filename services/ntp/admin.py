@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from aiohttp import web
@@ -25,7 +24,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.registry import CollectorRegistry
 
 from services.common.errors import FieldError
-from services.common.http import json_error
+from services.common.http import json_errors
 from services.ntp.clock import Lies, LyingClock
 
 log = logging.getLogger(__name__)
@@ -40,26 +39,12 @@ routes = web.RouteTableDef()
 
 
 def create_app(clock: LyingClock, registry: CollectorRegistry, *, name: str) -> web.Application:
-    app = web.Application(middlewares=[_errors_as_json])
+    app = web.Application(middlewares=[json_errors])
     app[CLOCK] = clock
     app[NAME] = name
     app.add_routes(routes)
     app.router.add_get("/metrics", make_aiohttp_handler(registry))
     return app
-
-
-@web.middleware
-async def _errors_as_json(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except FieldError as exc:
-        return json_error(400, str(exc), field=exc.field)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return json_error(exc.status, exc.reason)
 
 
 @routes.get("/healthz")
