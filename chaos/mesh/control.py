@@ -20,7 +20,6 @@ general-purpose HTTP client for whoever can reach it.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -32,7 +31,8 @@ from chaos.mesh.errors import MeshError
 from chaos.mesh.janitor import Janitor
 from chaos.mesh.model import ControlledNode, MeshPlan, NodeStatus
 from chaos.mesh.state import MeshState
-from services.common.http import json_error
+from services.common.http import json_error, json_errors
+from services.common.jsonbody import body_bytes, parse_json
 
 __all__ = [
     "ACTIONS",
@@ -132,9 +132,9 @@ def create_app(supervisor: ControlledMesh) -> web.Application:
 
     async def janitor_add(request: web.Request) -> web.Response:
         try:
-            data = await request.json()
-        except json.JSONDecodeError:
-            return json_error(400, "body is not JSON")
+            data = parse_json(await body_bytes(request))
+        except ValueError as exc:
+            return json_error(400, f"body: {exc}", field="body")
         if not isinstance(data, dict):
             return json_error(400, "body must be an object")
         url, method = data.get("url"), str(data.get("method", "POST")).upper()
@@ -172,7 +172,7 @@ def create_app(supervisor: ControlledMesh) -> web.Application:
         supervisor.shutdown_requested.set()
         return web.json_response({"status": "stopping"})
 
-    app = web.Application()
+    app = web.Application(middlewares=[json_errors])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/nodes", nodes)
     app.router.add_post("/nodes/{name}/{action}", act)

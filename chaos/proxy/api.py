@@ -42,6 +42,7 @@ from chaos.proxy.errors import ProxyApiError, bad_request
 from chaos.proxy.expiry import Expiry
 from chaos.proxy.proxy import Proxy, Revert
 from chaos.proxy.wrapper import ToxicWrapper, parse_ttl
+from services.common.jsonbody import parse_json
 
 __all__ = ["API_VERSION", "ACTOR_HEADER", "create_app"]
 
@@ -285,7 +286,7 @@ async def _body(request: web.Request) -> Any:
     if not raw.strip():
         raise bad_request("EOF")
     try:
-        return json.loads(raw)
+        return parse_json(raw)
     except ValueError as exc:
         raise bad_request(f"invalid JSON: {exc}") from None
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.proxy.errors import MISSING_FIELD, ProxyApiError, bad_request
+from chaos.proxy.names import check_name
 from chaos.proxy.proxy import ProxySpec
 from chaos.proxy.stream import NetProtocol
 from services.common.errors import FallaciesError
@@ -82,6 +83,7 @@ def parse_proxy(body: object) -> ProxySpec:
     upstream = _string(body, "upstream")
     if not name:
         raise MISSING_FIELD.joined("name")
+    check_name(name, "proxy")
     if not upstream:
         raise MISSING_FIELD.joined("upstream")
     enabled = body.get("enabled", True)

@@ -26,10 +26,16 @@ from chaos.proxy.errors import (
     ProxyApiError,
     bad_request,
 )
+from chaos.proxy.names import check_name
 from chaos.proxy.stream import Direction, NetProtocol
 from chaos.proxy.toxics.base import InvalidAttribute, Stateful, Toxic
 
+MAX_TTL_S = 86_400
+"""The longest TTL a toxic or a change may ask: a day (a longer one is a typo, and far
+enough out it overflows a date)."""
+
 __all__ = [
+    "MAX_TTL_S",
     "ToxicUpdate",
     "ToxicWrapper",
     "decode_new",
@@ -119,6 +125,7 @@ def decode_new(
         raise INVALID_STREAM from None
     if not name:
         name = f"{type_name}_{stream}"
+    check_name(name, "toxic")
     cls = registry.lookup(type_name)
     if cls is None:
         raise INVALID_TOXIC_TYPE
@@ -203,6 +210,8 @@ def parse_ttl(value: object) -> float | None:
         raise bad_request(f'"ttl" must be a number of seconds, not {_kind(value)}')
     if not math.isfinite(value) or value <= 0:
         raise bad_request('"ttl" must be a positive number of seconds')
+    if value > MAX_TTL_S:
+        raise bad_request(f'"ttl" must be at most {MAX_TTL_S} seconds (a day)')
     return float(value)
 
 

@@ -18,7 +18,6 @@ on 400s so a client knows what to fix.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 
 from services.common.errors import FieldError
 from services.common.http import json_error, json_errors
+from services.common.jsonbody import body_bytes, parse_json
 from services.dns import records
 from services.dns.zone import RRsetView, Zone
 
@@ -132,9 +132,9 @@ class _AdminAPI:
 
 async def _body(request: web.Request, allowed: tuple[str, ...]) -> dict[str, Any]:
     try:
-        body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FieldError("body", f"not valid JSON: {exc}") from None
+        body = parse_json(await body_bytes(request))
+    except ValueError as exc:
+        raise FieldError("body", str(exc)) from None
     if not isinstance(body, dict):
         raise FieldError("body", "must be a JSON object")
     for key in body:

@@ -208,7 +208,8 @@ def _srv(raw: object, origin: dns.name.Name, field: str) -> dns.rdata.Rdata:
             raise FieldError(field, "an SRV value is 'priority weight port target'")
         numbers: list[object] = []
         for part in parts[:3]:
-            numbers.append(int(part) if part.isdigit() else part)
+            # ASCII only: int() also reads Arabic-Indic and other Unicode digits.
+            numbers.append(int(part) if part.isascii() and part.isdigit() else part)
         values: Mapping[str, object] = dict(zip(_SRV_FIELDS, [*numbers, parts[3]], strict=True))
     elif isinstance(raw, Mapping):
         values = raw
@@ -237,7 +238,10 @@ def _txt_strings(raw: object, field: str) -> list[bytes]:
     for item in items:
         if not isinstance(item, str):
             raise FieldError(field, "TXT strings must be strings")
-        data = item.encode("utf-8")
+        try:
+            data = item.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FieldError(field, "a TXT string holds a lone surrogate") from None
         out.extend(data[i : i + _TXT_CHUNK] for i in range(0, len(data), _TXT_CHUNK))
         if not data:
             out.append(b"")

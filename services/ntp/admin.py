@@ -25,6 +25,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from services.common.errors import FieldError
 from services.common.http import json_errors
+from services.common.jsonbody import body_bytes, parse_json
 from services.ntp.clock import Lies, LyingClock
 
 log = logging.getLogger(__name__)
@@ -88,13 +89,13 @@ def _changed(
 
 
 async def _body(request: web.Request) -> Any:
-    text = await request.text()
-    if not text.strip():
+    raw = await body_bytes(request)
+    if not raw.strip():
         return {}
     try:
-        return json.loads(text)
+        return parse_json(raw)
     except ValueError as exc:
-        raise FieldError("body", f"not valid JSON: {exc}") from exc
+        raise FieldError("body", str(exc)) from None
 
 
 def parse_changes(body: Any) -> dict[str, Any]:

@@ -270,6 +270,24 @@ async def test_routes_refuse_what_the_supervisor_refuses(control) -> None:
         assert (await response.json())["field"] == "url"
 
 
+async def test_malformed_janitor_bodies_are_a_400(control) -> None:
+    session, _ = control
+    for data, why in (
+        (b"[" * 50_000 + b"]" * 50_000, "nested"),
+        (b'{"url": "\xff"}', "UTF-8"),
+        (b'{"url": "\\udc80"}', "surrogate"),
+    ):
+        async with session.post("/janitor", data=data) as response:
+            assert response.status == 400, data[:20]
+            assert why in (await response.json())["error"]
+    async with session.post(
+        "/janitor", data=b"{}", headers={"Content-Type": "application/json; charset=latin-1"}
+    ) as response:
+        assert response.status == 400
+    async with session.get("/healthz") as response:
+        assert response.status == 200
+
+
 async def test_janitor_calls_an_admin_url_when_due(control, health) -> None:
     session, _ = control
     job = {

@@ -6,7 +6,6 @@ middleware renders as a 400 — a bad client never reaches a handler's logic.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ from aiohttp import web
 from services.api._types import JSONObject
 from services.api.encoding import dumps
 from services.common.errors import FieldError
+from services.common.jsonbody import body_bytes, parse_json
 
 
 def json_response(data: Any, *, status: int = 200) -> web.Response:
@@ -28,9 +28,9 @@ def parse_object(body: bytes, *, allowed: Iterable[str], empty_ok: bool = False)
             return {}
         raise FieldError("body", "a JSON object is required")
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FieldError("body", f"not valid JSON: {exc}") from None
+        doc = parse_json(body)
+    except ValueError as exc:
+        raise FieldError("body", str(exc)) from None
     if not isinstance(doc, dict):
         raise FieldError("body", "expected a JSON object")
     allowed = set(allowed)
@@ -43,7 +43,7 @@ def parse_object(body: bytes, *, allowed: Iterable[str], empty_ok: bool = False)
 async def read_object(
     request: web.Request, *, allowed: Iterable[str], empty_ok: bool = False
 ) -> JSONObject:
-    return parse_object(await request.read(), allowed=allowed, empty_ok=empty_ok)
+    return parse_object(await body_bytes(request), allowed=allowed, empty_ok=empty_ok)
 
 
 def int_param(
