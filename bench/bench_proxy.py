@@ -361,7 +361,8 @@ def _create(api: str, name: str, upstream: str, protocol: str = "tcp") -> int:
 
 def _request(url: str, body: object = None) -> urllib.request.Request:
     data = None if body is None else json.dumps(body).encode()
-    return urllib.request.Request(url, data=data, headers={"User-Agent": "bench_proxy"})
+    headers = {"User-Agent": "bench_proxy", "Content-Type": "application/json"}
+    return urllib.request.Request(url, data=data, headers=headers)
 
 
 def _has_uvloop() -> bool:

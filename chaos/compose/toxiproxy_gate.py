@@ -84,7 +84,7 @@ class ToxiproxyGate(Service):
         )
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._forward)
-        protect(app, token=self.admin_token, host=self.host)
+        protect(app, token=self.admin_token, host=self.host, simple_bodies=True)
         try:
             self._runner, self.port = await start_site(
                 app, self.host, self.port, what="Toxiproxy gate"

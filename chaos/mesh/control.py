@@ -31,6 +31,7 @@ from chaos.mesh.errors import MeshError
 from chaos.mesh.janitor import Janitor
 from chaos.mesh.model import ControlledNode, MeshPlan, NodeStatus
 from chaos.mesh.state import MeshState
+from services.common.browser_guard import browser_guard
 from services.common.http import json_error, json_errors
 from services.common.jsonbody import body_bytes, parse_json
 
@@ -172,7 +173,7 @@ def create_app(supervisor: ControlledMesh) -> web.Application:
         supervisor.shutdown_requested.set()
         return web.json_response({"status": "stopping"})
 
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application(middlewares=[browser_guard(), json_errors])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/nodes", nodes)
     app.router.add_post("/nodes/{name}/{action}", act)

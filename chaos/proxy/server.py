@@ -100,6 +100,7 @@ class ProxyServer(Service):
                 ),
                 token=self.api_token,
                 host=self.api_host,
+                simple_bodies=True,
             )
             self._runner, self._bound_api_port = await start_site(
                 app, self.api_host, self.api_port, what="proxy API"

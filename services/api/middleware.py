@@ -27,6 +27,7 @@ from services.api.headers import REPLICA
 from services.api.signing import SignatureError, body_sha256, sign_response, verify_request
 from services.api.state import state_of
 from services.common.admin_token import refusal
+from services.common.browser_guard import browser_guard
 from services.common.errors import FieldError
 from services.common.http import json_error
 
@@ -210,6 +211,7 @@ PUBLIC_MIDDLEWARES = [
     auth_middleware,
 ]
 ADMIN_MIDDLEWARES = [
+    browser_guard(),
     metrics_middleware,
     compression_middleware,
     signing_middleware,

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from services.common.browser_guard import browser_guard, is_guarded
 from services.common.http import json_error
 
 __all__ = [
@@ -94,8 +95,10 @@ def protect(
     token: str | None,
     host: str,
     open_paths: frozenset[str] = OPEN_PATHS,
+    simple_bodies: bool = False,
 ) -> web.Application:
-    """Put the token check in front of every other middleware of ``app``."""
+    """Put the browser guard and the token check in front of every other middleware
+    (``simple_bodies``: the fault proxy's Toxiproxy clients, see ``browser_guard``)."""
 
     @web.middleware
     async def admin_token(request: web.Request, handler: _Handler) -> web.StreamResponse:
@@ -112,4 +115,6 @@ def protect(
         return await handler(request)
 
     app.middlewares.insert(0, admin_token)
+    if not is_guarded(app):
+        app.middlewares.insert(0, browser_guard(simple_bodies=simple_bodies))
     return app

@@ -171,3 +171,22 @@ def test_rotating_back_to_a_known_key_reinstates_it():
     assert ring.signing_key("request", 21).kid == "k1"
     with pytest.raises(ValueError, match="already exists"):
         ring.rotate("request", 30, kid="k2", secret="a different secret")
+
+
+async def test_a_web_page_cannot_rotate_the_keys(harness: Any) -> None:
+    before = (await harness.admin_api.call("GET", "/admin/keys", headers=ADMIN, sign=False)).json()
+    for extra in (
+        {"Content-Type": "text/plain", "Origin": "http://evil.example"},
+        {"Host": "rebound.evil.example"},
+    ):
+        reply = await harness.admin_api.call(
+            "POST",
+            "/admin/keys/rotate",
+            body=b"{}",
+            headers={**ADMIN, **extra},
+            sign=False,
+            verify=False,
+        )
+        assert reply.status == 403, reply.body
+    after = (await harness.admin_api.call("GET", "/admin/keys", headers=ADMIN, sign=False)).json()
+    assert after == before

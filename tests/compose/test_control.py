@@ -270,6 +270,20 @@ async def test_routes_refuse_what_the_supervisor_refuses(control) -> None:
         assert (await response.json())["field"] == "url"
 
 
+async def test_a_web_page_cannot_stop_a_node(control, containers) -> None:
+    session, _ = control
+    async with session.get("/nodes") as response:
+        before = [node["state"] for node in await response.json()]
+    for headers in (
+        {"Content-Type": "text/plain", "Origin": "http://evil.example"},
+        {"Host": "rebound.evil.example"},
+    ):
+        async with session.post("/nodes/dns/stop", headers=headers) as response:
+            assert response.status == 403
+    async with session.get("/nodes") as response:
+        assert [node["state"] for node in await response.json()] == before
+
+
 async def test_malformed_janitor_bodies_are_a_400(control) -> None:
     session, _ = control
     for data, why in (

@@ -38,7 +38,7 @@ async def test_ttl_outlives_the_process_that_set_it(
         body = json.dumps(toxic).encode()
         request = urllib.request.Request(
             "{server.api_url}/proxies/echo/toxics", data=body,
-            headers={{"X-Fallacies-Actor": "doomed-runner"}},
+            headers={{"X-Fallacies-Actor": "doomed-runner", "Content-Type": "application/json"}},
         )
         urllib.request.urlopen(request).read()
         print("injected", flush=True)
