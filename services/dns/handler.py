@@ -14,7 +14,9 @@
 
 Responses depend only on the query bytes after the id and on the zone, so they are
 cached by those bytes and the id is patched in: a cache hit costs a dict lookup
-and a concatenation. The cache is dropped whenever the zone serial moves.
+and a concatenation. The cache is dropped whenever the zone serial moves, and when
+it would pass ``cache_size`` entries or ``cache_bytes`` bytes per transport (keys and
+answers counted): a client varying its query bytes can churn it, never grow it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ CLASSIC_UDP_PAYLOAD = 512
 DEFAULT_MAX_UDP_PAYLOAD = 1232
 """The DNS Flag Day 2020 size: fits the IPv6 minimum MTU, so no IP fragmentation."""
 TCP_MAX_MESSAGE = 65535
+DEFAULT_CACHE_BYTES = 4 << 20
+"""Per transport: 4 MiB, some hundred large TXT answers over TCP, thousands of small."""
 
 QTYPE_LABELS = ("A", "AAAA", "SRV", "TXT", "SOA", "NS", "ANY", "OTHER")
 MALFORMED_REASONS = ("too_short", "not_query", "bad_pointer", "bad_wire", "bad_question")
@@ -84,33 +88,46 @@ class QueryHandler:
         *,
         max_udp_payload: int = DEFAULT_MAX_UDP_PAYLOAD,
         cache_size: int = 4096,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
         if not CLASSIC_UDP_PAYLOAD <= max_udp_payload <= TCP_MAX_MESSAGE:
             raise ValueError(f"max_udp_payload must be 512..65535 bytes, got {max_udp_payload}")
         self.zone = zone
         self.max_udp_payload = max_udp_payload
         self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
         self._caches: dict[Transport, dict[bytes, tuple[bytes, Outcome]]] = {
             Transport.UDP: {},
             Transport.TCP: {},
         }
+        self._held: dict[Transport, int] = {Transport.UDP: 0, Transport.TCP: 0}
         self._cached_serial = zone.serial
+
+    def cached_bytes(self, transport: Transport) -> int:
+        """Bytes of keys and answers the cache holds for ``transport``."""
+        return self._held[transport]
 
     def respond(self, wire: bytes, transport: Transport) -> tuple[bytes | None, Outcome]:
         """The response to send (None: send nothing) and what to count."""
         if self.zone.serial != self._cached_serial:
             self._cached_serial = self.zone.serial
-            for cache in self._caches.values():
+            for kind, cache in self._caches.items():
                 cache.clear()
+                self._held[kind] = 0
         cache = self._caches[transport]
         hit = cache.get(wire[2:])
         if hit is not None:
             return wire[:2] + hit[0], hit[1]
         response, outcome, cacheable = self._respond_uncached(wire, transport)
         if cacheable and response is not None:
-            if len(cache) >= self._cache_size:
+            size = len(wire) + len(response)
+            full = self._held[transport] + size > self._cache_bytes
+            if full or len(cache) >= self._cache_size:
                 cache.clear()
-            cache[wire[2:]] = (response[2:], outcome)
+                self._held[transport] = 0
+            if size <= self._cache_bytes:
+                cache[wire[2:]] = (response[2:], outcome)
+                self._held[transport] += size
         return response, outcome
 
     def _respond_uncached(
