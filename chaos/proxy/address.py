@@ -39,6 +39,9 @@ def split(address: str, *, default_host: str = DEFAULT_HOST) -> tuple[str, int]:
         raise ValueError(f"address {address}: invalid port") from None
     if not 0 <= port <= 65535:
         raise ValueError(f"address {address}: invalid port")
+    if host == "localhost":
+        # Resolved, as Toxiproxy resolves it: compared and reported as 127.0.0.1.
+        host = DEFAULT_HOST
     return host or default_host, port
 
 

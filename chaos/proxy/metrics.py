@@ -3,7 +3,10 @@
 ``CATALOGUE`` is what METRICS.md documents and the tests check. Counters come
 from each link's ``LinkStats`` (plain ints, bumped on the hot path); gauges are
 computed from the current links and toxics at each scrape, so they can never
-drift from what the API shows.
+drift from what the API shows. Only links that exist are exported: a deleted
+link's series go (its counters are kept, so a re-created link counts on). Beside
+the project's names, Toxiproxy's own (``toxiproxy_proxy_{received,sent}_bytes_total``)
+so dashboards made for Toxiproxy work here too.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
     "fallacies_proxy_upstream_errors_total": ("link",),
     "fallacies_proxy_dropped_datagrams_total": ("link", "toxic"),
     "fallacies_proxy_fault_active": ("link", "kind"),
+    "toxiproxy_proxy_received_bytes_total": ("direction", "proxy", "listener", "upstream"),
+    "toxiproxy_proxy_sent_bytes_total": ("direction", "proxy", "listener", "upstream"),
 }
 """Series name (as scraped) -> label names."""
 
@@ -78,8 +83,25 @@ class ProxyMetrics(Collector):
             "Active toxics by link and type; kind=partition also counts a disabled link.",
             labels=("link", "kind"),
         )
+        received = CounterMetricFamily(
+            "toxiproxy_proxy_received_bytes",
+            "Bytes a link read from the sending side, before its toxics (Toxiproxy's name).",
+            labels=("direction", "proxy", "listener", "upstream"),
+        )
+        sent = CounterMetricFamily(
+            "toxiproxy_proxy_sent_bytes",
+            "Bytes a link wrote on, after its toxics (Toxiproxy's name).",
+            labels=("direction", "proxy", "listener", "upstream"),
+        )
+        live = {proxy.name: proxy for proxy in self._proxies}
         for link, stats in sorted(self._proxies.stats.items()):
+            proxy = live.get(link)
+            if proxy is None:
+                continue
             for direction in Direction:
+                labels = (direction.wire, link, proxy.listen, proxy.upstream)
+                received.add_metric(labels, stats.received[direction])
+                sent.add_metric(labels, stats.bytes[direction])
                 by_bytes.add_metric((link, direction.wire), stats.bytes[direction])
                 datagrams.add_metric((link, direction.wire), stats.datagrams[direction])
             connections.add_metric((link,), stats.connections)
@@ -97,3 +119,4 @@ class ProxyMetrics(Collector):
             for kind, count in sorted(counts.items()):
                 faults.add_metric((proxy.name, kind), count)
         yield from (by_bytes, datagrams, connections, active, upstream_errors, dropped, faults)
+        yield from (received, sent)

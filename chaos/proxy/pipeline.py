@@ -66,6 +66,7 @@ class Pipeline:
         self._owner = owner
         self._clock = clock
         self._bytes = stats.bytes
+        self._received = stats.received
         self._head: Channel | None = None
         self._tail: Channel | None = None
         self._stubs: list[ToxicStub] = []
@@ -83,6 +84,7 @@ class Pipeline:
     # -- from the sockets --------------------------------------------------
 
     def feed(self, data: bytes) -> None:
+        self._received[self.direction] += len(data)
         head = self._head
         if head is None:
             self._dest.write(data)

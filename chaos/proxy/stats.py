@@ -13,11 +13,21 @@ __all__ = ["LinkStats"]
 class LinkStats:
     """Counters of one link name; they outlive the link so a re-created link keeps counting up."""
 
-    __slots__ = ("bytes", "datagrams", "connections", "active", "upstream_errors", "dropped")
+    __slots__ = (
+        "bytes",
+        "received",
+        "datagrams",
+        "connections",
+        "active",
+        "upstream_errors",
+        "dropped",
+    )
 
     def __init__(self) -> None:
         self.bytes = [0, 0]
-        """Bytes forwarded, indexed by ``Direction``."""
+        """Bytes forwarded (sent on, after the toxics), indexed by ``Direction``."""
+        self.received = [0, 0]
+        """Bytes read from the sending side, before the toxics, indexed by ``Direction``."""
         self.datagrams = [0, 0]
         """Datagrams forwarded, indexed by ``Direction``."""
         self.connections = 0

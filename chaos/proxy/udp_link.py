@@ -108,6 +108,7 @@ class UdpLink:
     # -- datagrams -------------------------------------------------------------
 
     def from_client(self, data: bytes, client: Address) -> None:
+        self.stats.received[Direction.UPSTREAM] += len(data)
         session = self._sessions.get(client)
         if session is None:
             session = self._open(client)
@@ -119,6 +120,7 @@ class UdpLink:
             session.send_up(data)
 
     def from_upstream(self, session: _Session, data: bytes) -> None:
+        self.stats.received[Direction.DOWNSTREAM] += len(data)
         session.touched = True
         stages = session.stages(Direction.DOWNSTREAM)
         if stages:

@@ -160,7 +160,9 @@ class QueryHandler:
         question = query.question[0]
         qtype = RdataType(question.rdtype)
         label = qtype.name if qtype.name in QTYPE_LABELS else "OTHER"
-        response = dns.message.make_response(query, our_payload=self.max_udp_payload)
+        # pad=0: padding (RFC 8467) is for encrypted transports; on plain UDP it only
+        # amplifies (a padded 48-byte query got 468 bytes back).
+        response = dns.message.make_response(query, our_payload=self.max_udp_payload, pad=0)
         if query.edns > 0:
             response.set_rcode(dns.rcode.BADVERS)
         elif question.rdclass != IN or not question.name.is_subdomain(self.zone.origin):

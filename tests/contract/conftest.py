@@ -99,7 +99,16 @@ async def real_toxiproxy(http: aiohttp.ClientSession, workdir: Path) -> AsyncIte
         url = f"http://127.0.0.1:{port}"
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                [binary, "-host", "127.0.0.1", "-port", str(port), "-config", str(config)],
+                [
+                    binary,
+                    "-host",
+                    "127.0.0.1",
+                    "-port",
+                    str(port),
+                    "-config",
+                    str(config),
+                    "-proxy-metrics",
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "LOG_LEVEL": "info"},

@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.toxiproxy import Proxy, ToxiproxyError
-from tests.contract.conftest import Backend
+from tests.contract.conftest import Backend, _free_port
 from tests.contract.helpers import Upstream, close, connect, eventually, refuses, roundtrip
 
 LOOPBACK_ANY = "127.0.0.1:0"
@@ -488,6 +489,32 @@ async def test_populate_replaces_a_changed_proxy(
     await close(writer)
 
 
+async def test_populate_keeps_an_unchanged_proxy_with_its_toxics(
+    backend: Backend, echo: Upstream
+) -> None:
+    """Toxiproxy compares resolved addresses: ``localhost:PORT`` again is no change."""
+    port = _free_port()
+    spec = {"name": "api-1", "listen": f"localhost:{port}", "upstream": echo.address}
+    [first] = await backend.client.populate([spec])
+    assert first.listen == f"127.0.0.1:{port}"
+    await backend.client.add_toxic("api-1", "latency")
+    [again] = await backend.client.populate([spec])
+    assert [t.type for t in again.toxics] == ["latency"]
+    assert [t.type for t in await backend.client.toxics("api-1")] == ["latency"]
+
+
+async def test_a_listen_in_use_is_named_resolved(backend: Backend, echo: Upstream) -> None:
+    first = await make_proxy(backend, echo)
+    port = first.listen.rsplit(":", 1)[1]
+    answer = await backend.raw(
+        "POST",
+        "/proxies",
+        {"name": "other", "listen": f"localhost:{port}", "upstream": echo.address},
+    )
+    assert answer.status == 500
+    assert f"127.0.0.1:{port}" in answer.body["error"]
+
+
 async def test_populate_accepts_proxy_objects(backend: Backend, echo: Upstream) -> None:
     populated = await backend.client.populate(
         [Proxy(name="api-1", listen=LOOPBACK_ANY, upstream=echo.address)]
@@ -525,3 +552,35 @@ async def test_populate_wants_a_json_array(backend: Backend) -> None:
     answer = await backend.raw("POST", "/populate", {"proxies": []})
     assert (answer.status, answer.body["status"]) == (400, 400)
     assert answer.body["error"].startswith("bad request body")
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+
+async def test_toxiproxys_byte_counters_name_the_proxy_and_its_addresses(
+    backend: Backend, echo: Upstream
+) -> None:
+    """What a dashboard made for Toxiproxy (``-proxy-metrics``) reads, on both servers."""
+    proxy = await make_proxy(backend, echo)
+    reader, writer = await connect(proxy.listen)
+    await roundtrip(reader, writer, b"ping")
+    await close(writer)
+    wanted = {"proxy": "api-1", "listener": proxy.listen, "upstream": echo.address}
+    expected = {
+        (f"toxiproxy_proxy_{kind}_bytes_total", direction)
+        for kind in ("received", "sent")
+        for direction in ("upstream", "downstream")
+    }
+
+    async def counted() -> bool:
+        async with backend.http.get(backend.url + "/metrics") as response:
+            text = await response.text()
+        found = {
+            (s.name, s.labels.get("direction"))
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if {k: s.labels.get(k) for k in wanted} == wanted and s.value >= 4
+        }
+        return found >= expected
+
+    await eventually(counted)

@@ -258,3 +258,20 @@ def test_the_cache_is_bounded_in_bytes_whatever_the_query_bytes(zone: Zone) -> N
     assert handler.cached_bytes(UDP) == 0
     again, _, _ = ask(handler, "big.mesh.test.", "TXT", TCP)
     assert again.answer
+
+
+@pytest.mark.parametrize("transport", [UDP, TCP])
+def test_a_padded_query_gets_no_padding_back(zone: Zone, transport: Transport) -> None:
+    """Padding belongs on encrypted transports; on plain DNS a padded 48-byte query
+    got 468 bytes back, an amplifier."""
+    import dns.edns
+
+    handler = QueryHandler(zone)
+    padding = dns.edns.GenericOption(dns.edns.OptionType.PADDING, b"")
+    query = dns.message.make_query("api-1.mesh.test.", "A", use_edns=0, options=[padding])
+    wire = query.to_wire()
+    response, outcome = handler.respond(wire, transport)
+    assert response is not None and outcome.rcode == "NOERROR"
+    message = dns.message.from_wire(response)
+    assert all(o.otype != dns.edns.OptionType.PADDING for o in message.options)
+    assert len(response) < 3 * len(wire)

@@ -44,11 +44,14 @@ async def test_catalogue_matches_the_registry(
     assert set(names) == set(CATALOGUE)
     for name, labels in CATALOGUE.items():
         assert names[name] == set(labels), name
-        assert name.startswith("fallacies_proxy_")
+        # The project's namespace, and Toxiproxy's own names for parity.
+        assert name.startswith(("fallacies_proxy_", "toxiproxy_proxy_")), name
 
 
 def test_catalogue_matches_metrics_md() -> None:
-    documented = set(re.findall(r"^\| `(fallacies_proxy_\w+)`", METRICS_MD.read_text(), re.M))
+    documented = set(
+        re.findall(r"^\| `((?:fallacies|toxiproxy)_proxy_\w+)`", METRICS_MD.read_text(), re.M)
+    )
     assert documented == set(CATALOGUE)
 
 
