@@ -250,6 +250,8 @@ def compose_plan(admin_token: str | None = None) -> MeshPlan:
                     "admin_host": "0.0.0.0",
                     "admin_port": ADMIN_PORT,
                     "name": name,
+                    # Every client arrives from the proxy's address: one bucket per socket.
+                    "rate_limit_key": "address",
                 },
                 {"udp": at(name, NTP_PORT), "admin": at(name, ADMIN_PORT)},
             )

@@ -97,6 +97,8 @@ def build_plan(
                     "admin_host": host,
                     "admin_port": admin,
                     "name": name,
+                    # Every client of the mesh comes from 127.0.0.1: one bucket per socket.
+                    "rate_limit_key": "address",
                 },
                 health_url=f"{url(admin)}/healthz",
                 metrics_url=f"{url(admin)}/metrics",

@@ -37,6 +37,7 @@ def _ntp(config: Config) -> Service:
         admin_port=int(config.get("admin_port", 0)),
         admin_token=config.get("admin_token"),
         name=config.get("name", "ntp"),
+        rate_limit_key=config.get("rate_limit_key", "host"),
     )
 
 

@@ -4,8 +4,8 @@ The per-packet path bumps plain integers on ``Stats``; a custom collector turns 
 into series when Prometheus scrapes. That keeps the hot path free of the client
 library's locks and lets the offset gauge include drift up to the moment of the scrape.
 
-Invariant: requests = replies + KoDs + malformed + busy drops (each datagram ends in
-exactly one of them).
+Invariant: requests = replies + KoDs + malformed + busy drops + limited drops (each
+datagram ends in exactly one of them).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class Stats:
     requests: int = 0
     replies: int = 0
     busy: int = 0  # replies dropped because the socket's send buffer was full
+    limited: int = 0  # requests left unanswered: over the rate, and kissed already
     socket_errors: int = 0
     kod: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KISS_CODES, 0))
     malformed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MALFORMED_REASONS, 0))
@@ -77,6 +78,11 @@ class NTPCollector(Collector):
             "fallacies_ntp_replies_dropped",
             "Replies not sent because the socket's send buffer was full (back-pressure).",
             value=stats.busy,
+        )
+        yield CounterMetricFamily(
+            "fallacies_ntp_limited_dropped",
+            "Requests left unanswered: their source is over its rate and had its RATE kiss.",
+            value=stats.limited,
         )
         yield CounterMetricFamily(
             "fallacies_ntp_socket_errors",

@@ -94,7 +94,11 @@ class SNTPServerProtocol(asyncio.DatagramProtocol):
             return
         clock = self._clock
         limiter = self._limiter
-        if limiter is not None and not limiter.allow(addr, received_ns):
+        verdict = "answer" if limiter is None else limiter.verdict(addr, received_ns)
+        if verdict == "drop":
+            stats.limited += 1
+            return
+        if verdict == "kiss":
             leap, stratum, ref_id, dispersion = LEAP_ALARM, 0, KISS_RATE, 0
             stats.kod["RATE"] += 1
         else:

@@ -1,12 +1,15 @@
 """Per-source token buckets: who gets a kiss-o'-death ``RATE`` instead of the time.
 
-Keying. Real NTP servers key on the source IP alone, which is right on the Internet
-and wrong here: the whole embedded mesh talks from 127.0.0.1 (and, in compose, every
-client of a node arrives from the proxy's address), so one noisy client would starve
-every other. The default therefore keys on the full source address, IP *and* port:
-each client socket gets its own bucket. The price is that a flooder who rotates
-source ports is not caught; ``key_by="host"`` restores the classic IP-only rule for a
-deployment where clients have addresses of their own.
+Keying. By default on the source IP alone, as real NTP servers do: a flooder who
+rotates source ports is still one source. The mesh is the exception, and says so in
+its configs (``rate_limit_key: address``): the whole embedded mesh talks from
+127.0.0.1, and in compose every client of a node arrives from the proxy's address,
+so one noisy client would starve every other; keyed on IP *and* port, each client
+socket gets its own bucket.
+
+Silence after the kiss. A source over its rate gets one ``RATE`` kiss-o'-death, then
+nothing until it is under its rate again (``verdict`` says ``drop``): a 48-byte KoD
+for every spoofed request would make the server a reflector.
 
 Memory. The table is an LRU capped at ``max_clients`` entries. A flooder is always
 recently used, so it keeps its (empty) bucket; only a churn of more distinct sources
@@ -20,6 +23,7 @@ from collections import OrderedDict
 from typing import Any, Final, Literal
 
 KeyBy = Literal["address", "host"]
+Verdict = Literal["answer", "kiss", "drop"]
 
 DEFAULT_RATE: Final = 16.0
 """Requests per second per source, sustained. ntpdate/ntpdig sends one request per run
@@ -40,7 +44,7 @@ class RateLimiter:
         *,
         rate: float = DEFAULT_RATE,
         burst: int = DEFAULT_BURST,
-        key_by: KeyBy = "address",
+        key_by: KeyBy = "host",
         max_clients: int = DEFAULT_MAX_CLIENTS,
     ) -> None:
         if not rate > 0:
@@ -63,15 +67,19 @@ class RateLimiter:
         return len(self._buckets)
 
     def allow(self, addr: tuple[Any, ...], now_ns: int) -> bool:
-        """Take a token for ``addr`` (a socket address tuple); False means send a KoD."""
+        """Take a token for ``addr`` (a socket address tuple); False: no time for it."""
+        return self.verdict(addr, now_ns) == "answer"
+
+    def verdict(self, addr: tuple[Any, ...], now_ns: int) -> Verdict:
+        """``answer``; ``kiss`` the first time over the rate; ``drop`` after that."""
         key = addr[0] if self._by_host else addr
         buckets = self._buckets
         bucket = buckets.get(key)
         if bucket is None:
             if len(buckets) >= self.max_clients:
                 buckets.popitem(last=False)
-            buckets[key] = [self.burst - 1.0, float(now_ns)]
-            return True
+            buckets[key] = [self.burst - 1.0, float(now_ns), 0.0]
+            return "answer"
         buckets.move_to_end(key)
         tokens = bucket[0] + (now_ns - bucket[1]) * self._per_ns
         if tokens > self.burst:
@@ -79,6 +87,10 @@ class RateLimiter:
         bucket[1] = now_ns
         if tokens >= 1.0:
             bucket[0] = tokens - 1.0
-            return True
+            bucket[2] = 0.0
+            return "answer"
         bucket[0] = tokens
-        return False
+        if bucket[2]:
+            return "drop"
+        bucket[2] = 1.0
+        return "kiss"

@@ -46,7 +46,7 @@ class NTPServer(Service):
         lies: Lies | None = None,
         rate_limit: float = DEFAULT_RATE,
         burst: int = DEFAULT_BURST,
-        rate_limit_key: KeyBy = "address",
+        rate_limit_key: KeyBy = "host",
         time_ns: TimeSource | None = None,
     ) -> None:
         self.name = name

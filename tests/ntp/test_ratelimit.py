@@ -32,20 +32,20 @@ def test_an_eight_sample_burst_fits_the_defaults() -> None:
 
 
 def test_by_address_each_socket_has_its_own_bucket() -> None:
-    limiter = RateLimiter(rate=1, burst=1)
+    limiter = RateLimiter(rate=1, burst=1, key_by="address")
     assert limiter.allow(A, 0)
     assert not limiter.allow(A, 0)
     assert limiter.allow(B, 0)
 
 
-def test_by_host_every_port_shares_one_bucket() -> None:
-    limiter = RateLimiter(rate=1, burst=1, key_by="host")
+def test_by_default_every_port_of_an_ip_shares_one_bucket() -> None:
+    limiter = RateLimiter(rate=1, burst=1)
     assert limiter.allow(A, 0)
     assert not limiter.allow(B, 0)
 
 
 def test_table_is_bounded_and_evicts_least_recently_seen() -> None:
-    limiter = RateLimiter(rate=1, burst=1, max_clients=2)
+    limiter = RateLimiter(rate=1, burst=1, key_by="address", max_clients=2)
     limiter.allow(A, 0)
     limiter.allow(B, 0)
     limiter.allow(A, 0)  # A is now the most recent (and empty)
@@ -62,3 +62,10 @@ def test_table_is_bounded_and_evicts_least_recently_seen() -> None:
 def test_nonsense_settings_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         RateLimiter(**kwargs)  # type: ignore[arg-type]
+
+
+def test_one_kiss_then_silence_until_under_the_rate_again() -> None:
+    limiter = RateLimiter(rate=10, burst=1)
+    assert [limiter.verdict(A, 0) for _ in range(4)] == ["answer", "kiss", "drop", "drop"]
+    assert limiter.verdict(A, 100 * MS) == "answer"  # a token refilled
+    assert limiter.verdict(A, 100 * MS) == "kiss"  # over again: one more kiss

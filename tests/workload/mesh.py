@@ -131,7 +131,13 @@ async def running_mesh(
         )
         ntp = {
             name: await stack.enter_async_context(
-                NTPServer(name=name, port=0, admin_port=0, registry=registries[name])
+                NTPServer(
+                    name=name,
+                    port=0,
+                    admin_port=0,
+                    registry=registries[name],
+                    rate_limit_key="address",  # as the mesh: every client on 127.0.0.1
+                )
             )
             for name in NTP_NAMES
         }

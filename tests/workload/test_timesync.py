@@ -21,7 +21,13 @@ async def servers() -> AsyncIterator[dict[str, NTPServer]]:
     started: dict[str, NTPServer] = {}
     try:
         for name in ("ntp-a", "ntp-b", "ntp-c"):
-            server = NTPServer(name=name, port=0, admin_port=0, registry=CollectorRegistry())
+            server = NTPServer(
+                name=name,
+                port=0,
+                admin_port=0,
+                registry=CollectorRegistry(),
+                rate_limit_key="address",  # as the mesh: every client on 127.0.0.1
+            )
             await server.start()
             started[name] = server
         yield started
