@@ -16,6 +16,7 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
     "fallacies_dns_truncated_responses_total": ("transport",),
     "fallacies_dns_malformed_packets_total": ("transport", "reason"),
     "fallacies_dns_query_duration_seconds": ("transport",),
+    "fallacies_dns_tcp_closed_connections_total": ("reason",),
     "fallacies_dns_zone_serial": (),
 }
 """Series name (as scraped) -> label names."""
@@ -35,6 +36,9 @@ DURATION_BUCKETS = (
     0.25,
 )
 """Seconds. An in-process answer takes microseconds; the tail shows event-loop stalls."""
+
+
+TCP_CLOSE_REASONS = ("idle", "over_cap")
 
 
 class DNSMetrics:
@@ -66,6 +70,15 @@ class DNSMetrics:
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
+        self.tcp_closed = Counter(
+            "fallacies_dns_tcp_closed_connections",
+            "TCP connections the server closed: idle (no whole query for the idle timeout, "
+            "however many bytes trickled in) or over the per-client cap.",
+            ("reason",),
+            registry=registry,
+        )
+        for reason in TCP_CLOSE_REASONS:
+            self.tcp_closed.labels(reason)
         self.serial = Gauge(
             "fallacies_dns_zone_serial", "SOA serial of the zone being served.", registry=registry
         )

@@ -46,6 +46,7 @@ class DNSServer(Service):
         registry: CollectorRegistry | None = None,
         max_udp_payload: int = DEFAULT_MAX_UDP_PAYLOAD,
         tcp_idle_timeout: float = 10.0,
+        tcp_max_per_client: int = 64,
     ) -> None:
         self.host = host
         self.port = port
@@ -57,6 +58,8 @@ class DNSServer(Service):
         self.metrics = DNSMetrics(self.registry, self.zone)
         self.handler = QueryHandler(self.zone, max_udp_payload=max_udp_payload)
         self.tcp_idle_timeout = tcp_idle_timeout
+        self.tcp_max_per_client = tcp_max_per_client
+        self._tcp_per_client: dict[str, int] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._tcp_connections: set[asyncio.Transport] = set()
@@ -92,6 +95,9 @@ class DNSServer(Service):
                     self.metrics.recorder(Transport.TCP),
                     idle_timeout=self.tcp_idle_timeout,
                     connections=self._tcp_connections,
+                    per_client=self._tcp_per_client,
+                    max_per_client=self.tcp_max_per_client,
+                    metrics=self.metrics,
                 ),
                 sock=tcp_sock,
             )
