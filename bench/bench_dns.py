@@ -66,7 +66,9 @@ def main() -> int:
         return 2
 
     server = subprocess.Popen(
-        [sys.executable, "-m", "services.dns", "--port", "0", "--admin-port", "0"],
+        # RRL off: a benchmark is a flood from one source by definition.
+        [sys.executable, "-m", "services.dns"]
+        + ["--port", "0", "--admin-port", "0", "--rrl-rate", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -11,6 +11,7 @@ import logging
 import sys
 
 from services.common.lifecycle import run_announcing_json
+from services.dns.rrl import DEFAULT_RATE
 from services.dns.server import DNSServer
 from services.dns.zone import Zone
 
@@ -22,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin-host", default="127.0.0.1")
     parser.add_argument("--admin-port", type=int, default=8053, help="admin/metrics port")
     parser.add_argument("--zone", help="YAML zone file (default: the packaged zone)")
+    parser.add_argument(
+        "--rrl-rate",
+        type=float,
+        default=DEFAULT_RATE,
+        help=f"UDP answers/s per source prefix before RRL (default {DEFAULT_RATE:g}; 0: off)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -35,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         admin_host=args.admin_host,
         admin_port=args.admin_port,
         zone=zone,
+        rrl_rate=args.rrl_rate,
     )
 
     return run_announcing_json(server)

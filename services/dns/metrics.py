@@ -17,6 +17,7 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
     "fallacies_dns_malformed_packets_total": ("transport", "reason"),
     "fallacies_dns_query_duration_seconds": ("transport",),
     "fallacies_dns_tcp_closed_connections_total": ("reason",),
+    "fallacies_dns_rate_limited_responses_total": ("action",),
     "fallacies_dns_zone_serial": (),
 }
 """Series name (as scraped) -> label names."""
@@ -79,6 +80,14 @@ class DNSMetrics:
         )
         for reason in TCP_CLOSE_REASONS:
             self.tcp_closed.labels(reason)
+        self.rate_limited = Counter(
+            "fallacies_dns_rate_limited_responses",
+            "UDP answers over their source prefix's rate: sent truncated (slip) or dropped.",
+            ("action",),
+            registry=registry,
+        )
+        for action in ("slip", "drop"):
+            self.rate_limited.labels(action)
         self.serial = Gauge(
             "fallacies_dns_zone_serial", "SOA serial of the zone being served.", registry=registry
         )

@@ -16,6 +16,7 @@ from services.common.http import bind_error, start_site
 from services.dns.admin import create_app
 from services.dns.handler import DEFAULT_MAX_UDP_PAYLOAD, QueryHandler, Transport
 from services.dns.metrics import DNSMetrics
+from services.dns.rrl import DEFAULT_BURST, DEFAULT_RATE, DEFAULT_SLIP, ResponseRateLimiter
 from services.dns.tcp import TCPProtocol
 from services.dns.udp import UDPProtocol
 from services.dns.zone import Zone
@@ -47,6 +48,9 @@ class DNSServer(Service):
         max_udp_payload: int = DEFAULT_MAX_UDP_PAYLOAD,
         tcp_idle_timeout: float = 10.0,
         tcp_max_per_client: int = 64,
+        rrl_rate: float = DEFAULT_RATE,
+        rrl_burst: int = DEFAULT_BURST,
+        rrl_slip: int = DEFAULT_SLIP,
     ) -> None:
         self.host = host
         self.port = port
@@ -59,6 +63,11 @@ class DNSServer(Service):
         self.handler = QueryHandler(self.zone, max_udp_payload=max_udp_payload)
         self.tcp_idle_timeout = tcp_idle_timeout
         self.tcp_max_per_client = tcp_max_per_client
+        self.limiter = (
+            ResponseRateLimiter(rate=rrl_rate, burst=rrl_burst, slip=rrl_slip)
+            if rrl_rate > 0
+            else None
+        )
         self._tcp_per_client: dict[str, int] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
@@ -85,7 +94,12 @@ class DNSServer(Service):
         udp_sock, tcp_sock = _bind_pair(self.host, self.port)
         try:
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: UDPProtocol(self.handler, self.metrics.recorder(Transport.UDP)),
+                lambda: UDPProtocol(
+                    self.handler,
+                    self.metrics.recorder(Transport.UDP),
+                    limiter=self.limiter,
+                    metrics=self.metrics,
+                ),
                 sock=udp_sock,
             )
             self._udp = transport

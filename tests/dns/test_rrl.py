@@ -1,0 +1,90 @@
+"""Response rate limiting: a spoofed flood is not reflected, a real client gets through.
+
+Found by an outside client: plain UDP had no response rate limiting (nsd, BIND and
+Knot ship it), so the server reflected whatever a forged source asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import dns.flags
+import dns.message
+from prometheus_client import CollectorRegistry
+
+from services.dns import DNSServer
+from services.dns.rrl import ResponseRateLimiter, truncated
+
+
+def test_a_prefix_shares_one_bucket_and_every_second_limited_answer_slips() -> None:
+    limiter = ResponseRateLimiter(rate=10, burst=2, slip=2)
+    verdicts = [limiter.verdict(f"192.0.2.{i}", 0.0) for i in range(1, 7)]
+    assert verdicts == ["send", "send", "drop", "slip", "drop", "slip"]
+    assert limiter.verdict("198.51.100.1", 0.0) == "send"  # another /24
+    assert limiter.verdict("192.0.2.9", 0.1) == "send"  # one token refilled
+    assert limiter.prefix("2001:db8:1:2:3::1") == "2001:db8:1::/56"
+
+
+def test_a_slip_is_the_question_with_tc_and_no_larger_than_the_query() -> None:
+    query = dns.message.make_query("big.mesh.test.", "TXT")
+    response = dns.message.make_response(query)
+    response.answer = []
+    full = response.to_wire()
+    slipped = dns.message.from_wire(truncated(full))
+    assert slipped.flags & dns.flags.TC
+    assert slipped.question == query.question
+    assert not slipped.answer and not slipped.authority and not slipped.additional
+    assert len(truncated(full)) <= len(query.to_wire())
+
+
+async def test_a_flood_from_one_source_is_limited_and_slips_send_it_to_tcp() -> None:
+    registry = CollectorRegistry()
+    async with DNSServer(
+        port=0, admin_port=0, registry=registry, rrl_rate=5, rrl_burst=5, rrl_slip=2
+    ) as server:
+        host, port = server.endpoints["udp"].rsplit(":", 1)
+        loop = asyncio.get_running_loop()
+        answers: asyncio.Queue[bytes] = asyncio.Queue()
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: object) -> None:
+                answers.put_nowait(data)
+
+        transport, _ = await loop.create_datagram_endpoint(Client, remote_addr=(host, int(port)))
+        try:
+            wire = dns.message.make_query("big.mesh.test.", "TXT").to_wire()
+            for _ in range(40):
+                transport.sendto(wire)
+
+            def counted() -> float:
+                return sum(
+                    registry.get_sample_value(
+                        "fallacies_dns_rate_limited_responses_total", {"action": action}
+                    )
+                    or 0
+                    for action in ("slip", "drop")
+                )
+
+            deadline = loop.time() + 5
+            while counted() < 30 and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            limited = counted()
+            assert limited >= 30
+            received = [
+                dns.message.from_wire(await answers.get())
+                for _ in range(
+                    40
+                    - int(
+                        registry.get_sample_value(
+                            "fallacies_dns_rate_limited_responses_total", {"action": "drop"}
+                        )
+                        or 0
+                    )
+                )
+            ]
+            full = [m for m in received if not m.flags & dns.flags.TC]
+            slipped = [m for m in received if m.flags & dns.flags.TC]
+            assert len(full) <= 6  # the burst, and a token refilled at most
+            assert slipped and all(not m.answer for m in slipped)
+        finally:
+            transport.close()
