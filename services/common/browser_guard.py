@@ -5,8 +5,9 @@ otherwise change the mesh: a cross-origin ``text/plain`` POST needs no CORS
 preflight, and DNS rebinding points a name the page controls at 127.0.0.1 so that
 every method is same-origin. So, on every admin, fault and control API:
 
-- the ``Host`` header must name this machine's loopback or an IP address (a
-  rebinding attack needs a host *name*), or a name in ``$FALLACIES_ALLOWED_HOSTS``;
+- the ``Host`` header, when there is one, must name this machine's loopback or an
+  IP address (a rebinding attack needs a host *name*), or a name in
+  ``$FALLACIES_ALLOWED_HOSTS`` (a browser always sends one);
 - a state change (any method but GET, HEAD, OPTIONS) is refused when a browser says
   it comes from elsewhere (``Origin`` not this API's own, ``Sec-Fetch-Site`` cross-site
   or same-site), and when its body is one a form or a simple request can send
@@ -76,9 +77,11 @@ def browser_refusal(
     simple_bodies: bool = False,
 ) -> str | None:
     """Why a request that a browser may have sent must not pass; ``None`` when it may."""
-    host = headers.get("Host", "")
-    if not host_allowed(host, extra):
+    host = headers.get("Host")
+    # No Host at all is an HTTP/1.0 client (the containers' healthchecks), never a browser.
+    if host is not None and not host_allowed(host, extra):
         return f"Host {host!r} is not this machine (set {ALLOWED_HOSTS_ENV} to allow a name)"
+    host = host or ""
     if method.upper() in SAFE_METHODS:
         return None
     origin = headers.get("Origin")

@@ -7,6 +7,7 @@ rebinding) was served. Each case below failed before the guard.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -130,7 +131,22 @@ def test_which_hosts_and_requests_pass() -> None:
     same = {"Host": "127.0.0.1:5", "Origin": "http://127.0.0.1:5"}
     assert browser_refusal("POST", {**same, "Content-Type": "application/json"}) is None
     assert browser_refusal("DELETE", {"Host": "127.0.0.1:5"}) is None
+    assert browser_refusal("GET", {}) is None  # HTTP/1.0 with no Host: a healthcheck
+    assert browser_refusal("GET", {"Host": ""}) is not None
     assert browser_refusal("GET", {"Host": "127.0.0.1:5", "Origin": "http://evil"}) is None
     text = {"Host": "127.0.0.1:5", "Content-Type": "text/plain"}
     assert browser_refusal("POST", text) is not None
     assert browser_refusal("POST", text, simple_bodies=True) is None
+
+
+@pytest.mark.parametrize("name", sorted(NODES))
+async def test_an_http_1_0_healthcheck_without_host_passes(name: str) -> None:
+    """The containers' healthcheck is bash writing ``GET /healthz HTTP/1.0`` with no Host."""
+    async with started(name) as base:
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        path = "/version" if name == "proxy" else "/healthz"
+        writer.write(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        status = await asyncio.wait_for(reader.readline(), 5)
+        writer.close()
+        assert status.split()[1] == b"200", status
