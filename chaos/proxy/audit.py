@@ -81,6 +81,11 @@ class AuditLog:
         return [entry for seq, entry, _ in self._entries if seq > since]
 
     @property
+    def bytes(self) -> int:
+        """The log's size as JSON, at most ``MAX_LOG_BYTES``."""
+        return self._bytes
+
+    @property
     def dropped(self) -> int:
         return self._seq - len(self._entries)
 

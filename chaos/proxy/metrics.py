@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from chaos.proxy import toxics as registry
+from chaos.proxy.audit import MAX_LOG_BYTES, AuditLog
 from chaos.proxy.collection import ProxyCollection
 from chaos.proxy.stream import Direction
 
@@ -31,6 +32,7 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
     "fallacies_proxy_upstream_errors_total": ("link",),
     "fallacies_proxy_dropped_datagrams_total": ("link", "toxic"),
     "fallacies_proxy_fault_active": ("link", "kind"),
+    "fallacies_proxy_audit_bytes": (),
     "toxiproxy_proxy_received_bytes_total": ("direction", "proxy", "listener", "upstream"),
     "toxiproxy_proxy_sent_bytes_total": ("direction", "proxy", "listener", "upstream"),
 }
@@ -43,8 +45,11 @@ PARTITION = "partition"
 class ProxyMetrics(Collector):
     """Registered once on the injected registry; reads the collection on every scrape."""
 
-    def __init__(self, proxies: ProxyCollection, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, proxies: ProxyCollection, registry: CollectorRegistry, audit: AuditLog | None = None
+    ) -> None:
         self._proxies = proxies
+        self._audit = audit if audit is not None else AuditLog()
         registry.register(self)
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
@@ -120,3 +125,8 @@ class ProxyMetrics(Collector):
                 faults.add_metric((proxy.name, kind), count)
         yield from (by_bytes, datagrams, connections, active, upstream_errors, dropped, faults)
         yield from (received, sent)
+        yield GaugeMetricFamily(
+            "fallacies_proxy_audit_bytes",
+            f"Size of the audit log as JSON; at most {MAX_LOG_BYTES} bytes, oldest entries go.",
+            value=self._audit.bytes,
+        )

@@ -58,7 +58,7 @@ class ProxyServer(Service):
         self.proxies = ProxyCollection(seed=seed, udp_idle_timeout=udp_idle_timeout)
         self.audit = AuditLog(audit_capacity)
         self.expiry = Expiry()
-        self.metrics = ProxyMetrics(self.proxies, self.registry)
+        self.metrics = ProxyMetrics(self.proxies, self.registry, self.audit)
         self._runner: web.AppRunner | None = None
         self._bound_api_port: int | None = None
 

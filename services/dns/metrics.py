@@ -6,9 +6,12 @@ series cannot be added or renamed without both noticing.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sized
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from services.dns.handler import MALFORMED_REASONS, Outcome, Transport
+from services.dns.handler import MALFORMED_REASONS, Outcome, QueryHandler, Transport
 from services.dns.zone import Zone
 
 CATALOGUE: dict[str, tuple[str, ...]] = {
@@ -19,6 +22,8 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
     "fallacies_dns_tcp_closed_connections_total": ("reason",),
     "fallacies_dns_rate_limited_responses_total": ("action",),
     "fallacies_dns_zone_serial": (),
+    "fallacies_dns_cache_bytes": ("transport",),
+    "fallacies_dns_rrl_sources": (),
 }
 """Series name (as scraped) -> label names."""
 
@@ -92,14 +97,39 @@ class DNSMetrics:
             "fallacies_dns_zone_serial", "SOA serial of the zone being served.", registry=registry
         )
         self.serial.set_function(lambda: float(zone.serial))
+        self.cache_bytes = Gauge(
+            "fallacies_dns_cache_bytes",
+            "Bytes of queries and answers in the answer cache, per transport (bounded).",
+            ("transport",),
+            registry=registry,
+        )
+        self.rrl_sources = Gauge(
+            "fallacies_dns_rrl_sources",
+            "Source prefixes with a bucket in the response rate limiter's table (bounded).",
+            registry=registry,
+        )
         for transport in Transport:
+            self.cache_bytes.labels(transport.value)
             self.truncated.labels(transport.value)
             self.duration.labels(transport.value)
             for reason in MALFORMED_REASONS:
                 self.malformed.labels(transport.value, reason)
 
+    def watch(self, handler: QueryHandler, limiter: Sized | None) -> None:
+        """Read the cache's and the limiter's sizes at each scrape."""
+        for transport in Transport:
+            self.cache_bytes.labels(transport.value).set_function(
+                functools.partial(_held, handler, transport)
+            )
+        if limiter is not None:
+            self.rrl_sources.set_function(lambda: float(len(limiter)))
+
     def recorder(self, transport: Transport) -> Recorder:
         return Recorder(self, transport)
+
+
+def _held(handler: QueryHandler, transport: Transport) -> float:
+    return float(handler.cached_bytes(transport))
 
 
 class Recorder:

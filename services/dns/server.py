@@ -68,6 +68,7 @@ class DNSServer(Service):
             if rrl_rate > 0
             else None
         )
+        self.metrics.watch(self.handler, self.limiter)
         self._tcp_per_client: dict[str, int] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None

@@ -12,7 +12,7 @@ import dns.flags
 import dns.message
 from prometheus_client import CollectorRegistry
 
-from services.dns import DNSServer
+from services.dns import DNSServer, Transport
 from services.dns.rrl import ResponseRateLimiter, truncated
 
 
@@ -88,3 +88,25 @@ async def test_a_flood_from_one_source_is_limited_and_slips_send_it_to_tcp() -> 
             assert slipped and all(not m.answer for m in slipped)
         finally:
             transport.close()
+
+
+async def test_the_bounded_tables_are_read_at_each_scrape() -> None:
+    registry = CollectorRegistry()
+    async with DNSServer(port=0, admin_port=0, registry=registry) as server:
+        host, port = server.endpoints["udp"].rsplit(":", 1)
+        loop = asyncio.get_running_loop()
+        got: asyncio.Queue[bytes] = asyncio.Queue()
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: object) -> None:
+                got.put_nowait(data)
+
+        transport, _ = await loop.create_datagram_endpoint(Client, remote_addr=(host, int(port)))
+        try:
+            transport.sendto(dns.message.make_query("api-1.mesh.test.", "A").to_wire())
+            await asyncio.wait_for(got.get(), 5)
+        finally:
+            transport.close()
+        cached = registry.get_sample_value("fallacies_dns_cache_bytes", {"transport": "udp"})
+        assert cached == server.handler.cached_bytes(Transport.UDP) > 0
+        assert registry.get_sample_value("fallacies_dns_rrl_sources") == 1

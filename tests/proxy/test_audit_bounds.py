@@ -58,3 +58,10 @@ async def test_a_huge_actor_header_is_cut(api: Api, echo_port: int) -> None:
     _, audit = await api.call("GET", "/audit")
     actor = audit["entries"][-1]["actor"]
     assert len(actor) <= 200 and actor.startswith("zzz")
+
+
+async def test_the_audit_logs_size_is_a_metric(api: Api, echo_port: int) -> None:
+    await api.create("echo", echo_port)
+    _, text = await api.call("GET", "/metrics")
+    (line,) = [x for x in text.splitlines() if x.startswith("fallacies_proxy_audit_bytes ")]
+    assert 0 < float(line.split()[1]) <= MAX_LOG_BYTES
