@@ -96,14 +96,16 @@ def browser_refusal(
 
 
 def browser_guard(*, simple_bodies: bool = False) -> Middleware:
-    """The guard as an aiohttp middleware (``simple_bodies``: see the module docstring)."""
+    """The guard as an aiohttp middleware (``simple_bodies``: see the module docstring);
+    ``$FALLACIES_ALLOWED_HOSTS`` is read once, when the app is built."""
+    extra = allowed_from_env()
 
     @web.middleware
     async def browser_guard_middleware(
         request: web.Request, handler: _Handler
     ) -> web.StreamResponse:
         refused = browser_refusal(
-            request.method, request.headers, allowed_from_env(), simple_bodies=simple_bodies
+            request.method, request.headers, extra, simple_bodies=simple_bodies
         )
         if refused is not None:
             return json_error(403, refused)

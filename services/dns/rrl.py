@@ -15,6 +15,7 @@ it off.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Final, Literal
 
@@ -53,11 +54,7 @@ class ResponseRateLimiter:
         return len(self._buckets)
 
     def prefix(self, host: str) -> str:
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            return host
-        return str(ipaddress.ip_network(f"{ip}/{self._prefixes[ip.version]}", strict=False))
+        return _prefix(host, self._prefixes[4], self._prefixes[6])
 
     def verdict(self, host: str, now: float) -> Verdict:
         """What to do with an answer for ``host`` at ``now`` (seconds, monotonic)."""
@@ -65,6 +62,17 @@ class ResponseRateLimiter:
         if refused == 0:
             return "send"
         return "slip" if self.slip and refused % self.slip == 0 else "drop"
+
+
+@functools.lru_cache(maxsize=4096)
+def _prefix(host: str, ipv4_prefix: int, ipv6_prefix: int) -> str:
+    """The network of ``host``; cached, since every datagram of a source asks again."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    bits = ipv4_prefix if ip.version == 4 else ipv6_prefix
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
 def truncated(response: bytes) -> bytes:

@@ -6,14 +6,18 @@ Knot ship it), so the server reflected whatever a forged source asked for.
 
 from __future__ import annotations
 
-import asyncio
-
 import dns.flags
 import dns.message
 from prometheus_client import CollectorRegistry
 
 from services.dns import DNSServer, Transport
 from services.dns.rrl import ResponseRateLimiter, truncated
+from tests.dns.helpers import UDPClient
+from tests.polling import eventually
+
+
+def udp_port(server: DNSServer) -> int:
+    return int(server.endpoints["udp"].rsplit(":", 1)[1])
 
 
 def test_a_prefix_shares_one_bucket_and_every_second_limited_answer_slips() -> None:
@@ -42,19 +46,11 @@ async def test_a_flood_from_one_source_is_limited_and_slips_send_it_to_tcp() -> 
     async with DNSServer(
         port=0, admin_port=0, registry=registry, rrl_rate=5, rrl_burst=5, rrl_slip=2
     ) as server:
-        host, port = server.endpoints["udp"].rsplit(":", 1)
-        loop = asyncio.get_running_loop()
-        answers: asyncio.Queue[bytes] = asyncio.Queue()
-
-        class Client(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: object) -> None:
-                answers.put_nowait(data)
-
-        transport, _ = await loop.create_datagram_endpoint(Client, remote_addr=(host, int(port)))
+        client = await UDPClient.connect(udp_port(server))
         try:
             wire = dns.message.make_query("big.mesh.test.", "TXT").to_wire()
             for _ in range(40):
-                transport.sendto(wire)
+                client.send(wire)
 
             def counted() -> float:
                 return sum(
@@ -65,48 +61,31 @@ async def test_a_flood_from_one_source_is_limited_and_slips_send_it_to_tcp() -> 
                     for action in ("slip", "drop")
                 )
 
-            deadline = loop.time() + 5
-            while counted() < 30 and loop.time() < deadline:
-                await asyncio.sleep(0.01)
-            limited = counted()
-            assert limited >= 30
+            await eventually(lambda: counted() >= 30, timeout=5, what="30 answers limited")
+            assert counted() >= 30
+            dropped = registry.get_sample_value(
+                "fallacies_dns_rate_limited_responses_total", {"action": "drop"}
+            )
             received = [
-                dns.message.from_wire(await answers.get())
-                for _ in range(
-                    40
-                    - int(
-                        registry.get_sample_value(
-                            "fallacies_dns_rate_limited_responses_total", {"action": "drop"}
-                        )
-                        or 0
-                    )
-                )
+                dns.message.from_wire(await client.receive()) for _ in range(40 - int(dropped or 0))
             ]
             full = [m for m in received if not m.flags & dns.flags.TC]
             slipped = [m for m in received if m.flags & dns.flags.TC]
             assert len(full) <= 6  # the burst, and a token refilled at most
             assert slipped and all(not m.answer for m in slipped)
         finally:
-            transport.close()
+            client.close()
 
 
 async def test_the_bounded_tables_are_read_at_each_scrape() -> None:
     registry = CollectorRegistry()
     async with DNSServer(port=0, admin_port=0, registry=registry) as server:
-        host, port = server.endpoints["udp"].rsplit(":", 1)
-        loop = asyncio.get_running_loop()
-        got: asyncio.Queue[bytes] = asyncio.Queue()
-
-        class Client(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: object) -> None:
-                got.put_nowait(data)
-
-        transport, _ = await loop.create_datagram_endpoint(Client, remote_addr=(host, int(port)))
+        client = await UDPClient.connect(udp_port(server))
         try:
-            transport.sendto(dns.message.make_query("api-1.mesh.test.", "A").to_wire())
-            await asyncio.wait_for(got.get(), 5)
+            client.send(dns.message.make_query("api-1.mesh.test.", "A").to_wire())
+            await client.receive()
         finally:
-            transport.close()
+            client.close()
         cached = registry.get_sample_value("fallacies_dns_cache_bytes", {"transport": "udp"})
         assert cached == server.handler.cached_bytes(Transport.UDP) > 0
         assert registry.get_sample_value("fallacies_dns_rrl_sources") == 1
