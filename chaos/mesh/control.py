@@ -1,17 +1,9 @@
 """The control API every backend serves (loopback only): nodes, node faults, the janitor.
 
 The embedded supervisor and the compose ``control`` service serve the same routes
-(``create_app``), and every command talks to either with the client functions below
-(``fetch_status``, ``node_action``, ``file_revert``, ``cancel_revert``)::
-
-    GET    /healthz
-    GET    /nodes                         every node's state and health
-    POST   /nodes/{name}/{action}[?ttl=S] stop | start | restart | kill | pause | resume;
-                                          with ttl, stop/kill/pause revert after S seconds
-    GET    /janitor                       reverts waiting for their deadline
-    POST   /janitor                       {due_in_s, method, url, body?, description?}
-    DELETE /janitor/{id}                  cancel one (the injector reverted it itself)
-    POST   /shutdown                      stop the whole mesh
+(``create_app``, described in ``openapi.yaml`` beside this file and served at
+``GET /openapi.json``), and every command talks to either with the client functions
+below (``fetch_status``, ``node_action``, ``file_revert``, ``cancel_revert``).
 
 Janitor URLs must point at one of the mesh's own admin APIs: the supervisor is not a
 general-purpose HTTP client for whoever can reach it.
@@ -31,6 +23,7 @@ from chaos.mesh.errors import MeshError
 from chaos.mesh.janitor import Janitor
 from chaos.mesh.model import ControlledNode, MeshPlan, NodeStatus
 from chaos.mesh.state import MeshState
+from services.common import openapi
 from services.common.browser_guard import browser_guard
 from services.common.http import json_error, json_errors
 from services.common.jsonbody import body_bytes, parse_json
@@ -64,6 +57,8 @@ class ControlledMesh(Protocol):
 ACTIONS = ("stop", "start", "restart", "kill", "pause", "resume")
 REVERSIBLE = {"stop": "start", "kill": "start", "pause": "resume"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+MAX_TTL_S = 86_400
+"""A day, as on the proxy: a longer revert is a typo, and a date past year 9999 a crash."""
 
 
 def _ttl(request: web.Request) -> float | None:
@@ -71,8 +66,8 @@ def _ttl(request: web.Request) -> float | None:
     if raw is None:
         return None
     value = float(raw)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError("ttl must be a positive number of seconds")
+    if not math.isfinite(value) or not 0 < value <= MAX_TTL_S:
+        raise ValueError(f"ttl must be a number of seconds in (0, {MAX_TTL_S}]")
     return value
 
 
@@ -144,7 +139,7 @@ def create_app(supervisor: ControlledMesh) -> web.Application:
             return json_error(400, "url must point at one of the mesh's admin APIs", field="url")
         if method not in METHODS:
             return json_error(400, f"method must be one of {', '.join(METHODS)}", field="method")
-        if not isinstance(due, int | float) or isinstance(due, bool) or not 0 <= due < 86400:
+        if not isinstance(due, int | float) or isinstance(due, bool) or not 0 <= due < MAX_TTL_S:
             return json_error(400, "due_in_s must be a number of seconds", field="due_in_s")
         payload = data.get("body")
         headers = data.get("headers") or {}
@@ -181,7 +176,20 @@ def create_app(supervisor: ControlledMesh) -> web.Application:
     app.router.add_post("/janitor", janitor_add)
     app.router.add_delete("/janitor/{id}", janitor_cancel)
     app.router.add_post("/shutdown", shutdown)
-    return app
+    return openapi.serve(app, document())
+
+
+def document() -> dict[str, Any]:
+    """The API's OpenAPI document, its actions and bounds taken from this module."""
+    doc = openapi.load(__package__ or "chaos.mesh")
+    action = doc["paths"]["/nodes/{name}/{action}"]["post"]["parameters"][1]["schema"]
+    action["enum"] = list(ACTIONS)
+    schemas = doc["components"]["schemas"]
+    schemas["Ttl"]["maximum"] = MAX_TTL_S
+    janitor = schemas["Janitor"]["properties"]
+    janitor["method"]["enum"] = list(METHODS)
+    janitor["due_in_s"]["exclusiveMaximum"] = MAX_TTL_S
+    return doc
 
 
 # -- the client side: what every command calls -------------------------------------

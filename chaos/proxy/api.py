@@ -1,20 +1,8 @@
 """The REST API, Toxiproxy 2.x compatible: one route table, one error shape.
 
-    POST   /reset                              re-enable every link, remove every toxic   204
-    GET    /proxies                            {name: proxy, ...}
-    POST   /proxies                            create a proxy                             201
-    POST   /populate                           [proxy, ...] → {"proxies": [...]}          201
-    GET    /proxies/{proxy}                    one proxy
-    POST   /proxies/{proxy}  (PATCH too)       change listen / upstream / enabled (+ttl)
-    DELETE /proxies/{proxy}                                                               204
-    GET    /proxies/{proxy}/toxics             [toxic, ...]
-    POST   /proxies/{proxy}/toxics             add a toxic (+ttl)                         200
-    GET    /proxies/{proxy}/toxics/{toxic}     one toxic
-    POST   /proxies/{proxy}/toxics/{toxic}     change attributes / toxicity / ttl (PATCH too)
-    DELETE /proxies/{proxy}/toxics/{toxic}                                                204
-    GET    /version                            {"version": "..."}
-    GET    /metrics                            Prometheus exposition
-    GET    /audit[?since=seq]                  {"entries": [...], "dropped": n}  (extension)
+The routes, bodies and answers are described in ``openapi.yaml`` beside this file
+(served at ``GET /openapi.json``; docs/http-apis.md renders it). ``/audit`` and the
+``ttl`` fields are this proxy's extensions.
 
 Bodies are compact JSON in Toxiproxy's key order; errors are
 ``{"error": "...", "status": N}`` with Toxiproxy's messages (served as
@@ -41,10 +29,12 @@ from chaos.proxy.config import parse_populate, parse_protocol, parse_proxy
 from chaos.proxy.errors import ProxyApiError, bad_request
 from chaos.proxy.expiry import Expiry
 from chaos.proxy.proxy import Proxy, Revert
+from chaos.proxy.toxics import REGISTRY
 from chaos.proxy.wrapper import ToxicWrapper, parse_ttl
+from services.common import openapi
 from services.common.jsonbody import parse_json
 
-__all__ = ["API_VERSION", "ACTOR_HEADER", "create_app"]
+__all__ = ["API_VERSION", "ACTOR_HEADER", "create_app", "document"]
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +72,15 @@ def create_app(
     add("GET", "/version", api.version)
     add("GET", "/metrics", make_aiohttp_handler(registry))
     add("GET", "/audit", api.audit_index)
-    return app
+    return openapi.serve(app, document())
+
+
+def document() -> dict[str, Any]:
+    """The API's OpenAPI document, its toxic types taken from the registry."""
+    doc = openapi.load(__package__ or "chaos.proxy")
+    toxic_type = doc["components"]["schemas"]["NewToxic"]["properties"]["type"]
+    toxic_type["enum"] = sorted(REGISTRY)
+    return doc
 
 
 class _Api:

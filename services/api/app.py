@@ -24,8 +24,10 @@ from services.api.replication import ReplicationSettings, Replicator
 from services.api.routes import ADMIN, PUBLIC
 from services.api.state import STATE, ApiState
 from services.api.store import KVStore
+from services.common import openapi
 
 _ADMIN_MAX_BODY = 64 * 1024
+_PACKAGE = "services.api"
 
 
 def build_state(
@@ -98,7 +100,7 @@ def app_for_state(state: ApiState) -> web.Application:
         await state.replicator.stop()
 
     app.cleanup_ctx.append(replication)
-    return app
+    return openapi.serve(app, openapi.load(_PACKAGE))
 
 
 def create_admin_app(state: ApiState) -> web.Application:
@@ -107,4 +109,4 @@ def create_admin_app(state: ApiState) -> web.Application:
     app[STATE] = state
     for table in ADMIN:
         app.add_routes(table)
-    return app
+    return openapi.serve(app, openapi.load(_PACKAGE, "openapi-admin.yaml"))

@@ -26,7 +26,7 @@ from services.api.errors import (
 from services.api.headers import REPLICA
 from services.api.signing import SignatureError, body_sha256, sign_response, verify_request
 from services.api.state import state_of
-from services.common.admin_token import refusal
+from services.common.admin_token import PATH_OPENAPI, refusal
 from services.common.browser_guard import browser_guard
 from services.common.errors import FieldError
 from services.common.http import json_error
@@ -40,7 +40,7 @@ IDENTITY_SHA256: web.ResponseKey[str] = web.ResponseKey("identity_sha256", str)
 SIGNING_KEY: web.ResponseKey[tuple[str, str]] = web.ResponseKey("signing_key", tuple)
 """Set by a handler to sign with another (kid, secret), e.g. the bootstrap token."""
 
-UNSIGNED_ROUTES = frozenset({"/healthz", "/metrics", "/.well-known/keys"})
+UNSIGNED_ROUTES = frozenset({"/healthz", "/metrics", "/.well-known/keys", PATH_OPENAPI})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 UNMATCHED = "unmatched"
 
@@ -200,7 +200,7 @@ async def admin_token_middleware(request: web.Request, handler: Handler) -> web.
     return await handler(request)
 
 
-_ADMIN_OPEN = frozenset({"/healthz"})
+_ADMIN_OPEN = frozenset({"/healthz", PATH_OPENAPI})
 
 
 PUBLIC_MIDDLEWARES = [

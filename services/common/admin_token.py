@@ -4,8 +4,8 @@ An admin API bound to loopback on a machine of one's own may stay open (the embe
 mesh). One that others can reach — a container's admin port, published on the host —
 must not: with a token configured every request needs it in ``X-Fallacies-Admin-Token``,
 and with none configured such an API is *locked* rather than open, so forgetting the
-token fails safe. Health, version and metrics stay readable for healthchecks and
-Prometheus.
+token fails safe. Health, version, metrics and the OpenAPI document stay readable for
+healthchecks and Prometheus.
 
 The token comes from the node's config or, winning over it, ``$FALLACIES_ADMIN_TOKEN``
 (how the containers get theirs without writing it into a file).
@@ -37,7 +37,8 @@ __all__ = [
 
 HEADER: Final = "X-Fallacies-Admin-Token"
 ENV: Final = "FALLACIES_ADMIN_TOKEN"
-OPEN_PATHS: Final = frozenset({"/healthz", "/metrics", "/version"})
+PATH_OPENAPI: Final = "/openapi.json"
+OPEN_PATHS: Final = frozenset({"/healthz", "/metrics", "/version", PATH_OPENAPI})
 """Read with GET or HEAD without a token: healthchecks, Toxiproxy's probe, scrapes."""
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -1,14 +1,7 @@
 """Admin HTTP API: read and change the zone while it is served, and scrape metrics.
 
-    GET    /healthz                  {"status": "ok", "serial"}
-    GET    /zone                     the whole zone, in zone-file shape (serial included)
-    GET    /records[?name=&type=]    {"serial", "records": [{name, type, ttl, values}]}
-    POST   /records                  {name, type, ttl?, value | values}  add to an RRset
-    GET    /records/{name}/{type}    one RRset
-    PUT    /records/{name}/{type}    {ttl?, value | values}              replace the RRset
-    PATCH  /records/{name}/{type}    {ttl}                               set its TTL
-    DELETE /records/{name}/{type}                                        remove it
-    GET    /metrics                  Prometheus exposition
+The routes and bodies are described in ``openapi.yaml`` beside this file (served at
+``GET /openapi.json``; docs/http-apis.md renders it).
 
 Names are relative to the origin ("api-1", "_api._tcp", "@") or absolute. Mutations
 answer ``{"serial", "changed", "record"?}``; a request that changes nothing leaves
@@ -24,9 +17,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
+from dns.rdatatype import RdataType
 from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from services.common import openapi
 from services.common.errors import FieldError
 from services.common.http import json_error, json_errors
 from services.common.jsonbody import body_bytes, parse_json
@@ -50,7 +45,16 @@ def create_app(zone: Zone, registry: CollectorRegistry) -> web.Application:
     app.router.add_patch("/records/{name}/{type}", api.patch_rrset)
     app.router.add_delete("/records/{name}/{type}", api.delete_rrset)
     app.router.add_get("/metrics", make_aiohttp_handler(registry))
-    return app
+    return openapi.serve(app, document())
+
+
+def document() -> dict[str, Any]:
+    """The API's OpenAPI document, its types and TTL bound taken from ``records``."""
+    doc = openapi.load(__package__ or "services.dns")
+    schemas = doc["components"]["schemas"]
+    schemas["Type"]["enum"] = [t.name for t in (*records.EDITABLE_TYPES, RdataType.SOA)]
+    schemas["Ttl"]["maximum"] = records.MAX_TTL
+    return doc
 
 
 class _AdminAPI:

@@ -1,11 +1,7 @@
 """The admin API that tells an SNTP server how to lie (the clock-skew fault).
 
-    GET    /healthz       liveness, node name
-    GET    /clock         current claims and the offset they add up to now
-    PUT    /clock         replace every claim; omitted fields return to the truth
-    PATCH  /clock         change only the fields given
-    POST   /clock/reset   tell the truth again
-    GET    /metrics       Prometheus exposition of the injected registry
+The routes and bodies are described in ``openapi.yaml`` beside this file (served at
+``GET /openapi.json``; docs/http-apis.md renders it).
 
 Bodies are JSON objects with ``offset`` (seconds), ``drift_ppm``, ``stratum`` (1..15)
 and ``leap`` (0..3). Anything wrong is a 400 ``{error, status, field}`` and changes
@@ -23,10 +19,12 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.registry import CollectorRegistry
 
+from services.common import openapi
 from services.common.errors import FieldError
 from services.common.http import json_errors
 from services.common.jsonbody import body_bytes, parse_json
-from services.ntp.clock import Lies, LyingClock
+from services.ntp.clock import MAX_DRIFT_PPM, MAX_OFFSET_SECONDS, Lies, LyingClock
+from services.ntp.packet import STRATUM_MAX
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,17 @@ def create_app(clock: LyingClock, registry: CollectorRegistry, *, name: str) -> 
     app[NAME] = name
     app.add_routes(routes)
     app.router.add_get("/metrics", make_aiohttp_handler(registry))
-    return app
+    return openapi.serve(app, document())
+
+
+def document() -> dict[str, Any]:
+    """The API's OpenAPI document, its bounds taken from the clock's own."""
+    doc = openapi.load(__package__ or "services.ntp")
+    lies = doc["components"]["schemas"]["Lies"]["properties"]
+    for field, bound in (("offset", MAX_OFFSET_SECONDS), ("drift_ppm", MAX_DRIFT_PPM)):
+        lies[field].update(minimum=-bound, maximum=bound)
+    lies["stratum"]["maximum"] = STRATUM_MAX
+    return doc
 
 
 @routes.get("/healthz")

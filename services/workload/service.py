@@ -21,6 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from services.common import openapi
 from services.common.address import http_url
 from services.common.base import Service
 from services.common.http import start_site
@@ -166,4 +167,4 @@ def create_app(service: WorkloadService) -> web.Application:
     app.router.add_get("/metrics", make_aiohttp_handler(service.registry))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/status", status)
-    return app
+    return openapi.serve(app, openapi.load(__package__ or "services.workload"))
