@@ -1,16 +1,23 @@
 """The fault proxy's cost with no toxics: direct vs the project's proxy vs real Toxiproxy.
 
-    python bench/bench_proxy.py              # 512 MB bulk, 5000 round trips, 3 s of UDP
+    python bench/bench_proxy.py              # 3 x 512 MB bulk, 5000 round trips, 3 x 2 s UDP, HTTP
     python bench/bench_proxy.py --bulk-mb 256 --round-trips 2000 --udp-seconds 2
+    python bench/bench_proxy.py --http-connections 1,100 --http-seconds 5
 
 Measures, side by side in one run:
 
 (a) bulk TCP throughput (MB/s): one connection, the client sends, a sink reads;
+    the median of ``--rounds`` rounds that alternate between the paths;
 (b) added latency of a 1 KB request / 1 KB response round trip, p50 and p99
     (proxied minus direct, microseconds), in ten rounds that alternate between
     the paths so that machine noise hits all of them alike;
-(c) UDP datagrams/s forwarded (64-byte datagrams, one way, one client) —
-    the real Toxiproxy has no UDP, so that column is direct vs ours only.
+(c) UDP datagrams/s forwarded (64-byte datagrams, one way, one client), the
+    median of alternating rounds; the real Toxiproxy has no UDP, so that
+    column is direct vs ours only;
+(d) keep-alive HTTP requests/s and p99 latency as load grows: ``wrk`` with 1, 10,
+    100 and 400 connections against ``nginx`` serving a 1 KB file on loopback,
+    each level run against the three paths in turn (section skipped, with the
+    reason, when wrk or nginx is not installed: ``apt-get install wrk nginx``).
 
 The project's proxy runs as ``python -m chaos.proxy`` (uvloop when installed) and
 Toxiproxy as ``/root/go/bin/server`` or ``toxiproxy-server`` from PATH (column
@@ -28,6 +35,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -46,44 +54,69 @@ def main() -> int:
     )
     parser.add_argument("--bulk-mb", type=int, default=512, help="MB sent in (a) (default 512)")
     parser.add_argument("--round-trips", type=int, default=5000, help="round trips in (b)")
-    parser.add_argument("--udp-seconds", type=float, default=3.0, help="seconds of (c)")
+    parser.add_argument("--udp-seconds", type=float, default=2.0, help="seconds of (c) per round")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of (a) and (c), medians shown (default 3)"
+    )
+    parser.add_argument(
+        "--http-connections", default="1,10,100,400", help="wrk connection counts in (d)"
+    )
+    parser.add_argument("--http-seconds", type=int, default=3, help="seconds per wrk run")
     args = parser.parse_args()
+    levels = [int(n) for n in args.http_connections.split(",") if n]
 
     sink = _TcpServer(_sink)
     echo = _TcpServer(_echo)
     udp_sink = _UdpSink()
-    targets: dict[str, dict[str, int]] = {
-        "direct": {"sink": sink.port, "echo": echo.port, "udp": udp_sink.port}
-    }
-    with _project_proxy() as api:
-        targets["fallacies"] = {
-            "sink": _create(api, "sink", f"127.0.0.1:{sink.port}"),
-            "echo": _create(api, "echo", f"127.0.0.1:{echo.port}"),
-            "udp": _create(api, "udp", f"127.0.0.1:{udp_sink.port}", protocol="udp"),
+    wrk, why_not = _http_tools() if levels else (None, "no --http-connections")
+    with _nginx(wrk is not None) as http_port:
+        targets: dict[str, dict[str, int]] = {
+            "direct": {"sink": sink.port, "echo": echo.port, "udp": udp_sink.port}
         }
-        toxiproxy = _find_toxiproxy()
-        with _toxiproxy(toxiproxy) as tp_api:
-            if tp_api is not None:
-                targets["toxiproxy"] = {
-                    "sink": _create(tp_api, "sink", f"127.0.0.1:{sink.port}"),
-                    "echo": _create(tp_api, "echo", f"127.0.0.1:{echo.port}"),
-                }
-            results = _measure(targets, args, udp_sink)
+        if http_port is not None:
+            targets["direct"]["http"] = http_port
+        with _project_proxy() as api:
+            targets["fallacies"] = {
+                "sink": _create(api, "sink", f"127.0.0.1:{sink.port}"),
+                "echo": _create(api, "echo", f"127.0.0.1:{echo.port}"),
+                "udp": _create(api, "udp", f"127.0.0.1:{udp_sink.port}", protocol="udp"),
+            }
+            toxiproxy = _find_toxiproxy()
+            with _toxiproxy(toxiproxy) as tp_api:
+                if tp_api is not None:
+                    targets["toxiproxy"] = {
+                        "sink": _create(tp_api, "sink", f"127.0.0.1:{sink.port}"),
+                        "echo": _create(tp_api, "echo", f"127.0.0.1:{echo.port}"),
+                    }
+                for name, created in (("fallacies", api), ("toxiproxy", tp_api)):
+                    if http_port is not None and created is not None:
+                        targets[name]["http"] = _create(created, "http", f"127.0.0.1:{http_port}")
+                results = _measure(targets, args, udp_sink)
+                http = _http(wrk, targets, levels, args.http_seconds) if wrk else {}
     _report(results, toxiproxy)
+    _report_http(http, levels, why_not)
     return 0
 
 
 def _measure(
     targets: dict[str, dict[str, int]], args: argparse.Namespace, udp_sink: _UdpSink
 ) -> dict[str, dict[str, float]]:
+    """(a) and (c) alternate between the paths for ``--rounds`` rounds; each keeps its median."""
     results: dict[str, dict[str, float]] = {name: {} for name in targets}
-    for name, ports in targets.items():
-        results[name]["mb_s"] = _bulk(ports["sink"], args.bulk_mb)
+    bulk: dict[str, list[float]] = {name: [] for name in targets}
+    udp: dict[str, list[float]] = {name: [] for name in targets if "udp" in targets[name]}
+    for _ in range(args.rounds):
+        for name, ports in targets.items():
+            bulk[name].append(_bulk(ports["sink"], args.bulk_mb))
     for name, (p50, p99) in _interleaved_round_trips(targets, args.round_trips).items():
         results[name]["p50_us"], results[name]["p99_us"] = p50, p99
-    for name, ports in targets.items():
-        if "udp" in ports:
-            results[name]["udp_per_s"] = _udp_rate(ports["udp"], args.udp_seconds, udp_sink)
+    for _ in range(args.rounds):
+        for name in udp:
+            udp[name].append(_udp_rate(targets[name]["udp"], args.udp_seconds, udp_sink))
+    for name in targets:
+        results[name]["mb_s"] = statistics.median(bulk[name])
+        if name in udp:
+            results[name]["udp_per_s"] = statistics.median(udp[name])
     return results
 
 
@@ -127,6 +160,37 @@ def _report(results: dict[str, dict[str, float]], toxiproxy: str | None) -> None
             f"added p50 latency {added:.2f}, "
             f"p99 round trip {ours['p99_us'] / tp['p99_us']:.2f}"
         )
+
+
+def _report_http(
+    http: dict[tuple[str, int], tuple[float, float]], levels: list[int], why_not: str
+) -> None:
+    print()
+    if not http:
+        print(f"(d) keep-alive HTTP: skipped ({why_not})")
+        return
+    columns = [name for name in ("direct", "fallacies", "toxiproxy") if (name, levels[0]) in http]
+    header = f"{'(d) keep-alive HTTP, wrk + nginx':34}" + "".join(
+        f"{c + ' req/s':>16}{'p99 ms':>9}" for c in columns
+    )
+    print(header)
+    print("-" * len(header))
+    for level in levels:
+        cells = "".join(
+            f"{http[(c, level)][0]:>16,.0f}{http[(c, level)][1] * 1e3:>9.2f}" for c in columns
+        )
+        print(f"{f'    {level} connections':34}{cells}")
+    print()
+    for level in levels:
+        direct, ours = http[("direct", level)], http[("fallacies", level)]
+        line = f"{level:>5} connections: fallacies/direct req/s {ours[0] / direct[0]:.2f}"
+        if ("toxiproxy", level) in http:
+            tp = http[("toxiproxy", level)]
+            line += (
+                f", fallacies/toxiproxy req/s {ours[0] / tp[0]:.2f}"
+                f", p99 fallacies/toxiproxy {ours[1] / tp[1]:.2f}"
+            )
+        print(line)
 
 
 # -- measurements -----------------------------------------------------------------
@@ -222,6 +286,131 @@ def _udp_rate(port: int, seconds: float, sink: _UdpSink) -> float:
             time.sleep(0)
         time.sleep(0.3)
         return (sink.count - before) / seconds
+
+
+def _http(
+    wrk: str, targets: dict[str, dict[str, int]], levels: list[int], seconds: int
+) -> dict[tuple[str, int], tuple[float, float]]:
+    """(requests/s, p99 seconds) per (target, connections); each level runs every target in turn."""
+    out = {}
+    for level in levels:
+        for name, ports in targets.items():
+            if "http" in ports:
+                _wrk(wrk, ports["http"], level, 1)  # warm up: connections, caches
+                out[(name, level)] = _wrk(wrk, ports["http"], level, seconds)
+    return out
+
+
+def _wrk(wrk: str, port: int, connections: int, seconds: int) -> tuple[float, float]:
+    threads = min(connections, os.cpu_count() or 1)
+    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    result = subprocess.run(
+        [*command, f"http://127.0.0.1:{port}/small"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    )
+    rate = p99 = None
+    for line in result.stdout.splitlines():
+        words = line.split()
+        if words[:1] == ["Requests/sec:"]:
+            rate = float(words[1])
+        elif words[:1] == ["99%"]:
+            p99 = _duration(words[1])
+        elif "Non-2xx" in line or "Socket errors" in line:
+            raise RuntimeError(f"wrk on port {port}: {line.strip()}")
+    if rate is None or p99 is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{result.stdout}")
+    return rate, p99
+
+
+def _duration(text: str) -> float:
+    """wrk's ``812.00us``, ``1.23ms`` or ``2.00s`` in seconds."""
+    for unit, scale in (("us", 1e-6), ("ms", 1e-3), ("s", 1.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    raise ValueError(text)
+
+
+def _http_tools() -> tuple[str | None, str]:
+    wrk = shutil.which("wrk")
+    missing = [tool for tool, found in (("wrk", wrk), ("nginx", _nginx_binary())) if not found]
+    if missing:
+        return None, f"{' and '.join(missing)} not installed: apt-get install wrk nginx"
+    return wrk, ""
+
+
+def _nginx_binary() -> str | None:
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+
+
+NGINX_CONF = """\
+worker_processes auto;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_requests 100000000;
+    keepalive_timeout 60s;
+    server {{
+        listen 127.0.0.1:{port} reuseport;
+        root {dir}/html;
+    }}
+}}
+"""
+
+
+@contextmanager
+def _nginx(wanted: bool) -> Iterator[int | None]:
+    """nginx serving ``/small`` (1 KB) on a loopback port, keep-alive without a request cap."""
+    binary = _nginx_binary()
+    if not wanted or binary is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-nginx-") as directory:
+        os.chmod(directory, 0o755)  # the workers run as nobody when we are root
+        html = Path(directory, "html")
+        html.mkdir()
+        (html / "small").write_bytes(b"n" * 1024)
+        port = _free_port()
+        conf = Path(directory, "nginx.conf")
+        conf.write_text(NGINX_CONF.format(dir=directory, port=port))
+        process = subprocess.Popen(
+            [binary, "-p", directory, "-c", str(conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for(f"http://127.0.0.1:{port}/small")
+            yield port
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for(url: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            urllib.request.urlopen(_request(url), timeout=1).read()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 # -- servers (threads) ------------------------------------------------------------
@@ -325,9 +514,7 @@ def _toxiproxy(binary: str | None) -> Iterator[str | None]:
     if binary is None:
         yield None
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     process = subprocess.Popen(
         [binary, "-host", "127.0.0.1", "-port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -335,15 +522,7 @@ def _toxiproxy(binary: str | None) -> Iterator[str | None]:
     )
     api = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                urllib.request.urlopen(_request(api + "/version"), timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        _wait_for(api + "/version")
         yield api
     finally:
         process.terminate()

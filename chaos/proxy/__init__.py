@@ -18,7 +18,7 @@ a Toxiproxy 2.x compatible REST API.
    client                      upstream        (one chunk = one datagram;
         └─ Pipeline(downstream) ─┘              a toxic returns [(delay, bytes), ...])
              │
-             └ no toxics: feed → transport.write (fast path)
+             └ no toxics: splice(2) between the sockets (splice_relay.py, the fast path)
                toxics:    feed → Channel → ToxicStub(toxic.pipe) → ... → sink → transport
 
 Toxics live in ``toxics/``, one file each, registered with ``@register("name")``

@@ -96,6 +96,12 @@ class Pipeline:
             self._sync_reading()
             head.wait_writable().add_done_callback(self._on_chain_space)
 
+    def carry(self, data: bytes) -> None:
+        """Bytes the fast path had read (and counted as received) but not yet sent."""
+        if data:
+            self._received[self.direction] -= len(data)
+            self.feed(data)
+
     def feed_eof(self) -> None:
         self._source_eof = True
         if self._head is None:

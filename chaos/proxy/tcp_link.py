@@ -1,12 +1,21 @@
 """The TCP side of a link: a listener, and a ``Connection`` per accepted client.
 
+While the link has no toxic, a connection is relayed in the kernel (the fast path)::
+
+    client ══▶ SpliceRelay (splice_relay.py) ══▶ upstream server
+           ◀══                                ◀══
+
+With toxics, or once one is added to its link, the sockets become transports
+joined by the toxic pipelines (what the relay still held goes first)::
+
     client ══▶ [_Endpoint] ─ Pipeline(upstream) ─▶ [_Endpoint] ══▶ upstream server
            ◀══             ◀─ Pipeline(downstream) ─             ◀══
 
-Accepting pauses the client socket until the upstream connection is up, so no
-byte arrives before there is somewhere to put it. Changing the upstream closes
-the live connections, as Toxiproxy does, so clients with a connection pool
-reconnect, and reach the new upstream at once.
+A connection never goes back to the fast path. Nothing is read from the client
+before the upstream connection is up, so no byte arrives before there is
+somewhere to put it. Changing the upstream closes the live connections, as
+Toxiproxy does, so clients with a connection pool reconnect, and reach the new
+upstream at once.
 """
 
 from __future__ import annotations
@@ -16,20 +25,26 @@ import contextlib
 import logging
 import socket
 import struct
-from typing import cast
+from typing import Any, cast
 
-from chaos.proxy import address
+from chaos.proxy import address, splice_relay
 from chaos.proxy.clock import Clock
 from chaos.proxy.pipeline import Ending, Pipeline
+from chaos.proxy.splice_relay import SpliceRelay
 from chaos.proxy.stats import LinkStats
 from chaos.proxy.stream import Direction, NetProtocol
 from chaos.proxy.toxic_collection import ToxicCollection
+from chaos.proxy.wrapper import ToxicWrapper
 
 __all__ = ["Connection", "TcpLink"]
 
 log = logging.getLogger(__name__)
 
 _LINGER_ZERO = struct.pack("ii", 1, 0)
+_ACCEPT_BATCH = 128
+"""Connections accepted per readiness callback at most, so a flood cannot starve the loop."""
+_ACCEPT_RETRY = 1.0
+"""Seconds before accepting again after running out of file descriptors (asyncio's delay)."""
 
 
 class TcpLink:
@@ -44,30 +59,32 @@ class TcpLink:
         self.clock = clock
         self.upstream = ""
         self.connections: set[Connection] = set()
-        self._server: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
+        self._retry: asyncio.TimerHandle | None = None
 
     async def start(self, listen: str, upstream: str) -> str:
         """Listen; returns the address actually bound (port 0 resolved)."""
         sock = address.bind(NetProtocol.TCP, listen)
         self.upstream = upstream
-        loop = asyncio.get_running_loop()
         try:
-            self._server = await loop.create_server(lambda: _Endpoint(self), sock=sock)
+            asyncio.get_running_loop().add_reader(sock.fileno(), self._accept)
         except BaseException:
             sock.close()
             raise
+        self._listener = sock
         host, port = sock.getsockname()[:2]
         return address.join(host, port)
 
     async def stop(self) -> None:
         """Close the listener and every connection (the link is disabled or deleted)."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
+        sock, self._listener = self._listener, None
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        if sock is not None:
+            asyncio.get_running_loop().remove_reader(sock.fileno())
+            sock.close()
         self.drop_connections()
-        if server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 1.0)
 
     def set_upstream(self, upstream: str) -> None:
         self.upstream = upstream
@@ -77,37 +94,127 @@ class TcpLink:
         for connection in list(self.connections):
             connection.abort()
 
+    def _accept(self) -> None:
+        listener = self._listener
+        for _ in range(_ACCEPT_BATCH):
+            if listener is None:
+                return
+            try:
+                client, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("link %s: accept failed: %s; retrying in 1 s", self.name, exc)
+                loop = asyncio.get_running_loop()
+                loop.remove_reader(listener.fileno())
+                self._retry = loop.call_later(_ACCEPT_RETRY, self._resume_accepting)
+                return
+            client.setblocking(False)
+            _no_delay(client)
+            Connection(self, client).start()
+
+    def _resume_accepting(self) -> None:
+        self._retry = None
+        if self._listener is not None:
+            asyncio.get_running_loop().add_reader(self._listener.fileno(), self._accept)
+
 
 class Connection:
-    """One client and its upstream, joined by two pipelines."""
+    """One client and its upstream: on the fast path, or joined by two pipelines."""
 
-    def __init__(self, link: TcpLink, client: _Endpoint) -> None:
+    def __init__(self, link: TcpLink, client: socket.socket) -> None:
         self.link = link
-        self.client = client
+        self.client: _Endpoint | None = None
         self.upstream: _Endpoint | None = None
         self.pipelines: list[Pipeline] = []
+        self.relay: SpliceRelay | None = None
+        self._sockets: list[socket.socket] = [client]
+        self._watches: list[_Watch] = []
+        self._task: asyncio.Task[None] | None = None
         self._ended: set[Direction] = set()
         self._torn_down = False
         link.connections.add(self)
         link.stats.connections += 1
         link.stats.active += 1
 
-    async def open(self, upstream: str) -> None:
-        loop = asyncio.get_running_loop()
+    @property
+    def fast(self) -> bool:
+        """True while the splice relay carries the connection."""
+        return self.relay is not None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._open(self.link.upstream))
+
+    async def _open(self, upstream: str) -> None:
         try:
-            host, port = address.split(upstream, default_host="localhost")
-            _, endpoint = await loop.create_connection(
-                lambda: _Endpoint(self.link, self), host, port
-            )
+            sock = await _connect(upstream)
         except (OSError, ValueError) as exc:
             log.info("link %s: cannot reach upstream %s: %s", self.link.name, upstream, exc)
             self.link.stats.upstream_errors += 1
             self.close()
             return
-        self.upstream = endpoint
-        client_transport, upstream_transport = self.client.transport, endpoint.transport
+        if self._torn_down:
+            sock.close()
+            return
+        self._sockets.append(sock)
+        if splice_relay.AVAILABLE and not len(self.link.toxics):
+            client = self._sockets[0]
+            try:
+                relay = SpliceRelay(client, sock, stats=self.link.stats, on_end=self._relay_ended)
+            except OSError as exc:
+                log.info("link %s: no fast path for a connection: %s", self.link.name, exc)
+            else:
+                self.relay = relay
+                self._watches = [_Watch(self, direction) for direction in Direction]
+                for watch in self._watches:
+                    self.link.toxics.attach(watch)
+                relay.start()
+                return
+        await self._join_pipelines((b"", b""))
+
+    def leave_fast_path(self) -> None:
+        """A toxic arrived: stop the relay now, and go on through the pipelines."""
+        relay, self.relay = self.relay, None
+        if relay is None or self._torn_down:
+            return
+        for watch in self._watches:
+            self.link.toxics.detach(watch)
+        self._watches = []
+        self._ended = relay.ended
+        held = relay.stop()
+        self._task = asyncio.get_running_loop().create_task(self._join_pipelines(held))
+
+    async def _join_pipelines(self, held: tuple[bytes, bytes]) -> None:
+        """Wrap both sockets in transports and join them by pipelines, ``held`` bytes first."""
+        loop = asyncio.get_running_loop()
+        client_sock, upstream_sock = self._sockets
+        self._sockets = [upstream_sock]
+        try:
+            _, self.client = await loop.connect_accepted_socket(
+                lambda: _Endpoint(self), sock=client_sock
+            )
+        except OSError as exc:
+            log.info("link %s: cannot take over a connection: %s", self.link.name, exc)
+            client_sock.close()
+            self.abort()
+            return
+        self._sockets = []
+        if self._torn_down:
+            self.client.abort()
+            upstream_sock.close()
+            return
+        try:
+            _, self.upstream = await loop.create_connection(
+                lambda: _Endpoint(self), sock=upstream_sock
+            )
+        except OSError as exc:
+            log.info("link %s: cannot take over a connection: %s", self.link.name, exc)
+            upstream_sock.close()
+            self.abort()
+            return
+        client_transport, upstream_transport = self.client.transport, self.upstream.transport
         if self._torn_down or client_transport is None or upstream_transport is None:
-            endpoint.abort()
+            self.abort()
             return
         toxics, clock, stats = self.link.toxics, self.link.clock, self.link.stats
         up = Pipeline(
@@ -129,8 +236,10 @@ class Connection:
         self.pipelines = [up, down]
         toxics.attach(up)
         toxics.attach(down)
+        up.carry(held[Direction.UPSTREAM])
+        down.carry(held[Direction.DOWNSTREAM])
         self.client.attach(up, down)
-        endpoint.attach(down, up)
+        self.upstream.attach(down, up)
 
     def pipeline_ended(self, pipeline: Pipeline, how: Ending) -> None:
         if how is Ending.RESET:
@@ -138,10 +247,11 @@ class Connection:
         elif how is Ending.CLOSE:
             self.close()
         else:
-            self._ended.add(pipeline.direction)
-            dest = self.upstream if pipeline.direction is Direction.UPSTREAM else self.client
-            if dest is not None:
-                dest.write_eof()
+            if pipeline.direction not in self._ended:
+                self._ended.add(pipeline.direction)
+                dest = self.upstream if pipeline.direction is Direction.UPSTREAM else self.client
+                if dest is not None:
+                    dest.write_eof()
             if len(self._ended) == 2:
                 self.close()
 
@@ -164,6 +274,12 @@ class Connection:
         else:
             self.abort()
 
+    def _relay_ended(self, exc: OSError | None) -> None:
+        if exc is None:
+            self.close()
+        else:
+            self.abort()
+
     def _endpoints(self) -> list[_Endpoint]:
         return [e for e in (self.client, self.upstream) if e is not None]
 
@@ -171,6 +287,14 @@ class Connection:
         if self._torn_down:
             return
         self._torn_down = True
+        relay, self.relay = self.relay, None
+        if relay is not None:
+            relay.stop()
+        for watch in self._watches:
+            self.link.toxics.detach(watch)
+        for sock in self._sockets:
+            sock.close()
+        self._sockets = []
         for pipeline in self.pipelines:
             self.link.toxics.detach(pipeline)
             pipeline.close()
@@ -178,11 +302,29 @@ class Connection:
         self.link.stats.active -= 1
 
 
+class _Watch:
+    """Stands in for a pipeline in the toxic collection while the connection is on the fast path."""
+
+    __slots__ = ("direction", "_connection")
+
+    def __init__(self, connection: Connection, direction: Direction) -> None:
+        self.direction = direction
+        self._connection = connection
+
+    def add_toxic(self, toxic: ToxicWrapper) -> None:
+        self._connection.leave_fast_path()
+
+    async def update_toxic(self, toxic: ToxicWrapper) -> None:
+        """The fast path has no toxic to update."""
+
+    async def remove_toxic(self, toxic: ToxicWrapper) -> None:
+        """The fast path has no toxic to remove."""
+
+
 class _Endpoint(asyncio.Protocol):
     """One socket of a connection: its reads feed one pipeline, its writes drain the other."""
 
-    def __init__(self, link: TcpLink, connection: Connection | None = None) -> None:
-        self.link = link
+    def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.transport: asyncio.Transport | None = None
         self.source_of: Pipeline | None = None
@@ -193,13 +335,6 @@ class _Endpoint(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         self.transport = transport
         transport.pause_reading()
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.connection is None:
-            self.connection = Connection(self.link, self)
-            asyncio.get_running_loop().create_task(self.connection.open(self.link.upstream))
 
     def data_received(self, data: bytes) -> None:
         if self.source_of is not None:
@@ -239,8 +374,7 @@ class _Endpoint(asyncio.Protocol):
             self.dest_of.dest_paused(False)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.connection is not None:
-            self.connection.lost(self, exc)
+        self.connection.lost(self, exc)
 
     def write_eof(self) -> None:
         transport = self.transport
@@ -262,3 +396,41 @@ class _Endpoint(asyncio.Protocol):
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
         transport.abort()
+
+
+async def _connect(upstream: str) -> socket.socket:
+    """A connected non-blocking socket to ``upstream``, each resolved address tried in turn."""
+    host, port = address.split(upstream, default_host="localhost")
+    loop = asyncio.get_running_loop()
+    infos = _numeric(host, port) or await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    error: OSError = OSError(f"cannot resolve {host}")
+    for family, kind, proto, _, target in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, target)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        _no_delay(sock)
+        return sock
+    raise error
+
+
+def _numeric(host: str, port: int) -> list[tuple[int, int, int, str, Any]] | None:
+    """The address of an IP literal without a resolver round trip (``getaddrinfo`` is a thread)."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            socket.inet_pton(family, host)
+            target = (host, port) if family == socket.AF_INET else (host, port, 0, 0)
+            return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", target)]
+    return None
+
+
+def _no_delay(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
