@@ -1,6 +1,12 @@
 """Query bytes in, response bytes out: the whole DNS behaviour, with no sockets.
 
-    wire ──► cache hit? ──yes──► id + cached tail
+    wire ──► the bytes of a query already cached? ──yes──► id + cached answer
+               │ no
+               ▼
+      cache key (cache_key.py) ── None: unusual or malformed ──► answer uncached, keep nothing
+               │
+               ▼
+      key cached? ──yes──► id + cached header + the query's own question + cached rest
                │ no
                ▼
       header checks ── too short / QR set ──► drop (count)
@@ -12,18 +18,26 @@
                ▼
       render within the size limit ── too big ──► drop additional, then TC=1 + question
 
-Responses depend only on the query bytes after the id and on the zone, so they are
-cached by those bytes and the id is patched in: a cache hit costs a dict lookup
-and a concatenation. The cache is dropped whenever the zone serial moves, and when
-it would pass ``cache_size`` entries or ``cache_bytes`` bytes per transport (keys and
-answers counted): a client varying its query bytes can churn it, never grow it.
+An answer depends on the zone and on little of the query: the question (the name's
+case aside), RD, whether EDNS is there and its version, DO, and the size limit the
+payload sets over UDP. The cache is keyed by those, read from the bytes by hand; the
+id, the name's case, EDNS options and padding share one entry. A hit splices the id
+and the question as the client spelled it into the cached answer, so a 0x20 resolver
+sees its own case echoed. Each entry also keeps the bytes after the id of the query
+that filled it, one query per entry: a client repeating itself, the usual case, costs
+a dict lookup and a concatenation and reads no key. A query the key reader does not
+vouch for is answered uncached, as on a miss, and never cached.
+
+The cache is dropped whenever the zone serial moves, and when it would pass
+``cache_size`` entries or ``cache_bytes`` bytes per transport (queries, question
+names and answers counted): a client can churn it, never grow it.
 """
 
 from __future__ import annotations
 
 import logging
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import dns.exception
@@ -35,14 +49,13 @@ import dns.rcode
 import dns.rrset
 from dns.rdatatype import RdataType
 
+from services.dns.cache_key import CLASSIC_UDP_PAYLOAD, CacheKey, question_key
 from services.dns.records import IN
 from services.dns.zone import Zone
 
 log = logging.getLogger(__name__)
 
 HEADER_SIZE = 12
-CLASSIC_UDP_PAYLOAD = 512
-"""RFC 1035's UDP limit, and the floor for any EDNS payload a client advertises."""
 DEFAULT_MAX_UDP_PAYLOAD = 1232
 """The DNS Flag Day 2020 size: fits the IPv6 minimum MTU, so no IP fragmentation."""
 TCP_MAX_MESSAGE = 65535
@@ -79,6 +92,26 @@ class Outcome:
     malformed: str | None = None
 
 
+_Cached = tuple[bytes, int, Outcome]
+"""An answer after its id, where its question ends, and what to count."""
+
+
+@dataclass(slots=True)
+class _Table:
+    """One transport's cached answers: by ``CacheKey``, and ``verbatim`` by the bytes
+    after the id of the query that filled each, so a plain repeat skips the key."""
+
+    payload_cap: int
+    answers: dict[CacheKey, _Cached] = field(default_factory=dict)
+    verbatim: dict[bytes, _Cached] = field(default_factory=dict)
+    held: int = 0
+
+    def clear(self) -> None:
+        self.answers.clear()
+        self.verbatim.clear()
+        self.held = 0
+
+
 class QueryHandler:
     """Answers queries for one zone; the transports call ``respond`` per message."""
 
@@ -96,39 +129,59 @@ class QueryHandler:
         self.max_udp_payload = max_udp_payload
         self._cache_size = cache_size
         self._cache_bytes = cache_bytes
-        self._caches: dict[Transport, dict[bytes, tuple[bytes, Outcome]]] = {
-            Transport.UDP: {},
-            Transport.TCP: {},
+        # Over TCP the payload sets no limit: the floor makes every payload one entry.
+        self._tables = {
+            Transport.UDP: _Table(max_udp_payload),
+            Transport.TCP: _Table(CLASSIC_UDP_PAYLOAD),
         }
-        self._held: dict[Transport, int] = {Transport.UDP: 0, Transport.TCP: 0}
         self._cached_serial = zone.serial
 
     def cached_bytes(self, transport: Transport) -> int:
-        """Bytes of keys and answers the cache holds for ``transport``."""
-        return self._held[transport]
+        """Bytes of queries, question names and answers the cache holds for ``transport``."""
+        return self._tables[transport].held
+
+    def cached_entries(self, transport: Transport) -> int:
+        """Answers the cache holds for ``transport``."""
+        return len(self._tables[transport].answers)
 
     def respond(self, wire: bytes, transport: Transport) -> tuple[bytes | None, Outcome]:
         """The response to send (None: send nothing) and what to count."""
         if self.zone.serial != self._cached_serial:
             self._cached_serial = self.zone.serial
-            for kind, cache in self._caches.items():
-                cache.clear()
-                self._held[kind] = 0
-        cache = self._caches[transport]
-        hit = cache.get(wire[2:])
+            for table in self._tables.values():
+                table.clear()
+        table = self._tables[transport]
+        hit = table.verbatim.get(wire[2:])
         if hit is not None:
-            return wire[:2] + hit[0], hit[1]
+            return wire[:2] + hit[0], hit[2]
+        key = question_key(wire, table.payload_cap)
+        if key is None:
+            response, outcome, _ = self._respond_uncached(wire, transport)
+            return response, outcome
+        hit = table.answers.get(key)
+        if hit is not None:
+            answer, question_end, outcome = hit
+            question = wire[HEADER_SIZE:question_end]
+            return wire[:2] + answer[:10] + question + answer[question_end - 2 :], outcome
         response, outcome, cacheable = self._respond_uncached(wire, transport)
         if cacheable and response is not None:
-            size = len(wire) + len(response)
-            full = self._held[transport] + size > self._cache_bytes
-            if full or len(cache) >= self._cache_size:
-                cache.clear()
-                self._held[transport] = 0
-            if size <= self._cache_bytes:
-                cache[wire[2:]] = (response[2:], outcome)
-                self._held[transport] += size
+            self._store(table, key, wire, response, outcome)
         return response, outcome
+
+    def _store(
+        self, table: _Table, key: CacheKey, wire: bytes, response: bytes, outcome: Outcome
+    ) -> None:
+        question_end = HEADER_SIZE + len(key[0]) + 4
+        if response[HEADER_SIZE:question_end] != wire[HEADER_SIZE:question_end]:
+            return  # the question is not echoed where a hit splices it in: never cache
+        size = len(wire) + len(key[0]) + len(response)
+        if table.held + size > self._cache_bytes or len(table.answers) >= self._cache_size:
+            table.clear()
+        if size <= self._cache_bytes:
+            cached = (response[2:], question_end, outcome)
+            table.answers[key] = cached
+            table.verbatim[wire[2:]] = cached
+            table.held += size
 
     def _respond_uncached(
         self, wire: bytes, transport: Transport
