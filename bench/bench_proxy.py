@@ -16,8 +16,14 @@ Measures, side by side in one run:
     column is direct vs ours only;
 (d) keep-alive HTTP requests/s and p99 latency as load grows: ``wrk`` with 1, 10,
     100 and 400 connections against ``nginx`` serving a 1 KB file on loopback,
-    each level run against the three paths in turn (section skipped, with the
-    reason, when wrk or nginx is not installed: ``apt-get install wrk nginx``).
+    each level run against the three paths in turn, medians of the rounds;
+    with the CPU each process spent per request, and from it the CPU-bound
+    ceiling: direct's CPU per request over the proxied path's, the ratio the
+    proxy could reach if the cores were the only limit (section skipped, with
+    the reason, when wrk or nginx is not installed: ``apt-get install wrk nginx``).
+
+Other work on the machine moves every figure; the load average at the start is
+printed, and the ratios (taken within one run) move much less than the figures.
 
 The project's proxy runs as ``python -m chaos.proxy`` (uvloop when installed) and
 Toxiproxy as ``/root/go/bin/server`` or ``toxiproxy-server`` from PATH (column
@@ -30,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -42,6 +49,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 TOXIPROXY_CANDIDATES = ("/root/go/bin/server", "toxiproxy-server")
@@ -56,44 +64,51 @@ def main() -> int:
     parser.add_argument("--round-trips", type=int, default=5000, help="round trips in (b)")
     parser.add_argument("--udp-seconds", type=float, default=2.0, help="seconds of (c) per round")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="rounds of (a) and (c), medians shown (default 3)"
+        "--rounds", type=int, default=3, help="rounds of (a), (c), (d); medians shown (default 3)"
     )
     parser.add_argument(
         "--http-connections", default="1,10,100,400", help="wrk connection counts in (d)"
     )
-    parser.add_argument("--http-seconds", type=int, default=3, help="seconds per wrk run")
+    parser.add_argument("--http-seconds", type=int, default=2, help="seconds per wrk run")
     args = parser.parse_args()
     levels = [int(n) for n in args.http_connections.split(",") if n]
+    start_load = _load()
 
     sink = _TcpServer(_sink)
     echo = _TcpServer(_echo)
     udp_sink = _UdpSink()
     wrk, why_not = _http_tools() if levels else (None, "no --http-connections")
-    with _nginx(wrk is not None) as http_port:
+    with _nginx(wrk is not None) as (http_port, nginx_pid):
         targets: dict[str, dict[str, int]] = {
             "direct": {"sink": sink.port, "echo": echo.port, "udp": udp_sink.port}
         }
         if http_port is not None:
             targets["direct"]["http"] = http_port
-        with _project_proxy() as api:
+        with _project_proxy() as (api, pid):
             targets["fallacies"] = {
                 "sink": _create(api, "sink", f"127.0.0.1:{sink.port}"),
                 "echo": _create(api, "echo", f"127.0.0.1:{echo.port}"),
                 "udp": _create(api, "udp", f"127.0.0.1:{udp_sink.port}", protocol="udp"),
+                "pid": pid,
             }
             toxiproxy = _find_toxiproxy()
-            with _toxiproxy(toxiproxy) as tp_api:
-                if tp_api is not None:
+            with _toxiproxy(toxiproxy) as (tp_api, tp_pid):
+                if tp_api is not None and tp_pid is not None:
                     targets["toxiproxy"] = {
                         "sink": _create(tp_api, "sink", f"127.0.0.1:{sink.port}"),
                         "echo": _create(tp_api, "echo", f"127.0.0.1:{echo.port}"),
+                        "pid": tp_pid,
                     }
                 for name, created in (("fallacies", api), ("toxiproxy", tp_api)):
                     if http_port is not None and created is not None:
                         targets[name]["http"] = _create(created, "http", f"127.0.0.1:{http_port}")
                 results = _measure(targets, args, udp_sink)
-                http = _http(wrk, targets, levels, args.http_seconds) if wrk else {}
-    _report(results, toxiproxy)
+                http = (
+                    _http(wrk, targets, levels, args.http_seconds, args.rounds, nginx_pid)
+                    if wrk
+                    else {}
+                )
+    _report(results, toxiproxy, start_load)
     _report_http(http, levels, why_not)
     return 0
 
@@ -120,10 +135,11 @@ def _measure(
     return results
 
 
-def _report(results: dict[str, dict[str, float]], toxiproxy: str | None) -> None:
+def _report(results: dict[str, dict[str, float]], toxiproxy: str | None, start_load: str) -> None:
     direct = results["direct"]
     columns = list(results)
     print(f"python {sys.version.split()[0]}, uvloop: {_has_uvloop()}, cpus: {os.cpu_count()}")
+    print(f"load average (1, 5, 15 min) at the start: {start_load}; at the end: {_load()}")
     print(f"toxiproxy: {toxiproxy or 'not found (column skipped)'}\n")
     header = f"{'':34}" + "".join(f"{c:>14}" for c in columns)
     print(header)
@@ -162,9 +178,7 @@ def _report(results: dict[str, dict[str, float]], toxiproxy: str | None) -> None
         )
 
 
-def _report_http(
-    http: dict[tuple[str, int], tuple[float, float]], levels: list[int], why_not: str
-) -> None:
+def _report_http(http: dict[tuple[str, int], _HttpRun], levels: list[int], why_not: str) -> None:
     print()
     if not http:
         print(f"(d) keep-alive HTTP: skipped ({why_not})")
@@ -177,18 +191,29 @@ def _report_http(
     print("-" * len(header))
     for level in levels:
         cells = "".join(
-            f"{http[(c, level)][0]:>16,.0f}{http[(c, level)][1] * 1e3:>9.2f}" for c in columns
+            f"{http[(c, level)].rate:>16,.0f}{http[(c, level)].p99 * 1e3:>9.2f}" for c in columns
         )
+        print(f"{f'    {level} connections':34}{cells}")
+    print("\n    CPU per request, us: wrk + nginx (+ the proxy between them)")
+    for level in levels:
+        cells = ""
+        for c in columns:
+            wrk, nginx, proxy = http[(c, level)].cpu
+            cells += f"{f'{wrk:.0f} + {nginx:.0f}' + (f' + {proxy:.0f}' if proxy else ''):>25}"
         print(f"{f'    {level} connections':34}{cells}")
     print()
     for level in levels:
         direct, ours = http[("direct", level)], http[("fallacies", level)]
-        line = f"{level:>5} connections: fallacies/direct req/s {ours[0] / direct[0]:.2f}"
+        ceiling = sum(direct.cpu) / sum(ours.cpu)
+        line = (
+            f"{level:>5} connections: fallacies/direct req/s {ours.rate / direct.rate:.2f}"
+            f" (CPU-bound ceiling {ceiling:.2f})"
+        )
         if ("toxiproxy", level) in http:
             tp = http[("toxiproxy", level)]
             line += (
-                f", fallacies/toxiproxy req/s {ours[0] / tp[0]:.2f}"
-                f", p99 fallacies/toxiproxy {ours[1] / tp[1]:.2f}"
+                f", fallacies/toxiproxy req/s {ours.rate / tp.rate:.2f}"
+                f", p99 fallacies/toxiproxy {ours.p99 / tp.p99:.2f}"
             )
         print(line)
 
@@ -288,22 +313,60 @@ def _udp_rate(port: int, seconds: float, sink: _UdpSink) -> float:
         return (sink.count - before) / seconds
 
 
+class _HttpRun(NamedTuple):
+    rate: float
+    """Requests/s."""
+    p99: float
+    """Seconds."""
+    cpu: tuple[float, float, float]
+    """CPU µs per request of wrk, nginx and the proxy in between (0 direct)."""
+
+
 def _http(
-    wrk: str, targets: dict[str, dict[str, int]], levels: list[int], seconds: int
-) -> dict[tuple[str, int], tuple[float, float]]:
-    """(requests/s, p99 seconds) per (target, connections); each level runs every target in turn."""
+    wrk: str,
+    targets: dict[str, dict[str, int]],
+    levels: list[int],
+    seconds: int,
+    rounds: int,
+    nginx_pid: int | None,
+) -> dict[tuple[str, int], _HttpRun]:
+    """The median of each figure per (target, connections) over alternating rounds."""
     out = {}
     for level in levels:
-        for name, ports in targets.items():
-            if "http" in ports:
-                _wrk(wrk, ports["http"], level, 1)  # warm up: connections, caches
-                out[(name, level)] = _wrk(wrk, ports["http"], level, seconds)
+        names = [name for name, ports in targets.items() if "http" in ports]
+        runs: dict[str, list[_HttpRun]] = {name: [] for name in names}
+        for name in names:
+            _wrk(wrk, targets[name]["http"], level, 1, nginx_pid, None)  # warm up
+        for _ in range(rounds):
+            for name in names:
+                ports = targets[name]
+                runs[name].append(
+                    _wrk(wrk, ports["http"], level, seconds, nginx_pid, ports.get("pid"))
+                )
+        for name, results in runs.items():
+            out[(name, level)] = _HttpRun(
+                statistics.median(run.rate for run in results),
+                statistics.median(run.p99 for run in results),
+                (
+                    statistics.median(run.cpu[0] for run in results),
+                    statistics.median(run.cpu[1] for run in results),
+                    statistics.median(run.cpu[2] for run in results),
+                ),
+            )
     return out
 
 
-def _wrk(wrk: str, port: int, connections: int, seconds: int) -> tuple[float, float]:
+def _wrk(
+    wrk: str,
+    port: int,
+    connections: int,
+    seconds: int,
+    nginx_pid: int | None,
+    proxy_pid: int | None,
+) -> _HttpRun:
     threads = min(connections, os.cpu_count() or 1)
     command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    before = _cpu_seconds(nginx_pid, proxy_pid)
     result = subprocess.run(
         [*command, f"http://127.0.0.1:{port}/small"],
         capture_output=True,
@@ -311,6 +374,7 @@ def _wrk(wrk: str, port: int, connections: int, seconds: int) -> tuple[float, fl
         timeout=seconds + 30,
         check=True,
     )
+    after = _cpu_seconds(nginx_pid, proxy_pid)
     rate = p99 = None
     for line in result.stdout.splitlines():
         words = line.split()
@@ -322,7 +386,37 @@ def _wrk(wrk: str, port: int, connections: int, seconds: int) -> tuple[float, fl
             raise RuntimeError(f"wrk on port {port}: {line.strip()}")
     if rate is None or p99 is None:
         raise RuntimeError(f"cannot read wrk's output:\n{result.stdout}")
-    return rate, p99
+    requests = rate * seconds
+    used = (b - a for a, b in zip(before, after, strict=True))
+    wrk_cpu, nginx_cpu, proxy_cpu = (1e6 * spent / requests for spent in used)
+    return _HttpRun(rate, p99, (wrk_cpu, nginx_cpu, proxy_cpu))
+
+
+def _cpu_seconds(nginx_pid: int | None, proxy_pid: int | None) -> tuple[float, float, float]:
+    """CPU seconds so far of wrk runs (finished children), nginx (master and workers), the proxy."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    nginx = _process_cpu(nginx_pid)
+    if nginx_pid is not None:
+        nginx += sum(_process_cpu(pid) for pid in _children(nginx_pid))
+    return children.ru_utime + children.ru_stime, nginx, _process_cpu(proxy_pid)
+
+
+def _process_cpu(pid: int | None) -> float:
+    """User + system CPU seconds of a live process (Linux ``/proc``; 0 elsewhere)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(n) for n in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def _duration(text: str) -> float:
@@ -368,11 +462,12 @@ http {{
 
 
 @contextmanager
-def _nginx(wanted: bool) -> Iterator[int | None]:
-    """nginx serving ``/small`` (1 KB) on a loopback port, keep-alive without a request cap."""
+def _nginx(wanted: bool) -> Iterator[tuple[int, int] | tuple[None, None]]:
+    """nginx serving ``/small`` (1 KB) on a loopback port, keep-alive without a request cap;
+    yields (port, master's pid)."""
     binary = _nginx_binary()
     if not wanted or binary is None:
-        yield None
+        yield None, None
         return
     with tempfile.TemporaryDirectory(prefix="bench-nginx-") as directory:
         os.chmod(directory, 0o755)  # the workers run as nobody when we are root
@@ -389,7 +484,7 @@ def _nginx(wanted: bool) -> Iterator[int | None]:
         )
         try:
             _wait_for(f"http://127.0.0.1:{port}/small")
-            yield port
+            yield port, process.pid
         finally:
             process.terminate()
             process.wait(10)
@@ -484,7 +579,7 @@ class _UdpSink:
 
 
 @contextmanager
-def _project_proxy() -> Iterator[str]:
+def _project_proxy() -> Iterator[tuple[str, int]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "chaos.proxy", "--port", "0"],
         cwd=ROOT,
@@ -495,7 +590,7 @@ def _project_proxy() -> Iterator[str]:
     try:
         assert process.stdout is not None
         endpoints = json.loads(process.stdout.readline())["endpoints"]
-        yield str(endpoints["api"])
+        yield str(endpoints["api"]), process.pid
     finally:
         process.terminate()
         process.wait(10)
@@ -510,9 +605,9 @@ def _find_toxiproxy() -> str | None:
 
 
 @contextmanager
-def _toxiproxy(binary: str | None) -> Iterator[str | None]:
+def _toxiproxy(binary: str | None) -> Iterator[tuple[str, int] | tuple[None, None]]:
     if binary is None:
-        yield None
+        yield None, None
         return
     port = _free_port()
     process = subprocess.Popen(
@@ -523,7 +618,7 @@ def _toxiproxy(binary: str | None) -> Iterator[str | None]:
     api = f"http://127.0.0.1:{port}"
     try:
         _wait_for(api + "/version")
-        yield api
+        yield api, process.pid
     finally:
         process.terminate()
         process.wait(10)
@@ -542,6 +637,10 @@ def _request(url: str, body: object = None) -> urllib.request.Request:
     data = None if body is None else json.dumps(body).encode()
     headers = {"User-Agent": "bench_proxy", "Content-Type": "application/json"}
     return urllib.request.Request(url, data=data, headers=headers)
+
+
+def _load() -> str:
+    return ", ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
 def _has_uvloop() -> bool:
