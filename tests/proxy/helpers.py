@@ -129,6 +129,38 @@ async def read_until_closed(reader: asyncio.StreamReader, timeout: float = 3.0) 
     return await asyncio.wait_for(reader.read(), timeout)
 
 
+async def read_until_closed_or_reset(reader: asyncio.StreamReader) -> bytes:
+    """What arrives before the peer goes: a close or a reset (b"" then) both count."""
+    try:
+        return await read_until_closed(reader)
+    except ConnectionResetError:
+        return b""
+
+
+async def connect(proxy: dict[str, Any]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", port_of(str(proxy["listen"])))
+
+
+def echo_stream(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes
+) -> tuple[list[asyncio.Task[None]], bytearray]:
+    """Send ``payload`` in 16 KiB writes while collecting the echo: the tasks, and the
+    buffer they fill, so a test can change the link while bytes are in flight."""
+    received = bytearray()
+
+    async def pump() -> None:
+        for offset in range(0, len(payload), 16384):
+            writer.write(payload[offset : offset + 16384])
+            await writer.drain()
+            await asyncio.sleep(0)
+
+    async def collect() -> None:
+        while len(received) < len(payload):
+            received.extend(await reader.read(65536))
+
+    return [asyncio.create_task(pump()), asyncio.create_task(collect())], received
+
+
 # -- UDP ------------------------------------------------------------------------
 
 

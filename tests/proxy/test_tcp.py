@@ -20,9 +20,11 @@ from tests.proxy.conftest import SEED
 from tests.proxy.helpers import (
     Api,
     banner_handler,
+    connect,
+    echo_stream,
     eventually,
-    port_of,
     read_until_closed,
+    read_until_closed_or_reset,
     round_trip,
     tcp_server,
 )
@@ -32,10 +34,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-async def connect(proxy: dict[str, object]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    return await asyncio.open_connection("127.0.0.1", port_of(str(proxy["listen"])))
 
 
 async def test_relays_a_large_stream_intact(api: Api, echo_port: int) -> None:
@@ -107,19 +105,7 @@ async def test_toxics_reach_live_connections_and_leave_without_losing_bytes(
     assert await round_trip(reader, writer) < 0.03
 
     payload = os.urandom(2 * 1024 * 1024)
-    received = bytearray()
-
-    async def pump() -> None:
-        for offset in range(0, len(payload), 16384):
-            writer.write(payload[offset : offset + 16384])
-            await writer.drain()
-            await asyncio.sleep(0)
-
-    async def collect() -> None:
-        while len(received) < len(payload):
-            received.extend(await reader.read(65536))
-
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(collect())]
+    tasks, received = echo_stream(reader, writer, payload)
     for body in (
         {"type": "latency", "attributes": {"latency": 5, "jitter": 3}},
         {
@@ -229,10 +215,7 @@ async def test_disabling_is_a_full_partition(api: Api, echo_port: int) -> None:
     reader, writer = await connect(proxy)
     await round_trip(reader, writer)
     await api.patch("echo", enabled=False)
-    try:
-        assert await read_until_closed(reader) == b""
-    except ConnectionResetError:
-        pass
+    assert await read_until_closed_or_reset(reader) == b""
     writer.close()
     with pytest.raises(OSError):
         await connect(proxy)
