@@ -118,11 +118,7 @@ def _body(doc: dict[str, Any], op: dict[str, Any]) -> str:
     if not schema:
         return ""
     if "allOf" in schema:
-        merged: dict[str, Any] = {"properties": {}, "required": []}
-        for part in schema["allOf"]:
-            merged["properties"].update(part.get("properties", {}))
-            merged["required"] += part.get("required", [])
-        schema = merged
+        schema = openapi.merge_all_of(schema)
     if "oneOf" in schema:
         return " or ".join(str(option.get("type", "?")) for option in schema["oneOf"])
     required = set(schema.get("required", ()))

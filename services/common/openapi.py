@@ -28,6 +28,7 @@ __all__ = [
     "METHODS",
     "PATH",
     "load",
+    "merge_all_of",
     "mismatches",
     "operations",
     "resolve",
@@ -95,6 +96,15 @@ def resolve(doc: Mapping[str, Any], node: Any) -> Any:
     if isinstance(node, list):
         return [resolve(doc, value) for value in node]
     return node
+
+
+def merge_all_of(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``allOf`` of object schemas as the one object schema it means (resolved parts)."""
+    merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+    for part in schema["allOf"]:
+        merged["properties"].update(part.get("properties", {}))
+        merged["required"] += part.get("required", [])
+    return merged
 
 
 def route_table(app: web.Application) -> set[tuple[str, str]]:

@@ -14,6 +14,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from services.common import openapi
+
 _KNOWN = {
     "type", "enum", "properties", "required", "additionalProperties", "items", "minItems",
     "maxItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
@@ -39,11 +41,7 @@ def values(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     if "oneOf" in schema:
         return st.one_of([values(option) for option in schema["oneOf"]])
     if "allOf" in schema:
-        merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
-        for part in schema["allOf"]:
-            merged["properties"].update(part.get("properties", {}))
-            merged["required"] += part.get("required", [])
-        return values(merged)
+        return values(openapi.merge_all_of(schema))
     kind = schema.get("type")
     if kind is None:
         return st.none() | st.booleans() | st.integers() | st.text(max_size=20)
