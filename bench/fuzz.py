@@ -44,7 +44,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,6 +52,11 @@ sys.path.insert(0, str(ROOT))
 import dns.message  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
+
+if TYPE_CHECKING:  # the NTP server runs from this file: keep chaos out of its RSS
+    from chaos.signals.base import SeriesKey
+
+    Samples = dict[SeriesKey, float]
 
 NTP_EPOCH_OFFSET = 2_208_988_800
 """Seconds from 1900 (NTP's era 0) to 1970 (Unix)."""
@@ -75,37 +80,32 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def scrape(admin: str) -> dict[str, float]:
-    """Prometheus text -> {'name{labels}': value}."""
+def scrape(admin: str) -> Samples:
+    """The server's /metrics, read with the parser the runner's sampler uses (imported
+    here, for the reason above)."""
+    from chaos.signals.sampler import parse_exposition
+
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, no proxy
     with direct.open(f"{admin}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    samples: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            samples[key] = float(value)
-    return samples
+        return parse_exposition(response.read().decode(), node="fuzzed")
 
 
-def total(samples: dict[str, float], name: str, *labels: str) -> float:
-    """Sum of ``name``'s series whose labels include every ``key="value"`` given."""
+def total(samples: Samples, name: str, **labels: str) -> float:
+    """Sum of ``name``'s series whose labels include every ``key=value`` given."""
     return sum(
         value
-        for key, value in samples.items()
-        if (key == name or key.startswith(name + "{")) and all(label in key for label in labels)
+        for (sample, pairs), value in samples.items()
+        if sample == name and labels.items() <= dict(pairs).items()
     )
 
 
-def by_label(samples: dict[str, float], name: str, label: str, *labels: str) -> dict[str, float]:
+def by_label(samples: Samples, name: str, label: str, **labels: str) -> dict[str, float]:
     """``name``'s series summed by one label's value."""
     out: dict[str, float] = {}
-    for key, value in samples.items():
-        if key.startswith(name + "{") and all(other in key for other in labels):
-            marker = f'{label}="'
-            if marker in key:
-                value_of = key.split(marker, 1)[1].split('"', 1)[0]
-                out[value_of] = out.get(value_of, 0.0) + value
+    for (sample, pairs), value in samples.items():
+        found = dict(pairs)
+        if sample == name and label in found and labels.items() <= found.items():
+            out[found[label]] = out.get(found[label], 0.0) + value
     return out
 
 
@@ -754,8 +754,8 @@ class Verdict:
     flood: Flood
     rss_start: float
     rss_end: float
-    before: dict[str, float]
-    after: dict[str, float]
+    before: Samples
+    after: Samples
     good_after: bool
     problems: list[str] = field(default_factory=list)
 
@@ -829,8 +829,8 @@ def run_dns(args: argparse.Namespace) -> tuple[Verdict, TCPAbuse]:
         problems += server.stop()
     verdict = Verdict("dns", result, rss_start, rss_end, before, after, good, problems)
     closed = "fallacies_dns_tcp_closed_connections_total"
-    idle = total(after, closed, 'reason="idle"') - total(before, closed, 'reason="idle"')
-    cap = total(after, closed, 'reason="over_cap"') - total(before, closed, 'reason="over_cap"')
+    idle = total(after, closed, reason="idle") - total(before, closed, reason="idle")
+    cap = total(after, closed, reason="over_cap") - total(before, closed, reason="over_cap")
     if idle < SLOWLORIS:
         tcp.problems.append(f"only {idle:.0f} idle TCP closes counted")
     if cap < 1:
@@ -865,9 +865,9 @@ def dns_seen(v: Verdict) -> float:
     malformed = "fallacies_dns_malformed_packets_total"
     read = 0.0
     for samples, sign in ((v.after, 1), (v.before, -1)):
-        read += sign * total(samples, queries, 'transport="udp"')
+        read += sign * total(samples, queries, transport="udp")
         for reason in ("too_short", "not_query"):
-            read += sign * total(samples, malformed, 'transport="udp"', f'reason="{reason}"')
+            read += sign * total(samples, malformed, transport="udp", reason=reason)
     return read
 
 
@@ -876,10 +876,10 @@ def ntp_seen(v: Verdict) -> float:
     return total(v.after, name) - total(v.before, name)
 
 
-def delta(v: Verdict, name: str, label: str, *labels: str) -> dict[str, float]:
+def delta(v: Verdict, name: str, label: str, **labels: str) -> dict[str, float]:
     """How much each of ``name``'s series grew during the fuzz, by one label."""
-    after = by_label(v.after, name, label, *labels)
-    before = by_label(v.before, name, label, *labels)
+    after = by_label(v.after, name, label, **labels)
+    before = by_label(v.before, name, label, **labels)
     grown = {k: after[k] - before.get(k, 0.0) for k in sorted(after)}
     return {k: g for k, g in grown.items() if g}
 
@@ -914,10 +914,10 @@ def report(dns_v: Verdict, ntp_v: Verdict, tcp: TCPAbuse, args: argparse.Namespa
     for v in columns:
         path = " ".join(f"{mb:.1f}" for _, mb in v.flood.rss[::2])
         print(f"  {v.name} RSS at 0, 10, ... 100 % of the packets (MB): {path}")
-    dns_bad = delta(dns_v, "fallacies_dns_malformed_packets_total", "reason", 'transport="udp"')
-    tcp_bad = delta(dns_v, "fallacies_dns_malformed_packets_total", "reason", 'transport="tcp"')
+    dns_bad = delta(dns_v, "fallacies_dns_malformed_packets_total", "reason", transport="udp")
+    tcp_bad = delta(dns_v, "fallacies_dns_malformed_packets_total", "reason", transport="tcp")
     ntp_bad = delta(ntp_v, "fallacies_ntp_malformed_packets_total", "reason")
-    rcodes = delta(dns_v, "fallacies_dns_queries_total", "rcode", 'transport="udp"')
+    rcodes = delta(dns_v, "fallacies_dns_queries_total", "rcode", transport="udp")
     print("  malformed, dns udp:  " + _counts(dns_bad))
     print("  malformed, dns tcp:  " + _counts(tcp_bad))
     print("  malformed, ntp:      " + _counts(ntp_bad))
