@@ -23,6 +23,7 @@ from chaos.mesh.errors import MeshError
 from chaos.mesh.janitor import Janitor
 from chaos.mesh.model import ControlledNode, MeshPlan, NodeStatus
 from chaos.mesh.state import MeshState
+from chaos.proxy.wrapper import MAX_TTL_S
 from services.common import openapi
 from services.common.browser_guard import browser_guard
 from services.common.http import json_error, json_errors
@@ -57,8 +58,6 @@ class ControlledMesh(Protocol):
 ACTIONS = ("stop", "start", "restart", "kill", "pause", "resume")
 REVERSIBLE = {"stop": "start", "kill": "start", "pause": "resume"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-MAX_TTL_S = 86_400
-"""A day, as on the proxy: a longer revert is a typo, and a date past year 9999 a crash."""
 
 
 def _ttl(request: web.Request) -> float | None:
