@@ -22,6 +22,7 @@ from chaos.runner.events import Handler, NullHandler
 from chaos.signals import SIGNALS
 from chaos.signals.base import Signal, Snapshot
 from chaos.signals.sampler import Sampler
+from chaos.signals.window import sel, total
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ TTL_MARGIN_S = 5.0
 """A fault's TTL outlives its planned end by this much: the runner reverts it on time,
 the TTL only matters when the runner is gone."""
 ROLLBACK_TIMEOUT_S = 20.0
+WARM_TIMEOUT_S = 30.0
+"""At most this long waiting for each client's first journey before the warm-up starts."""
+_JOURNEYS = sel("fallacies_workload_journeys_total")
 
 
 @dataclass
@@ -100,6 +104,7 @@ class Runner:
         async with self.state.session(10) as session:
             sampler = Sampler(targets, session=session)
             ctx = FaultContext(self.state, session, actor=f"{self.actor}:{experiment.name}")
+            await until_warm(sampler)
             run = _Run(self, experiment, journal, sampler, ctx)
             try:
                 await run.execute()
@@ -124,6 +129,26 @@ class Runner:
     def _write(self, journal: Journal) -> None:
         if self.out_dir is not None:
             journal.write(self.out_dir / f"{journal.fallacy:02d}-{journal.name}.json")
+
+
+async def until_warm(sampler: Sampler, timeout_s: float = WARM_TIMEOUT_S) -> bool:
+    """Wait until every client has finished a journey; False if none did in time.
+
+    A mesh started for the run (an ablation cell, a defence switched off) is healthy
+    before it is warm: the first journey resolves, syncs the clock and fetches the
+    catalog from cold, and on a loaded machine that outlasts the warm-up, so the
+    steady state would be judged on a client that has not begun. One that never
+    finishes a journey is still judged, after the deadline: the steady state fails.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        snapshot = await sampler.scrape(0.0)
+        done = [total(snapshot, _JOURNEYS.where(client=c)) or 0.0 for c in CLIENTS]
+        if all(count >= 1 for count in done):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.2)
 
 
 class _Run:
