@@ -19,6 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from chaos.console import app as console_app  # noqa: E402
 from chaos.mesh import control  # noqa: E402
 from chaos.proxy import api as proxy_api  # noqa: E402
 from services.common import openapi  # noqa: E402
@@ -80,6 +81,13 @@ APIS: tuple[Api, ...] = (
         "each `api-*` replica, on its `admin_port`",
         "services/api/openapi-admin.yaml",
         lambda: openapi.load("services.api", "openapi-admin.yaml"),
+    ),
+    Api(
+        "console",
+        "Web console",
+        "`fallacies console` (and `fallacies up`), on 127.0.0.1:17900 by default",
+        "chaos/console/openapi.yaml",
+        console_app.document,
     ),
     Api(
         "workload",

@@ -33,8 +33,9 @@ RANKS: dict[str, int] = {
     "chaos.loader": 4,
     "chaos.runner": 5,
     "chaos.report": 5,
-    "chaos.cli": 6,
-    "chaos": 6,
+    "chaos.console": 6,
+    "chaos.cli": 7,
+    "chaos": 7,
 }
 """Each unit imports only units of a lower rank (and itself)."""
 

@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from chaos.experiment.model import Experiment
+from chaos.experiment.model import Experiment, FaultStep
 from chaos.journal import Journal
 from chaos.matrix import Matrix
 from chaos.runner.ablation import AblationHandler, Cell, protected_results
@@ -93,7 +93,13 @@ class LiveDisplay(Handler):
         self.running = running_s or {}
         self._refresh()
 
-    def fault(self, experiment: Experiment, action: str, description: str) -> None:
+    def fault(
+        self,
+        experiment: Experiment,
+        action: str,
+        description: str,
+        step: FaultStep | None = None,
+    ) -> None:
         self.events.append(f"{action}: {description}")
         self._refresh()
 

@@ -18,7 +18,9 @@ from chaos.cli._common import (
     fail,
     run,
     running,
+    state_dir_of,
 )
+from chaos.console import DEFAULT_PORT
 from chaos.mesh.errors import MeshError, UsageError
 from services.common.errors import PortInUseError
 
@@ -97,12 +99,44 @@ def up(
         Path | None,
         typer.Option(help="With --compose: image overrides (compose/offline.env from the build)."),
     ] = None,
+    web_console: Annotated[
+        bool, typer.Option("--console/--no-console", help="Serve the live web console too.")
+    ] = True,
+    console_port: Annotated[
+        int | None,
+        typer.Option(help=f"Port of the web console (default {DEFAULT_PORT}; free with base 0)."),
+    ] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Start the whole mesh as local processes on 127.0.0.1 (no Docker), or with --compose."""
+    from chaos.console import lifecycle as web
     from chaos.mesh.backend import UpOptions
 
     mesh = backend(compose, state_dir)
+    directory = state_dir_of(state_dir)
+    port = console_port if console_port is not None else (0 if base_port == 0 else DEFAULT_PORT)
+
+    def start_console() -> None:
+        record = web.launch(
+            mesh.name, directory, host="127.0.0.1", port=port, out_root=Path("fallacies-runs")
+        )
+        if record is None:
+            err_console.print(
+                f"the web console did not start; see {directory / f'console-{mesh.name}.log'}"
+            )
+        else:
+            console.print(f"web console: {record.page_url}")
+
+    def ready(plan: MeshPlan, started_in_s: float | None) -> None:
+        _print_plan_table(plan, started_in_s)
+        if web_console:
+            start_console()
+
+    if web_console and compose and not detach:
+        # docker compose shows the containers' logs until Ctrl-C: the console waits for them.
+        web.launch(mesh.name, directory, host="127.0.0.1", port=port,
+                   out_root=Path("fallacies-runs"), wait_s=600)  # fmt: skip
+        console.print(f"web console: http://127.0.0.1:{port}/ once the mesh is healthy")
     options = UpOptions(
         detach=detach,
         base_port=base_port,
@@ -114,17 +148,22 @@ def up(
         env_file=env_file,
     )
     try:
-        state = mesh.up(options, _print_plan_table)
+        state = mesh.up(options, ready)
     except UsageError as exc:
         raise fail(str(exc), 2) from None
     except (MeshError, PortInUseError) as exc:
         raise fail(str(exc)) from None
+    finally:
+        if not detach:
+            web.stop(directory, mesh.name)
     if state is None:
         console.print("mesh stopped")
         return
     if state.supervisor_pid:
         console.print(f"mesh running (supervisor pid {state.supervisor_pid})")
     _print_status_table(asyncio.run(mesh.status()))
+    if web_console:
+        start_console()
 
 
 @app.command()
@@ -137,8 +176,12 @@ def status(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
 @app.command()
 def down(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
     """Stop every process of a mesh started with `fallacies up` (or its containers)."""
+    from chaos.console.lifecycle import stop
+
+    mesh = backend(compose, state_dir)
+    stop(state_dir_of(state_dir), mesh.name)
     try:
-        console.print(backend(compose, state_dir).down())
+        console.print(mesh.down())
     except MeshError as exc:
         raise fail(str(exc)) from None
 

@@ -39,6 +39,7 @@ class EmbeddedBackend:
             args += ["--toxiproxy"] if options.toxiproxy else []
             args += ["--seed", str(options.seed)] if options.seed is not None else []
             args += [] if options.prometheus else ["--no-prometheus"]
+            args += ["--no-console"]  # the detaching command serves it itself
             return start_detached(args, self.state_dir)
         try:
             plan = build_plan(

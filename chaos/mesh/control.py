@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from typing import Any, Protocol
 
 import aiohttp
@@ -194,10 +195,15 @@ def document() -> dict[str, Any]:
 # -- the client side: what every command calls -------------------------------------
 
 
-async def fetch_status(state: MeshState) -> list[NodeStatus] | None:
-    """Node statuses from the control API, or None when it does not answer."""
+async def fetch_status(
+    state: MeshState, session: aiohttp.ClientSession | None = None
+) -> list[NodeStatus] | None:
+    """Node statuses from the control API, or None when it does not answer; on
+    ``session`` (which must carry the admin token) when given."""
     try:
-        async with state.session(3) as session:
+        async with AsyncExitStack() as stack:
+            if session is None:
+                session = await stack.enter_async_context(state.session(3))
             async with session.get(f"{state.control_url}/nodes") as response:
                 response.raise_for_status()
                 data: list[dict[str, Any]] = await response.json()

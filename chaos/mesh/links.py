@@ -34,6 +34,7 @@ __all__ = [
     "LinkView",
     "Links",
     "parse_value",
+    "revert_label",
     "streams_of",
 ]
 
@@ -67,6 +68,8 @@ class LinkView:
     enabled: bool | None
     """None when its proxy did not list it."""
     toxics: tuple[Toxic, ...]
+    live: Proxy | None = None
+    """The proxy as its API reports it now (a changed upstream, a pending revert)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class Links:
                 info=info,
                 enabled=live[name].enabled if name in live else None,
                 toxics=tuple(live[name].toxics) if name in live else (),
+                live=live.get(name),
             )
             for name, info in self.state.links.items()
         ]
@@ -153,7 +157,7 @@ class Links:
             name = name or f"{toxic_type}_{stream}"
             job = await self._file(
                 ttl, "DELETE", f"{info.api}/proxies/{link}/toxics/{name}", None,
-                f"remove toxic {name} from {link}",
+                revert_label(link, name),
             )  # fmt: skip
         try:
             async with self.client(info.api) as proxies:
@@ -348,6 +352,12 @@ class Links:
             body=body,
             description=f"{description} (by {self.actor})",
         )
+
+
+def revert_label(link: str, toxic: str) -> str:
+    """How the janitor's job that removes ``toxic`` from a Toxiproxy link begins (the
+    console reads its due time from it: Toxiproxy keeps no TTL of its own)."""
+    return f"remove toxic {toxic} from {link}"
 
 
 def _remaining(proxy: Proxy) -> float | None:

@@ -231,12 +231,12 @@ class _Run:
         except Exception as exc:
             record.error = f"{type(exc).__name__}: {exc}"
             record.end_s = self.now()
-            self.runner.handler.fault(self.experiment, "failed", f"{description}: {exc}")
+            self.runner.handler.fault(self.experiment, "failed", f"{description}: {exc}", step)
             raise
-        self.runner.handler.fault(self.experiment, "applied", description)
+        self.runner.handler.fault(self.experiment, "applied", description, step)
         await self._sleep_until(record.start_s + duration)
         await self._revert(applied)
-        self.runner.handler.fault(self.experiment, "reverted", description)
+        self.runner.handler.fault(self.experiment, "reverted", description, step)
 
     async def _revert(self, applied: _Applied) -> None:
         if not applied.applied or applied.record.reverted:

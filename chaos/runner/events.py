@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chaos.experiment.model import Experiment
+from chaos.experiment.model import Experiment, FaultStep
 from chaos.journal import Journal
 
 
@@ -24,7 +24,14 @@ class Handler:
     ) -> None:
         """``running_s``: per client, how long its running journey had been running."""
 
-    def fault(self, experiment: Experiment, action: str, description: str) -> None: ...
+    def fault(
+        self,
+        experiment: Experiment,
+        action: str,
+        description: str,
+        step: FaultStep | None = None,
+    ) -> None:
+        """``action``: applied, reverted or failed; ``step``: the method's step it is."""
 
     def experiment_finished(self, journal: Journal) -> None: ...
 

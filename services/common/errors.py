@@ -34,7 +34,9 @@ a caller can catch "anything of ours" in one clause and let real bugs through::
      ├── FaultError             chaos.faults: a fault could not be applied or reverted
      │    └── HttpError         an admin API answered an error
      ├── FaultSpecError         chaos.faults: a fault step is wrong (names the field)
-     └── ExperimentError        chaos.experiment (raised by chaos.loader): every problem of a file
+     ├── ExperimentError        chaos.experiment (raised by chaos.loader): every problem of a file
+     ├── RunRefused             chaos.console.runs: a run the console cannot start (a 400)
+     └── RunBusy                chaos.console.runs: a run is going, or none waits (a 409)
 
 Control flow is not an error: a toxic's ``Interrupted`` (``chaos.proxy.stub``) is not
 in this tree, and never leaves its pipeline.

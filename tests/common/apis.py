@@ -4,19 +4,28 @@ each of its sites serves: what the OpenAPI and fuzz tests walk over."""
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from aiohttp import web
 
 from chaos.compose.toxiproxy_gate import ToxiproxyGate
+from chaos.console import app as console_app
+from chaos.console.server import ConsoleServer
 from chaos.mesh import control
+from chaos.mesh.backend import MeshBackend
+from chaos.mesh.errors import MeshError
 from chaos.mesh.janitor import Janitor
 from chaos.mesh.model import MeshPlan, NodePlan, NodeState, NodeStatus
+from chaos.mesh.state import LinkInfo, MeshState, NodeInfo
 from chaos.proxy import ProxyServer
 from chaos.proxy.api import document as proxy_document
+from chaos.toxiproxy import Toxiproxy
 from services.api import ApiConfig, ApiServer
 from services.common import openapi
 from services.common.base import Service
@@ -92,6 +101,61 @@ class ControlApi(Service):
             await self._runner.cleanup()
 
 
+class _NoMesh:
+    """A backend with no mesh to run on: a run started by the fuzz ends in an error."""
+
+    name = "embedded"
+
+    def for_run(self, **options: Any) -> Any:
+        raise MeshError("no mesh to run on (the fuzz's console)")
+
+
+class ConsoleApi(Service):
+    """The console over the project's proxy (one link) and the fake control API above."""
+
+    name = "console"
+
+    def __init__(self) -> None:
+        self.proxy = ProxyServer(api_port=0)
+        self.control = ControlApi()
+        self.server: ConsoleServer | None = None
+        self.runner: web.AppRunner | None = None
+        self._out = tempfile.TemporaryDirectory(prefix="fallacies-console-")
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        assert self.server is not None
+        return {"api": self.server.url.rstrip("/")}
+
+    async def start(self) -> None:
+        await self.proxy.start()
+        await self.control.start()
+        api = self.proxy.endpoints["api"]
+        async with Toxiproxy(api) as client:
+            made = await client.create_proxy("api-1", listen="127.0.0.1:0", upstream="127.0.0.1:9")
+        control_url = f"http://127.0.0.1:{self.control.port}"
+        state = MeshState(
+            supervisor_pid=os.getpid(),
+            control_url=control_url,
+            nodes={
+                "dns": NodeInfo("dns", {}, control_url + "/healthz"),
+                "ntp-1": NodeInfo("ntp", {}, control_url + "/healthz"),
+            },
+            links={"api-1": LinkInfo("tcp", made.listen, "127.0.0.1:9", "proxy", api)},
+        )
+        backend = cast(MeshBackend, _NoMesh())
+        self.server = ConsoleServer(backend, state, port=0, out_root=Path(self._out.name))
+        await self.server.start()
+        self.runner = self.server.runner
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+        await self.control.stop()
+        await self.proxy.stop()
+        self._out.cleanup()
+
+
 class GatedProxy(Service):
     """The compose mesh's gate in front of the project's proxy (standing in for Toxiproxy)."""
 
@@ -139,6 +203,7 @@ TARGETS: dict[str, Target] = {
     "proxy": Target(lambda: ProxyServer(api_port=0), {"api": proxy_document}, "/version"),
     "gate": Target(GatedProxy, {"api": proxy_document}, "/version"),
     "control": Target(ControlApi, {"api": control.document}, "/healthz"),
+    "console": Target(ConsoleApi, {"api": console_app.document}, "/healthz"),
     "api": Target(
         _api_server,
         {
