@@ -3,7 +3,7 @@
 - ``server``   ``ConsoleServer``: the service (``async start()`` / ``stop()``)
 - ``lifecycle`` the console beside a mesh: launched, found again, stopped
 - ``app``      the routes, the browser guard and the token on every write
-- ``hub``      one sampler shared by every open page, pushed as server-sent events
+- ``hub``      one sampler shared by every open page, pushed over a WebSocket
 - ``numbers``  a client's big numbers, never a gap for a failing client
 - ``runs``     experiments started from the page (step mode, a defence off)
 - ``catalog``  the toxics, their attributes, defaults and units, from the registry

@@ -1,6 +1,6 @@
 """The console's routes: the page, its live feed and the few changes it may ask for.
 
-    GET  /  /static/*  /api/meta  /events (SSE)   open: reading the mesh changes nothing
+    GET  /  /static/*  /api/meta  /live (WebSocket)   open: reading changes nothing
     POST /api/links/{link}/faults   DELETE /api/links/{link}/faults/{name}
     POST /api/reset   POST /api/nodes/{node}/{action}
     POST /api/runs    POST /api/runs/next   POST /api/runs/stop
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import secrets
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,7 @@ from chaos.proxy.wrapper import MAX_TTL_S
 from chaos.toxiproxy import ToxiproxyError
 from services.common import openapi
 from services.common.admin_token import HEADER, OPEN_PATHS, protect
+from services.common.browser_guard import foreign_page
 from services.common.errors import FieldError
 from services.common.http import json_error, json_errors
 from services.common.jsonbody import body_bytes, parse_json
@@ -53,7 +55,7 @@ _FILES: Final = {
     "/static/console.js": ("console.js", "text/javascript"),
     "/static/console.css": ("console.css", "text/css"),
 }
-PAGE_PATHS: Final = frozenset({*_FILES, "/static/vendor/plotly.min.js", "/events", "/api/meta"})
+PAGE_PATHS: Final = frozenset({*_FILES, "/static/vendor/plotly.min.js", "/live", "/api/meta"})
 """Read without the token: the page must load before it can be given one."""
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -176,28 +178,36 @@ async def _meta(request: web.Request) -> web.Response:
     )
 
 
-async def _events(request: web.Request) -> web.StreamResponse:
+async def _live(request: web.Request) -> web.StreamResponse:
+    """The live feed, a WebSocket: a browser holds at most six HTTP connections per
+    host across all its tabs, so a seventh tab's event stream would wait for ever.
+    No CORS rule guards a WebSocket: another site's page is refused here."""
+    foreign = foreign_page(request.headers)
+    if foreign is not None:
+        return json_error(403, foreign)
     hub = request.app[HUB]
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await response.prepare(request)
+    socket = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
+    await socket.prepare(request)
     queue = hub.subscribe()
     try:
-        history = web.json_response(hub.history()).body
-        assert isinstance(history, bytes)
-        await response.write(b"event: history\ndata: " + history + b"\n\n")
-        while (payload := await queue.get()) is not None:
-            await response.write(b"event: snapshot\ndata: " + payload + b"\n\n")
+        await socket.send_str(json.dumps({"event": "history", "data": hub.history()}))
+        reader = asyncio.create_task(_drain(socket))
+        while (payload := await queue.get()) is not None and not socket.closed:
+            await socket.send_str('{"event": "snapshot", "data": ' + payload + "}")
+        reader.cancel()
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
         hub.unsubscribe(queue)
-    return response
+        await socket.close()
+    return socket
+
+
+async def _drain(socket: web.WebSocketResponse) -> None:
+    """The page sends nothing; reading is what notices it has gone."""
+    async for _ in socket:
+        pass
+    await socket.close()
 
 
 async def _add_fault(request: web.Request) -> web.Response:
@@ -365,7 +375,7 @@ def create_app(hub: Hub, runs: RunControl, *, host: str, token: str | None) -> w
         app.router.add_get(path, _file)
     app.router.add_get("/static/vendor/plotly.min.js", _plotly)
     app.router.add_get("/api/meta", _meta)
-    app.router.add_get("/events", _events)
+    app.router.add_get("/live", _live)
     app.router.add_get("/healthz", _healthz)
     app.router.add_post("/api/links/{link}/faults", _add_fault)
     app.router.add_delete("/api/links/{link}/faults/{name}", _remove_fault)

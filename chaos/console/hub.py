@@ -2,7 +2,7 @@
 
     Hub ── every period: nodes (control API), links and faults (each proxy API),
      │     audit entries since the last seen; every second: the workload's /metrics
-     ├── a snapshot, serialised once ──▶ one bounded queue per open page (SSE)
+     ├── a snapshot, serialised once ──▶ one bounded queue per open page (WebSocket)
      └── history: the last minutes of client numbers and fault windows, for a page
          opened late
 
@@ -80,7 +80,7 @@ class Hub:
         self.scrapes = 0
         self._state = state
         self._why: str | None = None
-        self._subscribers: set[asyncio.Queue[bytes | None]] = set()
+        self._subscribers: set[asyncio.Queue[str | None]] = set()
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -133,15 +133,15 @@ class Hub:
             await self._session.close()
             self._session = None
 
-    def subscribe(self) -> asyncio.Queue[bytes | None]:
+    def subscribe(self) -> asyncio.Queue[str | None]:
         """A page's queue of serialised snapshots; ``None`` in it means the hub stopped."""
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_DEPTH)
+        queue: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_DEPTH)
         self._subscribers.add(queue)
         if self.latest is not None:
-            self._put(queue, json.dumps(self.latest).encode())
+            self._put(queue, json.dumps(self.latest))
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[bytes | None]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[str | None]) -> None:
         self._subscribers.discard(queue)
 
     @property
@@ -209,12 +209,12 @@ class Hub:
             **self.extras(),
         }
         self.latest = snapshot
-        payload = json.dumps(snapshot).encode()
+        payload = json.dumps(snapshot)
         for queue in list(self._subscribers):
             self._put(queue, payload)
 
     @staticmethod
-    def _put(queue: asyncio.Queue[bytes | None], item: bytes | None) -> None:
+    def _put(queue: asyncio.Queue[str | None], item: str | None) -> None:
         while queue.full():
             queue.get_nowait()
         queue.put_nowait(item)

@@ -32,7 +32,14 @@ from aiohttp.typedefs import Middleware
 
 from services.common.http import json_error
 
-__all__ = ["ALLOWED_HOSTS_ENV", "browser_guard", "browser_refusal", "host_allowed", "is_guarded"]
+__all__ = [
+    "ALLOWED_HOSTS_ENV",
+    "browser_guard",
+    "browser_refusal",
+    "foreign_page",
+    "host_allowed",
+    "is_guarded",
+]
 
 ALLOWED_HOSTS_ENV: Final = "FALLACIES_ALLOWED_HOSTS"
 """Comma-separated host names besides loopback and IP addresses (container names, say)."""
@@ -81,17 +88,30 @@ def browser_refusal(
     # No Host at all is an HTTP/1.0 client (the containers' healthchecks), never a browser.
     if host is not None and not host_allowed(host, extra):
         return f"Host {host!r} is not this machine (set {ALLOWED_HOSTS_ENV} to allow a name)"
-    host = host or ""
     if method.upper() in SAFE_METHODS:
         return None
+    foreign = foreign_page(headers)
+    if foreign is not None:
+        return foreign
+    content_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if content_type in SIMPLE_TYPES and not simple_bodies:
+        return f"a change sent as {content_type} is refused: send application/json"
+    return None
+
+
+def foreign_page(headers: Mapping[str, str]) -> str | None:
+    """Why the request comes from another site's page (``Origin`` not this API's own
+    ``Host``, or ``Sec-Fetch-Site`` says so); ``None`` when it does not.
+
+    A change is refused then; so is a WebSocket, which no CORS rule protects: any
+    page may open one to any address and read what it says.
+    """
+    host = headers.get("Host") or ""
     origin = headers.get("Origin")
     if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
         return f"a change from the web page at {origin!r} is refused"
     if headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
         return "a change from another site is refused"
-    content_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-    if content_type in SIMPLE_TYPES and not simple_bodies:
-        return f"a change sent as {content_type} is refused: send application/json"
     return None
 
 

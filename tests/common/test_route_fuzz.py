@@ -56,20 +56,8 @@ def confined(doc: dict[str, Any]) -> dict[str, Any]:
 Operation = tuple[str, str, dict[str, Any], dict[str, Any]]
 
 
-def _streams(op: dict[str, Any]) -> bool:
-    """An event stream never ends: the console's own tests read it, not the fuzz."""
-    return any(
-        "text/event-stream" in answer.get("content", {})
-        for answer in op.get("responses", {}).values()
-    )
-
-
 def operations(base: str, doc: dict[str, Any]) -> list[tuple[str, Operation]]:
-    return [
-        (base, (path, method, op, doc))
-        for path, method, op in openapi.operations(doc)
-        if not _streams(op)
-    ]
+    return [(base, (path, method, op, doc)) for path, method, op in openapi.operations(doc)]
 
 
 def parameter_values(doc: dict[str, Any], op: dict[str, Any], item: dict[str, Any]) -> Any:

@@ -24,7 +24,9 @@ import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.compose import lifecycle, topology
+from chaos.compose.backend import ComposeBackend
 from chaos.compose.lifecycle import wait_healthy
+from chaos.console.server import ConsoleServer
 from chaos.experiments import EXPERIMENTS_DIR
 from chaos.loader import load_all
 from chaos.mesh.links import Links
@@ -39,6 +41,7 @@ from tests.compose.conftest import (
     require_docker_daemon,
     require_docker_sdk,
 )
+from tests.polling import eventually
 from tests.runner.cleanliness import leftovers
 from tests.runner.test_experiments import describe
 
@@ -251,6 +254,53 @@ async def test_janitor_reverts_a_toxiproxy_toxic_and_a_paused_container(
         assert (await client.proxy("repl-1-2")).toxics == ()
     rogue = (await control_nodes(mesh))["rogue"]
     assert rogue["state"] == "running" and rogue["healthy"], rogue
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_console_shows_and_changes_the_compose_mesh(
+    mesh: MeshState, tmp_path: Path
+) -> None:
+    """The console through the compose backend: containers as nodes, Toxiproxy's links
+    (behind the gate) with a janitor TTL, the token on every write."""
+    server = ConsoleServer(ComposeBackend(tmp_path), mesh, port=0, out_root=tmp_path / "runs")
+    await server.start()
+    base = server.url.rstrip("/")
+    try:
+        assert server.token and server.page_url.endswith("#token=" + server.token)
+
+        def sampled() -> dict[str, Any] | None:
+            latest = server.hub.latest
+            return latest if latest and latest["sample"] and not latest["problems"] else None
+
+        snapshot = await eventually(sampled, timeout=30.0, what="a full compose snapshot")
+        assert {n["name"] for n in snapshot["nodes"]} == set(mesh.nodes)
+        links = {item["name"]: item for item in snapshot["links"]}
+        assert links["api-1"]["proxy"] == "toxiproxy" and links["api-1"]["to"] == "api-1"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            fault = {"type": "latency", "attributes": {"latency": 100}, "ttl_s": 20}
+            async with session.post(f"{base}/api/links/api-1/faults", json=fault) as response:
+                assert response.status == 401
+            async with session.post(
+                f"{base}/api/links/api-1/faults", json=fault, headers=mesh.admin_headers
+            ) as response:
+                assert response.status == 201, await response.text()
+                name = (await response.json())["fault"]["name"]
+
+            def shown() -> dict[str, Any] | None:
+                latest = server.hub.latest
+                assert latest is not None
+                api1 = next(item for item in latest["links"] if item["name"] == "api-1")
+                return next((f for f in api1["faults"] if f["name"] == name), None)
+
+            seen = await eventually(shown, timeout=10.0, what="the fault on api-1")
+            assert seen["expires_in_s"] is not None and 0 < seen["expires_in_s"] <= 20
+            async with session.post(
+                f"{base}/api/reset", json={}, headers=mesh.admin_headers
+            ) as response:
+                assert response.status == 200
+        assert all(not view.toxics for view in await Links(mesh).views())
+    finally:
+        await server.stop()
 
 
 async def _post(url: str, headers: dict[str, str]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -201,10 +202,9 @@ async def test_ten_pages_cost_no_more_scraping_than_one(live: Console) -> None:
 
     async def read_events(session: aiohttp.ClientSession, stop: asyncio.Event) -> int:
         seen = 0
-        async with session.get(live.url + "/events") as response:
-            assert response.headers["Content-Type"].startswith("text/event-stream")
-            async for line in response.content:
-                if line.startswith(b"event: snapshot"):
+        async with session.ws_connect(live.url + "/live") as socket:
+            async for message in socket:
+                if json.loads(message.data)["event"] == "snapshot":
                     seen += 1
                 if stop.is_set():
                     return seen
@@ -287,3 +287,45 @@ async def test_a_link_switched_off_or_re_pointed_shows_as_a_fault_with_its_ttl(
         await links.reset()
     cleared = await next_snapshot(live, after=time.time())
     assert not _faults(cleared, "api-2") and not _faults(cleared, "ntp-b")
+
+
+async def test_the_live_feed_refuses_another_sites_page(live: Console) -> None:
+    """No CORS rule guards a WebSocket: without this, any page could read the mesh."""
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(live.url + "/live", origin="http://evil.example")
+        assert refused.value.status == 403
+        async with session.ws_connect(live.url + "/live", origin=live.url) as socket:
+            first = json.loads((await socket.receive(timeout=10)).data)
+            assert first["event"] == "history" and "samples" in first["data"]
+
+
+async def test_a_run_with_a_defence_off_is_watched_on_its_own_mesh_and_fills_the_matrix(
+    live: Console,
+) -> None:
+    status, run = await live.call("POST", "/api/runs", {"which": "8", "disable": ["ewma"]})
+    assert status == 202, run
+
+    def on_its_own_mesh() -> dict[str, object] | None:
+        latest = live.server.hub.latest
+        return latest if latest and latest["view"]["kind"] == "run" else None
+
+    seen = await eventually(on_its_own_mesh, timeout=60.0, what="the run's own mesh watched")
+    assert "ewma" in seen["view"]["why"]
+    assert live.server.hub.state is not live.server.hub.home
+
+    def over() -> dict[str, object] | None:
+        current = live.server.runs.current
+        done = current is not None and current.state not in ("starting", "running")
+        return current.to_dict() if done else None
+
+    ended = await eventually(over, timeout=180.0, interval=1.0, what="the run over")
+    assert ended["state"] == "failed", ended  # the defence it switched off mattered
+    assert live.server.hub.state is live.server.hub.home
+    cell = next(
+        c
+        for c in live.server.runs.snapshot()["matrix"]
+        if (c["fallacy"], c["defence"]) == (8, "ewma")
+    )
+    assert cell["last"] == "breaks"
+    assert ended["report"] and Path(str(ended["report"])).exists()
