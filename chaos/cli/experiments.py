@@ -195,7 +195,7 @@ def ablate(
     jobs: Annotated[
         int | None,
         typer.Option(
-            help="Cells run side by side, each on its own mesh (default: 3 per 2 cores, at most 4)."
+            help="Cells run side by side, each on its own mesh (default: one per core, at most 4)."
         ),
     ] = None,
     base_port: Annotated[

@@ -83,10 +83,15 @@ class Cell:
 
 
 def default_jobs() -> int:
-    """Cells side by side: a mesh under an experiment takes about a third of a core, so
-    three on two cores leave room for the one starting (measured: `fallacies ablate all
-    --quick` passes with every cell proven at --jobs 3 on two cores)."""
-    return max(1, min(4, (3 * (os.cpu_count() or 1)) // 2))
+    """Cells side by side: one per core, at most four.
+
+    Three on two cores saturated the machine (a resilient journey's p99 rose from
+    ~50 ms to 250–490 ms), and a latency-aware balancer cannot tell a replica 60 ms
+    away from one queued behind a busy CPU: fallacy 8's all-on cell then sent 22.7 % and
+    31.7 % of its calls to the LTE replica (bar: under 20 %) in two of three
+    `fallacies ablate all --quick` runs. At two: every cell proven, in 336 s (259 s at three).
+    """
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def cells_for(experiments: Sequence[Experiment]) -> list[Cell]:
