@@ -25,7 +25,6 @@ from chaos.experiment.model import Experiment, FaultStep
 from chaos.faults import FAULTS
 from chaos.journal import Journal
 from chaos.mesh.backend import MeshBackend
-from chaos.report import write_report
 from chaos.runner import Handler, Runner
 from chaos.runner.ablation import protected_results
 from chaos.runner.overrides import merge_overrides
@@ -316,6 +315,8 @@ class RunControl:
     def _write(run: _Run, journals: list[Journal], out_dir: Path) -> None:
         if not journals:
             return
+        from chaos.report import write_report  # matplotlib: only once a run has ended
+
         try:
             run.report = str(write_report(journals, out_dir).html)
         except OSError as exc:
