@@ -190,3 +190,21 @@ async def test_a_web_page_cannot_rotate_the_keys(harness: Any) -> None:
         assert reply.status == 403, reply.body
     after = (await harness.admin_api.call("GET", "/admin/keys", headers=ADMIN, sign=False)).json()
     assert after == before
+
+
+@pytest.mark.parametrize("kid", ["a\nb", "x\r\nSet-Cookie: y", "k" * 65, "sp ace", "ünï"])
+async def test_a_key_id_that_cannot_travel_in_a_header_is_a_400_and_answers_still_go_out(
+    harness: Any, kid: str
+) -> None:
+    """Found by the route fuzz: a key id with a newline became the response key's id,
+    and every later answer failed while its headers were written."""
+    reply = await harness.admin_api.call(
+        "POST",
+        "/admin/keys/rotate",
+        json_body={"use": "response", "kid": kid},
+        headers=ADMIN,
+        sign=False,
+    )
+    assert reply.status == 400 and reply.json()["field"] == "kid", reply.body
+    answer = await harness.api.call("GET", "/healthz", sign=False)
+    assert answer.status == 200

@@ -22,6 +22,8 @@ from chaos.report.matrix import write_matrix
 from chaos.runner.ablation import Ablation, default_jobs
 from chaos.signals.units import show
 
+pytestmark = pytest.mark.timeout(900)  # the ablation: 336 s at one cell per core on two
+
 EXPERIMENTS = load_all(EXPERIMENTS_DIR)
 CELLS = [(e.name, d) for e in EXPERIMENTS for d in e.defences]
 

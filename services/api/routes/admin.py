@@ -8,6 +8,7 @@ the public listener so faults on the api links never get in the operator's way.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import cast
 
 from aiohttp import web
@@ -20,6 +21,8 @@ from services.api.state import state_of
 from services.common.errors import FieldError
 
 routes = web.RouteTableDef()
+KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+"""What a chosen key id may be: it travels in a response header."""
 
 MIN_SECRET_LENGTH = 16
 
@@ -47,8 +50,12 @@ async def rotate_key(request: web.Request) -> web.Response:
     if not is_number(grace_s) or grace_s < 0:
         raise FieldError("grace_s", "expected a number of seconds >= 0")
     kid, secret = doc.get("kid"), doc.get("secret")
-    if kid is not None and (not isinstance(kid, str) or not kid or kid == "bootstrap"):
-        raise FieldError("kid", "expected a non-empty key id other than 'bootstrap'")
+    if kid is not None and (
+        not isinstance(kid, str) or not KEY_ID.fullmatch(kid) or kid == "bootstrap"
+    ):
+        # A key id goes out in a header on every signed answer: a newline in one would
+        # make every later answer unsendable.
+        raise FieldError("kid", "expected 1-64 of A-Z a-z 0-9 . _ - other than 'bootstrap'")
     if secret is not None and (not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH):
         raise FieldError("secret", f"expected a string of at least {MIN_SECRET_LENGTH} characters")
     now = state.clock()
