@@ -4,7 +4,7 @@ strategies.
 hypothesis-jsonschema would do this, but 0.23.1 (the newest) reaches into hypothesis
 internals that 6.170 no longer has (``'many' object has no attribute 'more'``); the
 documents keep to a small subset — type (or a list of types), enum, properties,
-required, additionalProperties, items, minItems, bounds, lengths, allOf, oneOf — and
+required, additionalProperties, items, minItems, bounds, lengths, pattern, allOf, oneOf — and
 this covers exactly that, failing loudly on anything else.
 """
 
@@ -19,7 +19,7 @@ from services.common import openapi
 _KNOWN = {
     "type", "enum", "properties", "required", "additionalProperties", "items", "minItems",
     "maxItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
-    "maxLength", "allOf", "oneOf", "default", "description", "format",
+    "maxLength", "allOf", "oneOf", "default", "description", "format", "pattern",
 }  # fmt: skip
 
 
@@ -75,14 +75,22 @@ def _object(schema: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+def _string(schema: dict[str, Any]) -> st.SearchStrategy[str]:
+    """Names and text, and strings of the ``pattern`` when there is one (names that miss
+    it are kept: a 400 for them is what the fuzz should see too)."""
+    found = names(schema.get("maxLength", 40))
+    if "pattern" in schema:
+        found = st.from_regex(schema["pattern"], fullmatch=True) | found
+    low, high = schema.get("minLength", 0), schema.get("maxLength", 10_000)
+    return found.filter(lambda v: low <= len(v) <= high)
+
+
 _TYPED: dict[str, Any] = {
     "object": _object,
     "array": lambda s: st.lists(
         values(s.get("items", {})), min_size=s.get("minItems", 0), max_size=s.get("maxItems", 5)
     ),
-    "string": lambda s: names(s.get("maxLength", 40)).filter(
-        lambda v: len(v) >= s.get("minLength", 0)
-    ),
+    "string": lambda s: _string(s),
     "integer": lambda s: _number(s, True),
     "number": lambda s: _number(s, False),
     "boolean": lambda s: st.booleans(),
