@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
 from services.common.errors import FieldError
 
-__all__ = ["MAX_DEPTH", "MAX_STRING_CHARS", "body_bytes", "parse_json"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_STRING_CHARS",
+    "body_bytes",
+    "parse_json",
+    "parse_object",
+    "read_object",
+]
 
 MAX_DEPTH = 32
 """Objects and arrays inside each other; the deepest body the mesh takes is 4."""
@@ -74,3 +82,28 @@ def _check_string(text: str) -> None:
         raise ValueError(f"a string of {len(text)} characters (at most {MAX_STRING_CHARS})")
     if _SURROGATE.search(text):
         raise ValueError("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff)")
+
+
+def parse_object(body: bytes, *, allowed: Iterable[str], empty_ok: bool = False) -> dict[str, Any]:
+    """Decode a JSON object body; unknown members are refused so typos do not pass silently."""
+    if not body.strip():
+        if empty_ok:
+            return {}
+        raise FieldError("body", "a JSON object is required")
+    try:
+        doc = parse_json(body)
+    except ValueError as exc:
+        raise FieldError("body", str(exc)) from None
+    if not isinstance(doc, dict):
+        raise FieldError("body", "expected a JSON object")
+    allowed = set(allowed)
+    for name in doc:
+        if name not in allowed:
+            raise FieldError(name, f"unknown field (expected one of {', '.join(sorted(allowed))})")
+    return doc
+
+
+async def read_object(
+    request: web.Request, *, allowed: Iterable[str], empty_ok: bool = False
+) -> dict[str, Any]:
+    return parse_object(await body_bytes(request), allowed=allowed, empty_ok=empty_ok)

@@ -6,44 +6,20 @@ middleware renders as a 400 — a bad client never reaches a handler's logic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-from services.api._types import JSONObject
 from services.api.encoding import dumps
 from services.common.errors import FieldError
-from services.common.jsonbody import body_bytes, parse_json
+from services.common.jsonbody import parse_object, read_object
+
+__all__ = ["int_param", "is_int", "is_number", "json_response", "parse_object", "read_object"]
 
 
 def json_response(data: Any, *, status: int = 200) -> web.Response:
     return web.Response(body=dumps(data), status=status, content_type="application/json")
-
-
-def parse_object(body: bytes, *, allowed: Iterable[str], empty_ok: bool = False) -> JSONObject:
-    """Decode a JSON object body; unknown members are refused so typos do not pass silently."""
-    if not body.strip():
-        if empty_ok:
-            return {}
-        raise FieldError("body", "a JSON object is required")
-    try:
-        doc = parse_json(body)
-    except ValueError as exc:
-        raise FieldError("body", str(exc)) from None
-    if not isinstance(doc, dict):
-        raise FieldError("body", "expected a JSON object")
-    allowed = set(allowed)
-    for name in doc:
-        if name not in allowed:
-            raise FieldError(name, f"unknown field (expected one of {', '.join(sorted(allowed))})")
-    return doc
-
-
-async def read_object(
-    request: web.Request, *, allowed: Iterable[str], empty_ok: bool = False
-) -> JSONObject:
-    return parse_object(await body_bytes(request), allowed=allowed, empty_ok=empty_ok)
 
 
 def int_param(
