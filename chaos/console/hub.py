@@ -34,6 +34,7 @@ from chaos.mesh.state import MeshState
 from chaos.runner.checks import CLIENTS
 from chaos.signals.base import Snapshot
 from chaos.signals.sampler import Sampler
+from chaos.signals.window import SeriesMap
 from chaos.toxiproxy import AuditEntry, Toxic, Toxiproxy, ToxiproxyError
 
 __all__ = ["ACTOR", "Hub"]
@@ -181,12 +182,13 @@ class Hub:
         )
         if nodes is None:
             problems.append("the control API does not answer")
-        if views is None:  # unknown, not "no faults": the windows stay open
+        known = views is not None
+        if views is None:
             views = [LinkView(name, info, None, ()) for name, info in state.links.items()]
-        else:
-            self._track_windows(views, now)
         expiries = await self._janitor_due(state, views)
         links = [self._link(state, view, now, expiries) for view in views]
+        if known:  # unknown is not "no faults": the windows stay open
+            self._track_windows(links, now)
         if scraped is not None:
             self._last_scrape = now
             self._add_scrape(scraped)
@@ -247,10 +249,10 @@ class Hub:
             return None
         if self._sampler is None:
             self._sampler = Sampler({"workload": workload.metrics_url}, session=self._session)
-        before = self._sampler.failures.get("workload", 0)
         snap = await self._sampler.scrape(now)
         self.scrapes += 1
-        return None if self._sampler.failures.get("workload", 0) > before else snap
+        answered = isinstance(snap.values, SeriesMap) and "workload" in snap.values.nodes
+        return snap if answered else None
 
     def _add_scrape(self, snap: Snapshot) -> None:
         self._scraped.append(snap)
@@ -341,11 +343,13 @@ class Hub:
         window.end = now
         self._closed_windows.append(window)
 
-    def _track_windows(self, views: Sequence[LinkView], now: float) -> None:
+    def _track_windows(self, links: Sequence[dict[str, Any]], now: float) -> None:
+        """Open a window for each fault now on a link, close those gone (``links``: this
+        round's snapshot entries)."""
         present = {
-            (view.name, str(fault["name"])): str(fault["type"])
-            for view in views
-            for fault in (*_link_changes(view, now), *map(_toxic_fault, view.toxics))
+            (str(link["name"]), str(fault["name"])): str(fault["type"])
+            for link in links
+            for fault in link["faults"]
         }
         for key, window in list(self._windows.items()):
             if key not in present:
@@ -368,14 +372,14 @@ def _left(expires_at: dt.datetime | None, now: float) -> float | None:
     return None if expires_at is None else max(0.0, expires_at.timestamp() - now)
 
 
-def _toxic_fault(toxic: Toxic, now: float | None = None) -> dict[str, Any]:
+def _toxic_fault(toxic: Toxic, now: float) -> dict[str, Any]:
     return {
         "name": toxic.name,
         "type": toxic.type,
         "stream": toxic.stream,
         "toxicity": toxic.toxicity,
         "attributes": dict(toxic.attributes),
-        "expires_in_s": _left(toxic.expires_at, time.time() if now is None else now),
+        "expires_in_s": _left(toxic.expires_at, now),
     }
 
 
