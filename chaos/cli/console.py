@@ -25,7 +25,10 @@ RunsOut = Annotated[
 ]
 
 
-def _open(url: str) -> None:
+def _show(url: str, open_page: bool, hint: str = "") -> None:
+    console.print(f"console: {url}{hint}")
+    if not open_page:
+        return
     try:
         webbrowser.open(url)
     except webbrowser.Error as exc:
@@ -52,31 +55,24 @@ def console_command(
 ) -> None:
     """Open the web console of the running mesh: the one `fallacies up` started, or a
     new one (served until Ctrl-C, or in the background with --detach)."""
-    from chaos.console.lifecycle import ConsoleRecord, launch, serve_until_gone
+    from chaos.console.lifecycle import ConsoleRecord, launch, log_path, serve_until_gone
     from chaos.console.server import ConsoleServer
 
     directory = state_dir_of(state_dir)
     mesh = backend(compose, state_dir)
     existing = ConsoleRecord.read(directory, mesh.name)
     if existing is not None:
-        console.print(f"console: {existing.page_url}")
-        if open_page:
-            _open(existing.page_url)
+        _show(existing.page_url, open_page)
         return
     if not serve:
         record = launch(mesh.name, directory, host=host, port=port, out_root=out)
         if record is None:
-            log = directory / f"console-{mesh.name}.log"
-            raise fail(f"the console did not start; see {log}")
-        console.print(f"console: {record.page_url}")
-        if open_page:
-            _open(record.page_url)
+            raise fail(f"the console did not start; see {log_path(directory, mesh.name)}")
+        _show(record.page_url, open_page)
         return
 
     def ready(server: ConsoleServer) -> None:
-        console.print(f"console: {server.page_url}   stop with Ctrl-C")
-        if open_page:
-            _open(server.page_url)
+        _show(server.page_url, open_page, "   stop with Ctrl-C")
 
     try:
         asyncio.run(

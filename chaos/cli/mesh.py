@@ -116,14 +116,20 @@ def up(
     directory = state_dir_of(state_dir)
     port = console_port if console_port is not None else (0 if base_port == 0 else DEFAULT_PORT)
 
-    def start_console() -> None:
+    def start_console(wait_s: float = 0.0) -> None:
         record = web.launch(
-            mesh.name, directory, host="127.0.0.1", port=port, out_root=Path("fallacies-runs")
+            mesh.name,
+            directory,
+            host="127.0.0.1",
+            port=port,
+            out_root=Path("fallacies-runs"),
+            wait_s=wait_s,
         )
-        if record is None:
-            err_console.print(
-                f"the web console did not start; see {directory / f'console-{mesh.name}.log'}"
-            )
+        if wait_s:
+            console.print(f"web console: http://127.0.0.1:{port}/ once the mesh is healthy")
+        elif record is None:
+            log = web.log_path(directory, mesh.name)
+            err_console.print(f"the web console did not start; see {log}")
         else:
             console.print(f"web console: {record.page_url}")
 
@@ -134,9 +140,7 @@ def up(
 
     if web_console and compose and not detach:
         # docker compose shows the containers' logs until Ctrl-C: the console waits for them.
-        web.launch(mesh.name, directory, host="127.0.0.1", port=port,
-                   out_root=Path("fallacies-runs"), wait_s=600)  # fmt: skip
-        console.print(f"web console: http://127.0.0.1:{port}/ once the mesh is healthy")
+        start_console(wait_s=600)
     options = UpOptions(
         detach=detach,
         base_port=base_port,

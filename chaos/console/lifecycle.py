@@ -30,7 +30,7 @@ from chaos.mesh.backend import MeshBackend
 from chaos.mesh.errors import MeshError
 from chaos.mesh.state import pid_alive
 
-__all__ = ["ConsoleRecord", "launch", "serve_until_gone", "stop"]
+__all__ = ["ConsoleRecord", "launch", "log_path", "serve_until_gone", "stop"]
 
 GONE_AFTER_S: Final = 6.0
 """The mesh unanswered this long: the console leaves."""
@@ -127,6 +127,11 @@ async def serve_until_gone(
             loop.remove_signal_handler(sig)
 
 
+def log_path(state_dir: Path, backend: str) -> Path:
+    """Where a launched console writes what it says (read it when it did not start)."""
+    return state_dir / f"console-{backend}.log"
+
+
 def _forget(state_dir: Path, backend: str) -> None:
     """Remove the record if it is this process's (a newer console may have replaced it)."""
     path = ConsoleRecord.path(state_dir, backend)
@@ -160,12 +165,12 @@ def launch(
     if existing is not None:
         return existing
     state_dir.mkdir(parents=True, exist_ok=True)
-    log_path = state_dir / f"console-{backend}.log"
+    log_file = log_path(state_dir, backend)
     args = [sys.executable, "-m", "chaos.cli", "console", "--no-open", "--serve"]
     args += ["--compose"] if backend == "compose" else []
     args += ["--state-dir", str(state_dir), "--host", host, "--port", str(port)]
     args += ["--out", str(out_root), "--wait", str(wait_s)]
-    with open(log_path, "wb") as log:
+    with open(log_file, "wb") as log:
         child = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
