@@ -16,6 +16,7 @@ from typing import Final, TypedDict
 
 from chaos.signals import SIGNALS
 from chaos.signals.base import Snapshot
+from chaos.signals.library import JOURNEYS
 from chaos.signals.window import gauge_last, increase, sel, total
 
 __all__ = ["FAILING_BELOW", "STUCK_AFTER_S", "Numbers", "numbers"]
@@ -28,7 +29,6 @@ STUCK_AFTER_S: Final = 5.0
 _OFFSET = sel("fallacies_workload_clock_offset_seconds")
 _FORGED = sel('fallacies_workload_forged_responses_total{action="accepted"}')
 _KEY_REJECTS = sel('fallacies_workload_rejects_total{reason=~"InvalidKeyId|SignatureDoesNotMatch"}')
-_JOURNEYS = sel("fallacies_workload_journeys_total")
 _REQUESTS = sel("fallacies_workload_requests_total")
 _BYTES = (
     sel("fallacies_workload_received_bytes_total"),
@@ -61,7 +61,7 @@ def numbers(window: Sequence[Snapshot], client: str) -> Numbers:
         raise ValueError("numbers need at least two scrapes")
     latest = window[-1:]
     running = _finite(SIGNALS["journey_age_seconds"].value(latest, client))
-    finished = _finite(increase(window, _JOURNEYS.where(client=client)))
+    finished = _finite(increase(window, JOURNEYS.where(client=client)))
     success = SIGNALS["journey_success_ratio"].value(window, client)
     p50 = SIGNALS["journey_p50_seconds"].value(window, client)
     p99 = SIGNALS["journey_p99_seconds"].value(window, client)
@@ -78,7 +78,7 @@ def numbers(window: Sequence[Snapshot], client: str) -> Numbers:
         clock_offset_s=_finite(gauge_last(latest, _OFFSET.where(client=client))),
         forged_accepted=_finite(total(window[-1], _FORGED.where(client=client))),
         key_rejections=_finite(total(window[-1], _KEY_REJECTS.where(client=client))),
-        journeys=_finite(total(window[-1], _JOURNEYS.where(client=client))),
+        journeys=_finite(total(window[-1], JOURNEYS.where(client=client))),
         running_s=running,
         failing=success_ratio < FAILING_BELOW or running > STUCK_AFTER_S,
     )

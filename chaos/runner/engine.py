@@ -21,8 +21,9 @@ from chaos.runner.checks import CLIENTS, RUNNING, evaluate, holds, window
 from chaos.runner.events import Handler, NullHandler
 from chaos.signals import SIGNALS
 from chaos.signals.base import Signal, Snapshot
+from chaos.signals.library import JOURNEYS
 from chaos.signals.sampler import Sampler
-from chaos.signals.window import sel, total
+from chaos.signals.window import total
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ the TTL only matters when the runner is gone."""
 ROLLBACK_TIMEOUT_S = 20.0
 WARM_TIMEOUT_S = 30.0
 """At most this long waiting for each client's first journey before the warm-up starts."""
-_JOURNEYS = sel("fallacies_workload_journeys_total")
 
 
 @dataclass
@@ -143,7 +143,7 @@ async def until_warm(sampler: Sampler, timeout_s: float = WARM_TIMEOUT_S) -> boo
     deadline = time.monotonic() + timeout_s
     while True:
         snapshot = await sampler.scrape(0.0)
-        done = [total(snapshot, _JOURNEYS.where(client=c)) or 0.0 for c in CLIENTS]
+        done = [total(snapshot, JOURNEYS.where(client=c)) or 0.0 for c in CLIENTS]
         if all(count >= 1 for count in done):
             return True
         if time.monotonic() >= deadline:

@@ -34,6 +34,7 @@ from services.workload.config import ApiSettings
 
 __all__ = [
     "BASELINE",
+    "JOURNEYS",
     "LIBRARY",
     "WINDOW",
     "Gauge",
@@ -254,7 +255,8 @@ def replica_latency(replica: str, q: float) -> Quantile:
 REPLICAS: tuple[str, ...] = ApiSettings().replicas
 """The workload's default ``api.replicas``: the values its ``replica`` label takes."""
 
-_JOURNEYS = sel("fallacies_workload_journeys_total")
+JOURNEYS = sel("fallacies_workload_journeys_total")
+"""Every finished journey, any outcome (the runner's warm-up and the console count them)."""
 
 
 LIBRARY: tuple[LibrarySignal, ...] = (
@@ -267,7 +269,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         "(a stalled client — see journeys_ok_per_s).",
         per_client=True,
         numerator=sel('fallacies_workload_journeys_total{outcome="ok"}'),
-        denominator=_JOURNEYS,
+        denominator=JOURNEYS,
     ),
     Rate(
         name="journeys_ok_per_s",
@@ -342,7 +344,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         "catalog every time versus gzip, ETag/304 and compact batches.",
         per_client=True,
         numerator=sel("fallacies_workload_received_bytes_total"),
-        denominator=_JOURNEYS,
+        denominator=JOURNEYS,
     ),
     Rate(
         name="received_bytes_per_s",
@@ -360,7 +362,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         "included): N+1 calls versus one batch.",
         per_client=True,
         numerator=sel("fallacies_workload_requests_total"),
-        denominator=_JOURNEYS,
+        denominator=JOURNEYS,
     ),
     Ratio(
         name="transport_cost_per_journey",
@@ -370,7 +372,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         "journey: transport cost is not zero.",
         per_client=True,
         numerator=sel("fallacies_workload_transport_cost_dollars_total"),
-        denominator=_JOURNEYS,
+        denominator=JOURNEYS,
     ),
     Ratio(
         name="transport_cost_per_1k_journeys",
@@ -379,7 +381,7 @@ LIBRARY: tuple[LibrarySignal, ...] = (
         description="The same cost per thousand journeys, a number people can read.",
         per_client=True,
         numerator=sel("fallacies_workload_transport_cost_dollars_total"),
-        denominator=_JOURNEYS,
+        denominator=JOURNEYS,
         scale=1000.0,
     ),
     Quantile(
