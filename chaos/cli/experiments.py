@@ -31,11 +31,9 @@ def load_experiments() -> list[Experiment]:
 
 
 def select(experiments: list[Experiment], which: str) -> list[Experiment]:
-    if which == "all":
-        return experiments
-    chosen = [
-        e for e in experiments if which in (e.name, str(e.fallacy)) or which == e.title.lower()
-    ]
+    from chaos.experiment import select as matching
+
+    chosen = matching(experiments, which)
     if not chosen:
         names = ", ".join(e.name for e in experiments)
         raise fail(f"no experiment {which!r}; choose all, a fallacy number 1-8, or: {names}", 2)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chaos.console.hub import Hub
-from chaos.experiment.model import Experiment, FaultStep
+from chaos.experiment.model import Experiment, FaultStep, select
 from chaos.faults import FAULTS
 from chaos.journal import Journal
 from chaos.mesh.backend import MeshBackend
@@ -237,9 +237,7 @@ class RunControl:
     # -- the run ------------------------------------------------------------------------
 
     def _select(self, which: str) -> list[Experiment]:
-        if which == "all":
-            return list(self.experiments)
-        chosen = [e for e in self.experiments if which in (e.name, str(e.fallacy))]
+        chosen = select(self.experiments, which)
         if not chosen:
             raise RunRefused(f"no experiment {which!r}; choose all, 1-8 or an experiment name")
         return chosen

@@ -12,6 +12,7 @@ from chaos.experiment.model import (
     FaultStep,
     Narration,
     Rollback,
+    select,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "Narration",
     "Problem",
     "Rollback",
+    "select",
 ]

@@ -17,6 +17,7 @@ breaks" and "the resilient one holds"::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -145,3 +146,11 @@ class Experiment:
     def method_span(self, quick: bool) -> float:
         """Seconds from the method's start to the end of its last fault."""
         return max((step.at_s + step.duration(quick) for step in self.method), default=0.0)
+
+
+def select(experiments: Sequence[Experiment], which: str) -> list[Experiment]:
+    """``all``, a fallacy number, an experiment's name or its title (any case); empty
+    when nothing matches (the caller says what to choose from)."""
+    if which == "all":
+        return list(experiments)
+    return [e for e in experiments if which in (e.name, str(e.fallacy)) or which == e.title.lower()]
