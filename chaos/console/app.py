@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import math
-import secrets
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
@@ -216,14 +215,9 @@ async def _add_fault(request: web.Request) -> web.Response:
     if not isinstance(attributes, dict):
         raise FieldError("attributes", f"expected an object, got {type(attributes).__name__}")
     try:
-        added = await Links(hub.state, actor=ACTOR).add_toxic(
-            link,
-            str(kind),
-            attributes=attributes,
-            stream=stream,
-            toxicity=toxicity,
-            name=f"{kind}_{stream}_{_suffix()}",
-            ttl=ttl,
+        # One stream, named uniquely as every fault is (two never remove each other's).
+        (added,) = await Links(hub.state, actor=ACTOR).add_toxics(
+            link, str(kind), streams=(stream,), attributes=attributes, toxicity=toxicity, ttl=ttl
         )
     except LinkError as exc:
         return json_error(400, str(exc))
@@ -331,10 +325,6 @@ async def _run_stop(request: web.Request) -> web.Response:
 
 async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "pages": request.app[HUB].pages})
-
-
-def _suffix() -> str:
-    return secrets.token_hex(3)
 
 
 @web.middleware
