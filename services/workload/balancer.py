@@ -3,8 +3,10 @@
 Round-robin believes every replica is the same ("the network is homogeneous"): an
 LTE-like link gets half the traffic. The EWMA balancer remembers each replica's
 recent latency, weighted by requests already in flight there, and picks at random
-in inverse proportion to it: replicas alike share the load, one twenty times slower
-gets one request in twenty-one, one two hundred times slower one in two hundred.
+in inverse proportion to its square: replicas alike share the load, one twice as slow
+gets one request in five, one ten times slower one in a hundred and one. (Inverse
+proportion alone gave an LTE-like replica, five times slower than its Ethernet twin on
+a loaded machine, one request in six: too many for a client that claims to measure.)
 Those few requests keep measuring it, and a remembered latency also fades with time
 since it was last refreshed (``decay_s``), so a replica that was slow once is tried
 again instead of being shunned forever — that is how the balancer recovers
@@ -78,7 +80,7 @@ class _Score:
 
 class EwmaBalancer:
     """Score ``ewma · e^(−age/decay_s) · (in_flight + 1)``; a replica is picked with
-    probability ∝ 1/score, and an unknown replica (score 0) first.
+    probability ∝ 1/score², and an unknown replica (score 0) first.
 
     A sample's weight grows with the time since the last one (``1 − (1−α)·e^(−age/decay_s)``),
     so the first probe after a long silence nearly replaces the old belief.
@@ -122,7 +124,7 @@ class EwmaBalancer:
         for endpoint, score in zip(candidates, scores, strict=True):
             if score <= 0:
                 return endpoint
-        weights = [1 / score for score in scores]
+        weights = [score**-2 for score in scores]
         return self._rng.choices(candidates, weights=weights)[0]
 
     def started(self, endpoint: Endpoint) -> None:

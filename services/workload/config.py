@@ -255,7 +255,9 @@ class Defences:
     timeouts: bool = _defence("a deadline on every call (HTTP, DNS) and on the whole journey")
     retries: bool = _defence("retry failed calls with backoff and full jitter, elsewhere")
     hedging: bool = _defence("send a slow idempotent request to a second replica after the p95")
-    ewma: bool = _defence("pick replicas in inverse proportion to their recent latency (EWMA)")
+    ewma: bool = _defence(
+        "pick replicas in inverse proportion to the square of their recent latency (EWMA)"
+    )
     compression_etag: bool = _defence("gzip, and If-None-Match so unchanged pages cost a 304")
     pagination: bool = _defence("fetch only the catalog pages the user looks at")
     batch: bool = _defence("one batch call for N items instead of N calls")
