@@ -41,6 +41,15 @@ StateDir = Annotated[
     ),
 ]
 ComposeFlag = Annotated[bool, typer.Option(help="The Docker Compose mesh.")]
+ProxyUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--proxy",
+        help="Any running fault proxy's API instead of a mesh: the project's "
+        "(`fallacies serve proxy`) or a real Toxiproxy, e.g. http://127.0.0.1:8474; "
+        "the admin token, if any, from $FALLACIES_ADMIN_TOKEN.",
+    ),
+]
 
 
 def state_dir_of(state_dir: Path | None) -> Path:
@@ -75,9 +84,17 @@ def run(call: Coroutine[Any, Any, T]) -> T:
         raise fail(str(exc)) from None
 
 
-def running(compose: bool, state_dir: Path | None) -> MeshState:
-    """The running mesh, or exit 1 saying how to start one."""
+def running(compose: bool, state_dir: Path | None, proxy: str | None = None) -> MeshState:
+    """The running mesh (or the links of the proxy at ``proxy``), or exit 1 saying how
+    to start one."""
     try:
+        if proxy is not None:
+            from chaos.mesh.attach import attach
+            from services.common.admin_token import token_from_env
+
+            if compose:
+                raise fail("--proxy and --compose name two targets; give one", 2)
+            return asyncio.run(attach(proxy, token=token_from_env()))
         return asyncio.run(backend(compose, state_dir).running())
     except MeshError as exc:
         raise fail(str(exc)) from None

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from chaos.cli._common import ComposeFlag, StateDir, app, console, fail, run, running
+from chaos.cli._common import ComposeFlag, ProxyUrl, StateDir, app, console, fail, run, running
 from chaos.cli.mesh import toxic_summary
 
 fault_app = typer.Typer(
@@ -34,6 +34,7 @@ def fault_add(
     toxicity: Annotated[float, typer.Option(help="Probability the toxic applies.")] = 1.0,
     name: Annotated[str | None, typer.Option(help="Toxic name (default TYPE_STREAM).")] = None,
     compose: ComposeFlag = False,
+    proxy: ProxyUrl = None,
     state_dir: StateDir = None,
 ) -> None:
     """Add a fault: `fallacies fault add api-1 latency --latency 200 --jitter 50 --ttl 60`.
@@ -49,7 +50,7 @@ def fault_add(
         if not key.startswith("--") or not extra:
             raise fail(f"expected --ATTRIBUTE VALUE pairs, got {key!r}", 2)
         attributes[key[2:].replace("-", "_")] = parse_value(extra.pop(0))
-    links = Links(running(compose, state_dir))
+    links = Links(running(compose, state_dir, proxy))
     if toxic == "down":
         run(links.change(link, ttl=ttl or None, enabled=False, description=f"re-enable {link}"))
         console.print(f"{link}: down" + (f" for {ttl:g} s" if ttl else ""))
@@ -69,12 +70,14 @@ def fault_add(
 
 
 @fault_app.command("ls")
-def fault_ls(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
+def fault_ls(
+    compose: ComposeFlag = False, proxy: ProxyUrl = None, state_dir: StateDir = None
+) -> None:
     """List active faults on every link."""
     from chaos.mesh.links import Links
 
     active = 0
-    for view in run(Links(running(compose, state_dir)).views()):
+    for view in run(Links(running(compose, state_dir, proxy)).views()):
         if view.enabled is False:
             console.print(f"{view.name}: link down")
             active += 1
@@ -90,12 +93,13 @@ def fault_rm(
     link: Annotated[str, typer.Argument(help="Link name.")],
     toxic: Annotated[str, typer.Argument(help="Toxic name (see `fallacies fault ls`), or `down`.")],
     compose: ComposeFlag = False,
+    proxy: ProxyUrl = None,
     state_dir: StateDir = None,
 ) -> None:
     """Remove one fault (or bring a cut link back up with `down`)."""
     from chaos.mesh.links import Links
 
-    links = Links(running(compose, state_dir))
+    links = Links(running(compose, state_dir, proxy))
     if toxic == "down":
         run(links.restore(link, enabled=True))
     else:
@@ -104,11 +108,13 @@ def fault_rm(
 
 
 @fault_app.command("reset")
-def fault_reset(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
+def fault_reset(
+    compose: ComposeFlag = False, proxy: ProxyUrl = None, state_dir: StateDir = None
+) -> None:
     """Remove every fault and bring every link back up, on its planned address."""
     from chaos.mesh.links import Links
 
-    state = running(compose, state_dir)
+    state = running(compose, state_dir, proxy)
     moved = run(Links(state).reset())
     count = len(state.proxy_apis())
     tail = f"; moved back {', '.join(moved)}" if moved else ""

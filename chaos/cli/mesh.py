@@ -10,6 +10,7 @@ import typer
 
 from chaos.cli._common import (
     ComposeFlag,
+    ProxyUrl,
     StateDir,
     app,
     backend,
@@ -213,13 +214,14 @@ def toxic_summary(toxic: Toxic) -> str:
 
 
 @app.command()
-def links(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
-    """List the mesh's links: protocol, ports, which proxy carries them, active faults."""
+def links(compose: ComposeFlag = False, proxy: ProxyUrl = None, state_dir: StateDir = None) -> None:
+    """List the mesh's links (or any proxy's, with --proxy): protocol, ports, which
+    proxy carries them, active faults."""
     from rich.table import Table
 
     from chaos.mesh.links import Links
 
-    views = run(Links(running(compose, state_dir)).views())
+    views = run(Links(running(compose, state_dir, proxy)).views())
     table = Table()
     for column in ("link", "proto", "listen", "upstream", "via", "state", "faults"):
         table.add_column(column)

@@ -116,24 +116,54 @@ def _serve_from_config(kind: str, config: Path) -> None:
 @serve_app.command("proxy")
 def serve_proxy(
     api_host: AdminHost = "127.0.0.1",
-    api_port: Annotated[int, typer.Option(help="Port of the Toxiproxy-compatible API.")] = 8474,
+    api_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the Toxiproxy-compatible API "
+            "(default: the port of the links file's `proxy:`, else 8474)."
+        ),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="Links to create: a Toxiproxy -config JSON (or YAML).")
     ] = None,
+    links_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--links",
+            help="Your own links to create: a links file (see examples/links.yaml).",
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for toxicity and jitter draws.")] = None,
 ) -> None:
-    """The project's fault proxy: TCP and UDP links behind the Toxiproxy 2.x API."""
+    """The project's fault proxy: TCP and UDP links behind the Toxiproxy 2.x API.
+
+    Drive it with `fallacies links --proxy URL` and `fallacies fault add LINK … --proxy URL`.
+    """
+    from urllib.parse import urlsplit
+
+    from chaos.loader.links import LinksFileError, load_links
     from chaos.proxy import ConfigError, ProxyServer, load_config
     from services.common.admin_token import token_from_env
 
+    if config is not None and links_file is not None:
+        raise fail("--config and --links both create links; give one", 2)
+    links: list[dict[str, object]] | None = None
     try:
-        links = load_config(config) if config is not None else None
+        if config is not None:
+            links = load_config(config)
+        elif links_file is not None:
+            loaded = load_links(links_file)
+            links = loaded.to_populate()
+            if api_port is None and loaded.proxy is not None:
+                api_port = urlsplit(loaded.proxy).port
     except (OSError, ConfigError) as exc:
         raise fail(f"{config}: {exc}", 2) from None
+    except LinksFileError as exc:
+        raise fail(str(exc), 2) from None
     _run(
         ProxyServer(
             api_host=api_host,
-            api_port=api_port,
+            api_port=8474 if api_port is None else api_port,
             api_token=token_from_env(),
             config=links,
             seed=seed,

@@ -344,6 +344,12 @@ class Links:
     async def _file(
         self, due_in_s: float, method: str, url: str, body: Any, description: str
     ) -> str:
+        if not self.state.control_url:
+            raise LinkError(
+                "Toxiproxy keeps no TTL, and no mesh of ours runs a janitor for this "
+                "proxy: add the fault with a TTL of 0 (`--ttl 0`: it stays until removed), or "
+                "carry the link on the project's proxy (`fallacies serve proxy`)"
+            )
         return await file_revert(
             self.state,
             due_in_s=due_in_s,

@@ -89,7 +89,7 @@ def default_jobs() -> int:
     ~50 ms to 250–490 ms), and a latency-aware balancer cannot tell a replica 60 ms
     away from one queued behind a busy CPU: fallacy 8's all-on cell then sent 22.7 % and
     31.7 % of its calls to the LTE replica (bar: under 20 %) in two of three
-    `fallacies ablate all --quick` runs. At two: every cell proven, in 336 s (259 s at three).
+    `fallacies ablate all --quick` runs. At two: every cell proven, in 299 s (259 s at three).
     """
     return max(1, min(4, os.cpu_count() or 1))
 
