@@ -30,6 +30,19 @@ def load_experiments() -> list[Experiment]:
         raise fail(str(exc), 2) from None
 
 
+def chosen_experiments(which: str) -> list[Experiment]:
+    """``which`` as a path to an experiment file of one's own, or one of the shipped ones."""
+    if which.endswith((".yaml", ".yml")) or Path(which).is_file():
+        from chaos.experiment import ExperimentError
+        from chaos.loader import load_experiment
+
+        try:
+            return [load_experiment(which)]
+        except ExperimentError as exc:
+            raise fail(str(exc), 2) from None
+    return select(load_experiments(), which)
+
+
 def select(experiments: list[Experiment], which: str) -> list[Experiment]:
     from chaos.experiment import select as matching
 
@@ -76,10 +89,30 @@ def explain(
 @app.command()
 def run(
     which: Annotated[
-        str, typer.Argument(help="all, a fallacy number (1-8), or an experiment name.")
+        str,
+        typer.Argument(
+            help="all, a fallacy number (1-8), an experiment name, or an experiment file."
+        ),
     ],
     quick: Annotated[bool, typer.Option(help="Shorter faults (CI, demos).")] = False,
     step: Annotated[bool, typer.Option(help="Pause before each experiment (workshops).")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the plan (faults with offsets, TTLs and targets; checks and their "
+            "windows) and inject nothing.",
+        ),
+    ] = False,
+    junit: Annotated[
+        Path | None, typer.Option(help="Also write the result as JUnit XML, one case per check.")
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the result (or the plan) as JSON on stdout; progress on stderr."
+        ),
+    ] = False,
     out: Annotated[
         Path | None,
         typer.Option(help="Where journals and reports go (default ./fallacies-runs/STAMP)."),
@@ -102,7 +135,8 @@ def run(
 ) -> None:
     """Run experiments against the embedded mesh (started for the run if none is up).
 
-    Exits 1 when any expectation fails, so a team can use it as a resilience test in CI.
+    Exits 1 when any expectation fails, so a team can use it as a resilience test in CI
+    (2 on a bad experiment file or option).
     """
     import datetime as dt
 
@@ -110,14 +144,18 @@ def run(
 
     if target not in ("embedded", "compose"):
         raise fail(f"unknown target {target!r}; use embedded or compose", 2)
-    experiments = select(load_experiments(), which)
+    experiments = chosen_experiments(which)
+    if dry_run:
+        _print_plans(experiments, quick, as_json)
+        return
+    shown = err_console if as_json else console
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out if out is not None else Path("fallacies-runs") / stamp
     overrides = None
     if disable_defence:
         overrides = {"defences": {name: False for name in disable_defence}}
     mesh = backend(target == "compose", state_dir)
-    display = LiveDisplay(console)
+    display = LiveDisplay(shown)
     try:
         result = asyncio.run(
             _run_experiments(
@@ -132,15 +170,82 @@ def run(
     except (MeshError, PortInUseError) as exc:
         raise fail(str(exc)) from None
     if not result.journals:
-        console.print("no experiment ran")
+        shown.print("no experiment ran")
         return
-    print_summary(console, result.journals)
+    print_summary(shown, result.journals)
     from chaos.report import write_report
+    from chaos.report.junit import write_junit
 
     paths = write_report(result.journals, out_dir)
-    console.print(f"journals and report: {paths.html}")
+    shown.print(f"journals and report: {paths.html}")
+    if junit is not None:
+        shown.print(f"JUnit: {write_junit(result.journals, junit)}")
+    if as_json:
+        _print_json(_result_json(result, paths.json))
     if not result.passed:
         raise typer.Exit(code=1)
+
+
+def _print_json(document: object) -> None:
+    import json
+
+    typer.echo(json.dumps(document, indent=2))
+
+
+def _result_json(result: RunResult, report: Path) -> dict[str, Any]:
+    """Each journal without its samples (the report's JSON has them): what CI acts on."""
+    experiments = []
+    for journal in result.journals:
+        data = journal.to_dict()
+        for bulky in ("samples", "narration", "signals"):
+            data.pop(bulky, None)
+        experiments.append(data)
+    return {"passed": result.passed, "report": str(report), "experiments": experiments}
+
+
+def _print_plans(experiments: list[Experiment], quick: bool, as_json: bool) -> None:
+    from rich.table import Table
+
+    from chaos.runner.plan import plan
+    from chaos.signals.units import show
+
+    plans = [plan(experiment, quick=quick) for experiment in experiments]
+    if as_json:
+        _print_json({"dry_run": True, "plans": [p.to_dict() for p in plans]})
+        return
+    for each in plans:
+        console.rule(f"[bold]{each.name}[/] · at least {each.total_s:g} s · nothing injected")
+        faults = Table(title="faults", title_justify="left")
+        for column in ("at", "for", "TTL", "fault", "target", "attributes"):
+            faults.add_column(column)
+        for fault in each.faults:
+            attributes = " ".join(
+                f"{key}={value}" + (f" {fault.units[key]}" if key in fault.units else "")
+                for key, value in fault.attributes.items()
+            )
+            faults.add_row(
+                f"{fault.start_s:g} s",
+                f"{fault.duration_s:g} s",
+                f"{fault.ttl_s:g} s",
+                fault.kind,
+                fault.target,
+                attributes or "-",
+            )
+        console.print(faults)
+        checks = Table(title="checks", title_justify="left")
+        for column in ("window", "kind", "client", "check", "what it shows"):
+            checks.add_column(column)
+        for check in each.checks:
+            checks.add_row(
+                f"{check.phase} {check.window}",
+                check.kind,
+                check.client,
+                f"{check.signal} {check.op} {show(check.threshold, check.unit)}",
+                check.description or "-",
+            )
+        console.print(checks)
+        if each.rollbacks:
+            console.print("rollbacks: " + ", ".join(each.rollbacks))
 
 
 async def _run_experiments(

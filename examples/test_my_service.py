@@ -1,0 +1,120 @@
+"""Your own service under faults, with the `fallacies` pytest plugin (installed with the package).
+
+    pytest examples/test_my_service.py
+
+The service here is a tiny HTTP server and a UDP echo started by the fixtures below;
+in your suite it is whatever your code talks to. `link_to("host:port")` puts a link of
+the fault proxy in front of it: point the client at `link.port` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from chaos.testing import LinkTo
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keeps the connection open, as most servers do
+
+    def do_GET(self) -> None:
+        body = b"hello\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                data, peer = sock.recvfrom(2048)
+            except OSError:
+                return
+            sock.sendto(data, peer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+
+
+def get(port: int, timeout: float = 5.0) -> tuple[str, float]:
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", "/")
+        return connection.getresponse().read().decode(), time.perf_counter() - started
+    finally:
+        connection.close()
+
+
+def test_a_slow_shop_is_still_answered(link_to: LinkTo, shop: str) -> None:
+    link = link_to(shop)
+    assert get(link.port)[0] == "hello\n"
+    with link.latency(300):
+        body, took = get(link.port)
+        assert body == "hello\n" and took >= 0.3
+    assert get(link.port)[1] < 0.3
+
+
+def test_a_black_hole_needs_a_timeout(link_to: LinkTo, shop: str) -> None:
+    link = link_to(shop)
+    with link.black_hole(), pytest.raises(TimeoutError):
+        get(link.port, timeout=0.5)
+
+
+def test_a_cut_link_refuses(link_to: LinkTo, shop: str) -> None:
+    link = link_to(shop)
+    with link.down(), pytest.raises(OSError):
+        get(link.port, timeout=2)
+    assert get(link.port)[0] == "hello\n"
+
+
+def test_lost_datagrams(link_to: LinkTo, echo: str) -> None:
+    link = link_to(echo, protocol="udp")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(0.5)
+        client.sendto(b"ping", link.address)
+        assert client.recv(64) == b"ping"
+        with link.loss(1.0):
+            client.sendto(b"ping", link.address)
+            with pytest.raises(TimeoutError):
+                client.recv(64)
+
+
+@pytest.mark.asyncio
+async def test_under_pytest_asyncio_too(link_to: LinkTo, shop: str) -> None:
+    link = link_to(shop)
+    with link.latency(200):
+        started = time.perf_counter()
+        reader, writer = await asyncio.open_connection(link.host, link.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n")
+        assert b"hello" in await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        assert time.perf_counter() - started >= 0.2
