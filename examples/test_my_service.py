@@ -13,13 +13,16 @@ import asyncio
 import http.client
 import http.server
 import socket
+import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import dns.message
+import dns.query
 import pytest
 
-from chaos.testing import LinkTo
+from chaos.testing import LinkTo, LyingNtp, TestZone
 
 
 class _Hello(http.server.BaseHTTPRequestHandler):
@@ -118,3 +121,38 @@ async def test_under_pytest_asyncio_too(link_to: LinkTo, shop: str) -> None:
         writer.close()
         await writer.wait_closed()
         assert time.perf_counter() - started >= 0.2
+
+
+def test_a_name_that_moves(dns_zone: TestZone) -> None:
+    def lookup() -> list[str]:
+        query = dns.message.make_query(f"shop.{dns_zone.origin}", "A")
+        answer = dns.query.udp(query, dns_zone.address[0], port=dns_zone.address[1], timeout=2)
+        return [item.to_text() for rrset in answer.answer for item in rrset]
+
+    dns_zone.set("shop", "A", "127.0.0.10", ttl=5)
+    assert lookup() == ["127.0.0.10"]
+    dns_zone.set("shop", "A", "127.0.0.11", ttl=5)  # the operator moved it
+    assert lookup() == ["127.0.0.11"]
+
+
+NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix)
+
+
+def sntp_offset(address: tuple[str, int]) -> float:
+    """What a minimal SNTP client (RFC 4330) would take its clock's error to be, in s."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2)
+        sent = time.time()
+        sock.sendto(b"\x23" + bytes(47), address)  # LI 0, version 4, mode 3 (client)
+        reply = sock.recv(48)
+        received = time.time()
+    seconds, fraction = struct.unpack("!II", reply[40:48])  # the transmit timestamp
+    server = float(seconds - NTP_EPOCH_OFFSET + fraction / 2**32)
+    return server - (sent + received) / 2
+
+
+def test_a_time_server_that_lies(lying_ntp: Callable[..., LyingNtp]) -> None:
+    server = lying_ntp(offset_s=30)
+    assert abs(sntp_offset(server.address) - 30) < 1
+    server.lie(offset_s=-5)
+    assert abs(sntp_offset(server.address) + 5) < 1

@@ -8,7 +8,7 @@
             ...                                      # or after its TTL whatever happens
 
 Under pytest the plugin (``chaos.testing.plugin``, registered as ``fallacies``) gives
-the same as fixtures: ``fault_proxy`` and ``link_to``.
+the same as fixtures: ``fault_proxy``, ``link_to``, ``dns_zone`` and ``lying_ntp``.
 """
 
 from chaos.testing._proxy import (
@@ -19,5 +19,15 @@ from chaos.testing._proxy import (
     Link,
     LinkTo,
 )
+from chaos.testing._servers import LyingNtp, TestZone
 
-__all__ = ["DEFAULT_TTL_S", "Fault", "FaultProxy", "FaultProxyError", "Link", "LinkTo"]
+__all__ = [
+    "DEFAULT_TTL_S",
+    "Fault",
+    "FaultProxy",
+    "FaultProxyError",
+    "Link",
+    "LinkTo",
+    "LyingNtp",
+    "TestZone",
+]
