@@ -267,15 +267,15 @@ async def _run_experiments(
     run_mesh = mesh.for_run(workload_overrides=overrides, seed=seed, base_port=base_port)
     async with run_mesh as (state, started):
         if started:
-            console.print("started a mesh for this run (stopped at the end)")
+            display.console.print("started a mesh for this run (stopped at the end)")
         runner = Runner(state, quick=quick, out_dir=out_dir, handler=display, target=mesh.name)
         for index, experiment in enumerate(experiments, 1):
             if step:
                 display.pause()
-                console.rule(f"[bold]{index}/{len(experiments)} · {experiment.title}")
-                console.print(experiment.narration.inject)
+                display.console.rule(f"[bold]{index}/{len(experiments)} · {experiment.title}")
+                display.console.print(experiment.narration.inject)
                 answer = await asyncio.to_thread(
-                    console.input, "Press Enter to start, s to skip, q to stop: "
+                    display.console.input, "Press Enter to start, s to skip, q to stop: "
                 )
                 if answer.strip().lower() == "q":
                     break
