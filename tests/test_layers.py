@@ -36,6 +36,7 @@ RANKS: dict[str, int] = {
     "chaos.report": 5,
     "chaos.console": 6,
     "chaos.cli": 7,
+    "chaos.chaostoolkit": 8,
     "chaos": 7,
 }
 """Each unit imports only units of a lower rank (and itself)."""
