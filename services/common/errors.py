@@ -35,6 +35,8 @@ a caller can catch "anything of ours" in one clause and let real bugs through::
      │    └── HttpError         an admin API answered an error
      ├── FaultSpecError         chaos.faults: a fault step is wrong (names the field)
      ├── ExperimentError        chaos.experiment (raised by chaos.loader): every problem of a file
+     │    └── LinksFileError    chaos.loader.links: every problem of a links file
+     ├── FaultProxyError        chaos.testing: the test's fault proxy refused or did not answer
      ├── RunRefused             chaos.console.runs: a run the console cannot start (a 400)
      └── RunBusy                chaos.console.runs: a run is going, or none waits (a 409)
 
