@@ -26,7 +26,7 @@ RANKS: dict[str, int] = {
     "chaos.matrix": 1,
     "chaos.mesh": 2,
     "chaos.node": 2,
-    "chaos.testing": 2,
+    "chaos.testing": 3,
     "chaos.embedded": 3,
     "chaos.compose": 3,
     "chaos.faults": 3,

@@ -6,18 +6,22 @@ added with a TTL the proxy enforces itself, and the proxy remembers nothing a te
 did not undo: ``Fault`` is a context manager, and ``revert_all`` (which the pytest
 fixture calls when the test ends, passed or failed) removes whatever is left. If the
 test process dies, an in-process proxy dies with it; a proxy elsewhere ends each
-fault when its TTL runs out.
+fault when its TTL runs out. Faults go through ``chaos.mesh.links.Links``, the layer
+the CLI and the experiments use, so naming, all-or-none and TTLs are one code.
 """
 
 from __future__ import annotations
 
 import itertools
-import secrets
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
+from chaos.mesh.attach import is_ours
+from chaos.mesh.errors import MeshError
+from chaos.mesh.links import Links, streams_of
+from chaos.mesh.state import LinkInfo, MeshState
 from chaos.proxy import ProxyServer
 from chaos.proxy.address import split
 from chaos.testing._loop import BackgroundLoop
@@ -79,8 +83,7 @@ class Link:
     name: str
     listen: str
     upstream: str
-    protocol: str = "tcp"
-    _ids: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+    protocol: Literal["tcp", "udp"] = "tcp"
 
     @property
     def host(self) -> str:
@@ -105,29 +108,18 @@ class Link:
     ) -> Fault:
         """Any toxic the proxy knows (``fallacies fault add --help`` lists them), both
         directions with ``stream="both"``; all of it or none of it is applied."""
-        streams = ("upstream", "downstream") if stream == "both" else (stream,)
-        names = [f"{kind}_{one}_{secrets.token_hex(3)}" for one in streams]
-
-        async def add(client: Toxiproxy) -> None:
-            added: list[str] = []
-            try:
-                for one, name in zip(streams, names, strict=True):
-                    await client.add_toxic(
-                        self.name, kind, name=name, stream=one, toxicity=toxicity,
-                        attributes=attributes, ttl=ttl,
-                    )  # fmt: skip
-                    added.append(name)
-            except BaseException:
-                for name in added:
-                    await _gone_ok(client.remove_toxic(self.name, name))
-                raise
+        links = self.proxy._layer()
+        added = self.proxy._call(
+            links.add_toxics(
+                self.name, kind, streams=streams_of(stream), attributes=attributes,
+                toxicity=toxicity, ttl=ttl,
+            )
+        )  # fmt: skip
+        records = [toxic.record() for toxic in added]
 
         async def undo() -> None:
-            async with self.proxy._client() as client:
-                for name in names:
-                    await _gone_ok(client.remove_toxic(self.name, name))
+            await self.proxy._layer().remove_toxics(records)
 
-        self.proxy._with_client(add)
         shown = " ".join(f"{key}={value}" for key, value in attributes.items())
         return self.proxy._track(Fault(self, f"{kind} {stream} {shown}".strip(), undo))
 
@@ -163,15 +155,15 @@ class Link:
 
     def down(self, *, ttl: float = DEFAULT_TTL_S) -> Fault:
         """The link cut: no new connections or datagrams, open ones closed."""
-
-        async def cut(client: Toxiproxy) -> None:
-            await client.update_proxy(self.name, enabled=False, ttl=ttl)
+        job = self.proxy._call(
+            self.proxy._layer().change(
+                self.name, ttl=ttl, enabled=False, description=f"re-enable {self.name}"
+            )
+        )
 
         async def undo() -> None:
-            async with self.proxy._client() as client:
-                await _gone_ok(client.update_proxy(self.name, enabled=True))
+            await self.proxy._layer().restore(self.name, enabled=True, janitor=job)
 
-        self.proxy._with_client(cut)
         return self.proxy._track(Fault(self, "down", undo))
 
 
@@ -180,7 +172,7 @@ LinkTo = Callable[..., Link]
 
 
 async def _gone_ok(call: Coroutine[Any, Any, Any]) -> None:
-    """Removing what a TTL removed already is fine."""
+    """Deleting a link already gone is fine."""
     try:
         await call
     except ToxiproxyError as exc:
@@ -207,6 +199,8 @@ class FaultProxy:
         self._faults: list[Fault] = []
         self._links: list[Link] = []
         self._names = itertools.count(1)
+        self._kind = "proxy"
+        """``proxy`` (ours, which keeps TTLs) or ``toxiproxy`` (where a TTL is refused)."""
 
     @property
     def url(self) -> str:
@@ -224,7 +218,8 @@ class FaultProxy:
             self._call(self._server.start())
             self._url = self._server.api_url
         else:
-            self._with_client(lambda client: client.version())
+            version = self._with_client(lambda client: client.version())
+            self._kind = "proxy" if is_ours(version) else "toxiproxy"
         return self
 
     def stop(self) -> None:
@@ -283,6 +278,27 @@ class FaultProxy:
 
     # -- for Link and Fault ----------------------------------------------------------
 
+    def _layer(self) -> Links:
+        """The mesh's one link-fault layer, over this proxy's links: unique names, all or
+        none, TTLs, and "already gone" on removal, as for every other caller."""
+        state = MeshState(
+            supervisor_pid=0,
+            control_url="",
+            nodes={},
+            links={
+                link.name: LinkInfo(
+                    protocol=link.protocol,
+                    listen=link.listen,
+                    upstream=link.upstream,
+                    proxy=self._kind,
+                    api=self.url,
+                )
+                for link in self._links
+            },
+            secrets={"admin_token": self._token} if self._token else {},
+        )
+        return Links(state, actor="fallacies-pytest")
+
     def _client(self) -> Toxiproxy:
         headers = {ADMIN_HEADER: self._token} if self._token else {}
         return Toxiproxy(self.url, actor="fallacies-pytest", headers=headers)
@@ -293,7 +309,7 @@ class FaultProxy:
             raise FaultProxyError("the fault proxy is not started")
         try:
             return self._loop.call(coroutine)
-        except ToxiproxyError as exc:
+        except (ToxiproxyError, MeshError) as exc:
             raise FaultProxyError(str(exc)) from None
 
     def _with_client(self, use: Callable[[Toxiproxy], Coroutine[Any, Any, T]]) -> T:
