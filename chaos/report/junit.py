@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from chaos.journal import Check, Journal
-from chaos.signals.units import show
+from chaos.report import _text
 
 __all__ = ["render_junit", "write_junit"]
 
@@ -25,10 +25,8 @@ def _case_name(check: Check) -> str:
 
 
 def _message(check: Check) -> str:
-    seen = show(check.observed, check.unit) if check.observed is not None else "no data"
-    wanted = show(check.threshold, check.unit)
     detail = f"; {check.detail}" if check.detail else ""
-    return f"{check.metric} {seen}, wanted {check.op} {wanted}{detail}"
+    return f"{check.metric} {_text.observed(check)}, wanted {_text.rule(check)}{detail}"
 
 
 def _suite(journal: Journal) -> ET.Element:
