@@ -7,11 +7,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from chaos.cli._common import backend
+from chaos.cli._common import target_state
 from chaos.faults import FaultContext
-from chaos.mesh.attach import attach
 from chaos.mesh.state import MeshState
-from services.common.admin_token import token_from_env
 
 T = TypeVar("T")
 Configuration = Mapping[str, Any] | None
@@ -20,13 +18,15 @@ ACTOR = "chaostoolkit"
 
 
 async def state_of(configuration: Configuration) -> MeshState:
+    """The target the CLI's ``--proxy`` / ``--compose`` / ``--state-dir`` would pick."""
     config = configuration or {}
     url = config.get("fallacies_proxy_url")
-    if url:
-        return await attach(str(url), token=token_from_env())
     state_dir = config.get("fallacies_state_dir")
-    mesh = backend(bool(config.get("fallacies_compose")), Path(state_dir) if state_dir else None)
-    return await mesh.running()
+    return await target_state(
+        bool(config.get("fallacies_compose")),
+        Path(state_dir) if state_dir else None,
+        str(url) if url else None,
+    )
 
 
 def with_context(configuration: Configuration, use: Callable[[FaultContext], Awaitable[T]]) -> T:

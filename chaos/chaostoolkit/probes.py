@@ -48,7 +48,7 @@ def signal_value(
 
     async def measure() -> float | None:
         state = await state_of(configuration)
-        targets = {n: node.metrics_url for n, node in state.nodes.items() if node.metrics_url}
+        targets = state.metrics_targets()
         if not targets:
             raise ValueError("signals need a mesh (its workload's metrics), not a bare proxy")
         async with state.session(10) as session:

@@ -84,17 +84,23 @@ def run(call: Coroutine[Any, Any, T]) -> T:
         raise fail(str(exc)) from None
 
 
+async def target_state(compose: bool, state_dir: Path | None, proxy: str | None) -> MeshState:
+    """What a fault command acts on: the links of the proxy at ``proxy`` (the admin token
+    from the environment), else the running mesh; ``MeshError`` when there is none."""
+    if proxy is not None:
+        from chaos.mesh.attach import attach
+        from services.common.admin_token import token_from_env
+
+        return await attach(proxy, token=token_from_env())
+    return await backend(compose, state_dir).running()
+
+
 def running(compose: bool, state_dir: Path | None, proxy: str | None = None) -> MeshState:
     """The running mesh (or the links of the proxy at ``proxy``), or exit 1 saying how
     to start one."""
+    if proxy is not None and compose:
+        raise fail("--proxy and --compose name two targets; give one", 2)
     try:
-        if proxy is not None:
-            from chaos.mesh.attach import attach
-            from services.common.admin_token import token_from_env
-
-            if compose:
-                raise fail("--proxy and --compose name two targets; give one", 2)
-            return asyncio.run(attach(proxy, token=token_from_env()))
-        return asyncio.run(backend(compose, state_dir).running())
+        return asyncio.run(target_state(compose, state_dir, proxy))
     except MeshError as exc:
         raise fail(str(exc)) from None

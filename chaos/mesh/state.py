@@ -106,6 +106,10 @@ class MeshState:
             timeout=aiohttp.ClientTimeout(total=total_s), headers=self.admin_headers
         )
 
+    def metrics_targets(self) -> dict[str, str]:
+        """Node name → ``/metrics`` URL of every node that serves one: a ``Sampler``'s targets."""
+        return {name: node.metrics_url for name, node in self.nodes.items() if node.metrics_url}
+
     def proxy_apis(self) -> list[str]:
         """Every proxy API that carries a link, once each."""
         return sorted({link.api for link in self.links.values()})

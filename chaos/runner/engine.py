@@ -98,11 +98,8 @@ class Runner:
             target=self.target,
             window_s=CHART_WINDOW_S,
         )
-        targets = {
-            name: node.metrics_url for name, node in self.state.nodes.items() if node.metrics_url
-        }
         async with self.state.session(10) as session:
-            sampler = Sampler(targets, session=session)
+            sampler = Sampler(self.state.metrics_targets(), session=session)
             ctx = FaultContext(self.state, session, actor=f"{self.actor}:{experiment.name}")
             await until_warm(sampler)
             run = _Run(self, experiment, journal, sampler, ctx)
