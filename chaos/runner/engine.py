@@ -34,6 +34,9 @@ TTL_MARGIN_S = 5.0
 """A fault's TTL outlives its planned end by this much: the runner reverts it on time,
 the TTL only matters when the runner is gone."""
 ROLLBACK_TIMEOUT_S = 20.0
+BEFORE_FROM_S = 0.5
+"""The steady state before a fault is judged from this long into the run (the first
+scrape may predate the workload's first requests) to the first fault."""
 WARM_TIMEOUT_S = 30.0
 """At most this long waiting for each client's first journey before the warm-up starts."""
 
@@ -184,7 +187,7 @@ class _Run:
         self._sampling = asyncio.create_task(self._sample_loop())
         handler.phase(exp, "warm-up", self.total)
         await self._sleep_until(self.method_start)
-        before = window(self.snapshots, 0.5, self.method_start)
+        before = window(self.snapshots, BEFORE_FROM_S, self.method_start)
         for check in exp.steady_state:
             self.journal.steady_state += evaluate(
                 check, before, self.runner.signals, phase="before"

@@ -13,7 +13,7 @@ from typing import Any
 
 from chaos.experiment.model import Check, Experiment
 from chaos.faults import FAULTS
-from chaos.runner.engine import TTL_MARGIN_S
+from chaos.runner.engine import BEFORE_FROM_S, TTL_MARGIN_S
 from chaos.signals import SIGNALS
 
 __all__ = ["PlannedCheck", "PlannedFault", "RunPlan", "plan"]
@@ -86,7 +86,7 @@ def plan(experiment: Experiment, *, quick: bool) -> RunPlan:
     last = method_start + exp.method_span(quick)
     total = last + exp.observe_after_s
     windows = {
-        "before": _span(0.5, method_start),
+        "before": _span(BEFORE_FROM_S, method_start),
         "during": _span(first + exp.settle_s, last),
         "after": _span(last + exp.recover_s, total),
     }
