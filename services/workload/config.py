@@ -71,9 +71,11 @@ class DnsSettings:
     """A name whose TXT answer exceeds 512 bytes: breaks UDP-only clients on a truncating path."""
     edns_payload: int = 1232
     """Bytes advertised in EDNS0 by both clients, so the steady state needs no TCP."""
-    timeout_s: float = 1.0
+    timeout_s: float = 0.5
     """Seconds per query for the resilient resolver (with its ``timeouts`` defence on);
-    the naive one keeps dnspython's own defaults."""
+    the naive one keeps dnspython's own defaults. Short, as a LAN answers in a
+    millisecond: a journey may ask SRV, two A and a TXT record, each lost datagram costs
+    this much before the TCP retry, and all of it must fit the journey's 5 s deadline."""
 
     def __post_init__(self) -> None:
         parse_address(self.udp, field_name="dns.udp")
