@@ -25,6 +25,11 @@ Status = Literal["passed", "failed", "aborted", "error"]
 Client = Literal["naive", "resilient"]
 Phase = Literal["before", "during", "after"]
 
+CLIENT_LINES: tuple[str, ...] = ("naive", "resilient")
+PROBE_LINE = "probes"
+"""The one series of a run on one's own services: the share of probe calls passing."""
+LINE_TITLES = {"naive": "Naive", "resilient": "Resilient", PROBE_LINE: "Probe calls passing"}
+
 
 @dataclass
 class Signal:
@@ -116,6 +121,16 @@ class Journal:
     """client -> the key signal over the fault ("during") window, whatever the checks."""
     key_running_s: dict[str, float] = field(default_factory=dict)
     """client -> the longest a journey had been running within that window."""
+
+    @property
+    def own(self) -> bool:
+        """A run on one's own services (``fallacy`` 0): probes, no clients."""
+        return self.fallacy == 0
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The series its samples hold and its charts draw: two clients, or the probes."""
+        return (PROBE_LINE,) if self.own else CLIENT_LINES
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -21,6 +21,7 @@ RANKS: dict[str, int] = {
     "chaos.proxy": 1,
     "chaos.toxiproxy": 1,
     "chaos.experiment": 1,
+    "chaos.probes": 1,
     "chaos.experiments": 1,
     "chaos.journal": 1,
     "chaos.matrix": 1,
@@ -29,6 +30,7 @@ RANKS: dict[str, int] = {
     "chaos.testing": 3,
     "chaos.embedded": 3,
     "chaos.compose": 3,
+    "chaos.standalone": 3,
     "chaos.faults": 3,
     "chaos.signals": 3,
     "chaos.loader": 4,
@@ -44,7 +46,7 @@ RANKS: dict[str, int] = {
 LEAVES = ("chaos.experiment", "chaos.journal", "chaos.matrix", "chaos.experiments")
 """Data every layer passes around: they import nothing of chaos."""
 
-BACKENDS = ("chaos.embedded", "chaos.compose")
+BACKENDS = ("chaos.embedded", "chaos.compose", "chaos.standalone")
 """Only the CLI picks a backend; the runner and the faults take a ``MeshBackend``/state."""
 
 SERVICE_DEPS: dict[str, set[str]] = {

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chaos.experiment.model import Experiment, FaultStep
-from chaos.journal import Journal
+from chaos.journal import PROBE_LINE, Journal
 from chaos.matrix import Matrix
 from chaos.runner.ablation import AblationHandler, Cell, protected_results
 from chaos.runner.events import Handler
@@ -47,6 +47,19 @@ class LiveDisplay(Handler):
         if exp is None:
             return Panel("starting…")
         signal = Table.grid(padding=(0, 2))
+        if exp.own:
+            share = show(self.key.get(PROBE_LINE), "ratio")
+            signal.add_row(Text("probe calls passing", style="bold"), Text(share))
+        else:
+            self._add_clients(signal, exp)
+        lines: list[RenderableType] = [
+            Text(f"phase {self.phase_name} · {self.remaining:4.0f} s left"),
+            signal,
+            *(Text(event, style="dim") for event in self.events),
+        ]
+        return Panel(Group(*lines), title=self.header, title_align="left")
+
+    def _add_clients(self, signal: Table, exp: Experiment) -> None:
         unit = _unit(exp.key_signal)
         signal.add_row(
             Text(exp.key_signal, style="bold"),
@@ -58,19 +71,14 @@ class LiveDisplay(Handler):
                 for client, style in (("naive", "dark_orange"), ("resilient", "blue"))
             ),
         )
-        lines: list[RenderableType] = [
-            Text(f"phase {self.phase_name} · {self.remaining:4.0f} s left"),
-            signal,
-            *(Text(event, style="dim") for event in self.events),
-        ]
-        return Panel(Group(*lines), title=self.header, title_align="left")
 
     def _refresh(self) -> None:
         self._ensure_live().update(self._render())
 
     def experiment_started(self, experiment: Experiment, index: int, total: int) -> None:
         self.experiment = experiment
-        self.header = f"{index}/{total} · fallacy {experiment.fallacy}: {experiment.title}"
+        which = "your services" if experiment.own else f"fallacy {experiment.fallacy}"
+        self.header = f"{index}/{total} · {which}: {experiment.title}"
         self.key = {}
         self.running = {}
         self.events.clear()
@@ -106,15 +114,20 @@ class LiveDisplay(Handler):
     def experiment_finished(self, journal: Journal) -> None:
         self.pause()
         style = STATUS_STYLE.get(journal.status, "white")
+        which = "your services" if journal.fallacy == 0 else f"fallacy {journal.fallacy}"
         self.console.print(
-            f"[{style}]{journal.status:>7}[/] fallacy {journal.fallacy} · {journal.title}"
+            f"[{style}]{journal.status:>7}[/] {which} · {journal.title}"
             f" ({journal.duration_s:.0f} s)" + (f" — {journal.error}" if journal.error else "")
         )
-        for check in journal.expectations:
+        shown = (
+            journal.expectations if journal.fallacy else journal.steady_state + journal.expectations
+        )
+        for check in shown:
             if not check.passed:
                 threshold = show(check.threshold, check.unit)
+                who = f"{check.client} " if check.client else ""
                 self.console.print(
-                    f"         [red]✗[/] {check.client} {check.phase}: {check.description} "
+                    f"         [red]✗[/] {who}{check.phase}: {check.description} "
                     f"({check.metric} {show(check.observed, check.unit)}, "
                     f"wanted {check.op} {threshold})",
                     highlight=False,
@@ -148,6 +161,9 @@ def _key_value(journal: Journal, client: str) -> str:
 def print_summary(console: Console, journals: list[Journal]) -> None:
     """One row per experiment: the key signal during the fault, naive and resilient side
     by side with how many of each one's expectations held. Fits 80 columns."""
+    if journals and all(j.fallacy == 0 for j in journals):
+        _print_checks(console, journals)
+        return
     table = Table(title="fallacies: summary", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("experiment · key signal", max_width=28, overflow="fold")
@@ -164,6 +180,26 @@ def print_summary(console: Console, journals: list[Journal]) -> None:
             f"[{style}]{j.status}[/]",
         )
     console.print(table, highlight=False)
+    passed = sum(j.status == "passed" for j in journals)
+    console.print(f"{passed}/{len(journals)} experiments passed")
+
+
+def _print_checks(console: Console, journals: list[Journal]) -> None:
+    """An experiment on one's own services has no clients: one row per check."""
+    for j in journals:
+        table = Table(title=f"{j.name}: {j.status}", title_justify="left")
+        for column in ("phase", "check", "calls passing", "wanted", ""):
+            table.add_column(column)
+        for check in [*j.steady_state, *j.expectations]:
+            mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
+            table.add_row(
+                check.phase,
+                check.description,
+                show(check.observed, check.unit),
+                f"{check.op} {show(check.threshold, check.unit)}",
+                mark,
+            )
+        console.print(table, highlight=False)
     passed = sum(j.status == "passed" for j in journals)
     console.print(f"{passed}/{len(journals)} experiments passed")
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from chaos.cli._common import StateDir, app, backend, console, err_console, fail
+from chaos.cli._common import ProxyUrl, StateDir, app, backend, console, err_console, fail
 from chaos.mesh.errors import MeshError
 from services.common.errors import PortInUseError
 
@@ -30,14 +30,17 @@ def load_experiments() -> list[Experiment]:
         raise fail(str(exc), 2) from None
 
 
-def chosen_experiments(which: str) -> list[Experiment]:
-    """``which`` as a path to an experiment file of one's own, or one of the shipped ones."""
+def chosen_experiments(which: str, links: dict[str, str] | None = None) -> list[Experiment]:
+    """``which`` as a path to an experiment file of one's own, or one of the shipped ones.
+
+    ``links`` (name -> protocol): the targets of an experiment on one's own services.
+    """
     if which.endswith((".yaml", ".yml")) or Path(which).is_file():
         from chaos.experiment import ExperimentError
         from chaos.loader import load_experiment
 
         try:
-            return [load_experiment(which)]
+            return [load_experiment(which, links=links)]
         except ExperimentError as exc:
             raise fail(str(exc), 2) from None
     return select(load_experiments(), which)
@@ -132,8 +135,18 @@ def run(
         str, typer.Option(help="embedded, or compose (a mesh started with `up --compose`).")
     ] = "embedded",
     state_dir: StateDir = None,
+    links: Annotated[
+        Path | None,
+        typer.Option(
+            "--links",
+            help="Your own services: the links file an experiment of your own acts on "
+            "(default: the file's `links:`).",
+        ),
+    ] = None,
+    proxy: ProxyUrl = None,
 ) -> None:
-    """Run experiments against the embedded mesh (started for the run if none is up).
+    """Run experiments against the embedded mesh (started for the run if none is up), or an
+    experiment file of your own against your own services (--links, --proxy).
 
     Exits 1 when any expectation fails, so a team can use it as a resilience test in CI
     (2 on a bad experiment file or option).
@@ -144,7 +157,10 @@ def run(
 
     if target not in ("embedded", "compose"):
         raise fail(f"unknown target {target!r}; use embedded or compose", 2)
-    experiments = chosen_experiments(which)
+    experiments = chosen_experiments(which, _link_table(links, proxy))
+    own = [e for e in experiments if e.own]
+    if (links is not None or proxy is not None) and len(own) < len(experiments):
+        raise fail("--links and --proxy are for an experiment file of your own (see examples/)", 2)
     if dry_run:
         _print_plans(experiments, quick, as_json)
         return
@@ -154,14 +170,17 @@ def run(
     overrides = None
     if disable_defence:
         overrides = {"defences": {name: False for name in disable_defence}}
-    mesh = backend(target == "compose", state_dir)
     display = LiveDisplay(shown)
     try:
-        result = asyncio.run(
-            _run_experiments(
-                mesh, experiments, quick, step, out_dir, overrides, base_port, seed, display
+        if own:
+            result = asyncio.run(_run_own(own[0], links, proxy, quick, out_dir, seed, display))
+        else:
+            mesh = backend(target == "compose", state_dir)
+            result = asyncio.run(
+                _run_experiments(
+                    mesh, experiments, quick, step, out_dir, overrides, base_port, seed, display
+                )
             )
-        )
     except KeyboardInterrupt:
         err_console.print(
             "interrupted: faults reverted, rollbacks run; journals in " + str(out_dir)
@@ -184,6 +203,61 @@ def run(
         _print_json(_result_json(result, paths.json))
     if not result.passed:
         raise typer.Exit(code=1)
+
+
+def _link_table(links: Path | None, proxy: str | None) -> dict[str, str] | None:
+    """The targets an experiment of one's own may name: the links file's, else the proxy's."""
+    if links is not None:
+        from chaos.experiment import ExperimentError
+        from chaos.loader.links import load_links
+
+        try:
+            return {link.name: link.protocol for link in load_links(links).links}
+        except ExperimentError as exc:
+            raise fail(str(exc), 2) from None
+    if proxy is not None:
+        from chaos.mesh.attach import attach
+        from services.common.admin_token import token_from_env
+
+        try:
+            state = asyncio.run(attach(proxy, token=token_from_env()))
+        except MeshError as exc:
+            raise fail(str(exc)) from None
+        return {name: info.protocol for name, info in state.links.items()}
+    return None
+
+
+async def _run_own(
+    experiment: Experiment,
+    links: Path | None,
+    proxy: str | None,
+    quick: bool,
+    out_dir: Path,
+    seed: int | None,
+    display: LiveDisplay,
+) -> RunResult:
+    from chaos.loader.links import load_links
+    from chaos.runner import RunResult
+    from chaos.runner.probing import ProbeRunner
+    from chaos.standalone import own_links
+    from services.common.admin_token import token_from_env
+
+    file = links or experiment.links_file
+    loaded = load_links(file) if file is not None else None
+    url = proxy or (loaded.proxy if loaded is not None else None)
+    table = loaded.to_populate() if loaded is not None else None
+    async with own_links(table, proxy_url=url, token=token_from_env(), seed=seed) as (
+        state,
+        started,
+    ):
+        where = "a fault proxy started for this run" if started else f"the proxy at {url}"
+        display.console.print(f"links: {', '.join(state.links)} on {where}")
+        runner = ProbeRunner(state, quick=quick, out_dir=out_dir, handler=display)
+        display.experiment_started(experiment, 1, 1)
+        journal = await runner.run_one(experiment)
+        display.experiment_finished(journal)
+    display.stop()
+    return RunResult(journals=[journal])
 
 
 def _print_json(document: object) -> None:
@@ -233,15 +307,15 @@ def _print_plans(experiments: list[Experiment], quick: bool, as_json: bool) -> N
             )
         console.print(faults)
         checks = Table(title="checks", title_justify="left")
-        for column in ("window", "kind", "client", "check", "what it shows"):
+        own = any(check.client == "-" for check in each.checks)
+        columns = ("probe", "calls passing") if own else ("client", "check")
+        for column in ("window", "kind", *columns, "what it shows"):
             checks.add_column(column)
         for check in each.checks:
+            wanted = f"{check.op} {show(check.threshold, check.unit)}"
+            cells = (check.signal, wanted) if own else (check.client, f"{check.signal} {wanted}")
             checks.add_row(
-                f"{check.phase} {check.window}",
-                check.kind,
-                check.client,
-                f"{check.signal} {check.op} {show(check.threshold, check.unit)}",
-                check.description or "-",
+                f"{check.phase} {check.window}", check.kind, *cells, check.description or "-"
             )
         console.print(checks)
         if each.rollbacks:

@@ -13,6 +13,9 @@ breaks" and "the resilient one holds"::
      │                                    each may name the defences that keep it true
      ├── defences            names        the resilient defences the experiment exercises
      └── rollbacks           [Rollback]   always run: success, failure, Ctrl-C
+
+On one's own services (``fallacy`` 0, ``own``) the checks are probes instead of
+signals, faults act on the links of a links file, and ``stop_when`` may end a run early.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 ClientSel = Literal["naive", "resilient", "both"]
 Op = Literal["<", "<=", ">", ">=", "==", "!="]
@@ -40,9 +43,22 @@ FALLACIES: dict[int, str] = {
 }
 
 
+class ProbeLike(Protocol):
+    """What the model needs of a ``chaos.probes.Probe`` (a leaf cannot import it)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def describe(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Check:
-    """``signal`` for ``client`` over the phase's window must satisfy ``op threshold``."""
+    """``signal`` for ``client`` over the phase's window must satisfy ``op threshold``.
+
+    On one's own services (``probe`` set): the probe, asked about once a second over
+    the window, passes in at least ``ratio`` of its calls; ``signal`` is its kind.
+    """
 
     signal: str
     op: Op
@@ -55,6 +71,9 @@ class Check:
     defended_by: tuple[str, ...] = ()
     """Resilient defences that keep this expectation true: with one of them off, it
     must fail (``fallacies ablate`` proves it)."""
+    probe: ProbeLike | None = None
+    ratio: float = 1.0
+    """With a probe: the share of its calls in the window that must pass."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,8 @@ class FaultStep:
 
 
 QUICK_MAX_FAULT_S = 10.0
+OWN = 0
+"""The ``fallacy`` of an experiment on one's own services: it shows none of the eight."""
 
 
 @dataclass(frozen=True)
@@ -134,10 +155,19 @@ class Experiment:
     """The defences it exercises (``services.workload.config.DEFENCES`` names); each
     protects at least one expectation (``defended_by``)."""
     source: Path | None = None
+    links_file: Path | None = None
+    """On one's own services: the links file the experiment names (``links:``)."""
+    stop_when: tuple[Check, ...] = ()
+    """On one's own services: probes that, once one passes, stop the run and revert."""
+
+    @property
+    def own(self) -> bool:
+        """Against one's own services (probes, links of one's own), not the mesh."""
+        return self.fallacy == OWN
 
     @property
     def fallacy_name(self) -> str:
-        return FALLACIES[self.fallacy]
+        return FALLACIES.get(self.fallacy, "Your own services")
 
     def protected(self, defence: str) -> tuple[Check, ...]:
         """The expectations ``defence`` keeps true."""

@@ -79,6 +79,9 @@ class Fault(abc.ABC):
     kind: ClassVar[str]
     target_kind: ClassVar[TargetKind]
     description: ClassVar[str] = ""
+    any_link: ClassVar[bool] = False
+    """It works on any link by name, so on one's own links too: ``validate`` then takes
+    ``links`` (name -> ``tcp``/``udp``) in place of the mesh's."""
 
     def units(self, step: FaultStep) -> Mapping[str, str]:
         """Attribute -> unit of the step's attributes that have one (``latency`` -> ``ms``)."""

@@ -8,6 +8,7 @@ back at the TTL itself; for a Toxiproxy link the janitor re-enables it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chaos.experiment.model import FaultStep
@@ -20,10 +21,11 @@ from chaos.faults.base import Fault, FaultContext
 class LinkDown(Fault):
     kind = "link_down"
     target_kind = "link"
+    any_link = True
     description = "link disabled: connections refused, datagrams lost, both ways"
 
-    def validate(self, step: FaultStep) -> None:
-        require_target(step, LINKS, "link")
+    def validate(self, step: FaultStep, links: Mapping[str, str] | None = None) -> None:
+        require_target(step, LINKS if links is None else links, "link")
         check_attributes(step, {})
 
     async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:

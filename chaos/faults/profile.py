@@ -8,6 +8,7 @@ the heterogeneous network a round-robin client ignores.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chaos.experiment.model import FaultStep
@@ -22,10 +23,11 @@ from chaos.mesh.links import STREAMS
 class LinkProfile(Fault):
     kind = "profile"
     target_kind = "link"
+    any_link = True
     description = "a link shaped like ethernet, wifi or lte: latency ± jitter and a rate cap"
 
-    def validate(self, step: FaultStep) -> None:
-        require_target(step, LINKS, "link")
+    def validate(self, step: FaultStep, links: Mapping[str, str] | None = None) -> None:
+        require_target(step, LINKS if links is None else links, "link")
         check_attributes(step, {"name": Attr(str, required=True, choices=tuple(PROFILES))})
 
     async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:

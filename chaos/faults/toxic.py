@@ -112,18 +112,20 @@ class ToxicFault(Fault):
     """A toxic of ``spec.type`` on the target link, removed by the proxy at its TTL."""
 
     target_kind = "link"
+    any_link = True
     spec: ClassVar[ToxicSpec]
 
     def units(self, step: FaultStep) -> Mapping[str, str]:
         return units_of(self.spec.attributes)
 
-    def validate(self, step: FaultStep) -> None:
-        protocol = LINKS.get(step.target)
+    def validate(self, step: FaultStep, links: Mapping[str, str] | None = None) -> None:
+        links = LINKS if links is None else links
+        protocol = links.get(step.target)
         if protocol is None:
-            known = ", ".join(LINKS)
+            known = ", ".join(links) or "none"
             raise FaultSpecError("target", f"unknown link {step.target!r}; links: {known}")
         if protocol not in self.spec.protocols:
-            fitting = [name for name, p in LINKS.items() if p in self.spec.protocols]
+            fitting = [name for name, p in links.items() if p in self.spec.protocols]
             raise FaultSpecError(
                 "target",
                 f"{self.kind} works on {'/'.join(self.spec.protocols).upper()} links only "

@@ -99,10 +99,15 @@ def load_experiment(
     faults: Mapping[str, FaultValidator] | None = None,
     signals: Mapping[str, object] | None = None,
     rollbacks: Mapping[str, object] | None = None,
+    links: Mapping[str, str] | None = None,
 ) -> Experiment:
-    """Read and validate one file; raise ``ExperimentError`` listing every problem."""
+    """Read and validate one file; raise ``ExperimentError`` listing every problem.
+
+    ``links`` (name -> ``tcp``/``udp``) are the targets of an experiment on one's own
+    services, from ``--links`` or a proxy's; without them, the file's ``links:`` names them.
+    """
     registries = Registries.of(faults, signals, rollbacks)
-    experiment, problems, _ = check_file(Path(path), os.fspath(path), registries)
+    experiment, problems, _ = check_file(Path(path), os.fspath(path), registries, links)
     if experiment is None or problems:
         raise ExperimentError(problems)
     return experiment

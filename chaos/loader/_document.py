@@ -55,17 +55,7 @@ class DocumentCheck(SectionReader):
             top.get("key_signal", MISSING), "key_signal", self.registries.signals, "signal"
         )
         signals = self.signals(top.get("signals", []), key_signal)
-        warmup_s = self.window(top, "warmup_s", positive=True)
-        observe_after_s = self.window(top, "observe_after_s", positive=True)
-        settle_s = self.window(top, "settle_s", positive=False)
-        recover_s = self.window(top, "recover_s", positive=False)
-        if recover_s is not None and observe_after_s is not None and recover_s >= observe_after_s:
-            self.error(
-                "recover_s",
-                f"{secs(recover_s)} leaves no 'after' window: observe_after_s is "
-                f"{secs(observe_after_s)}",
-            )
-            recover_s = None
+        warmup_s, observe_after_s, settle_s, recover_s = self.windows(top)
         workload = self.workload(top["workload"]) if "workload" in top else {}
         defences = self.defence_list(top.get("defences", []), "defences")
         steady_state = all_valid(
@@ -133,6 +123,23 @@ class DocumentCheck(SectionReader):
             recover_s=recover_s,
             source=source,
         )
+
+    def windows(
+        self, top: dict[str, object]
+    ) -> tuple[float | None, float | None, float | None, float | None]:
+        """warmup_s, observe_after_s, settle_s, recover_s; recovering must leave an "after"."""
+        warmup_s = self.window(top, "warmup_s", positive=True)
+        observe_after_s = self.window(top, "observe_after_s", positive=True)
+        settle_s = self.window(top, "settle_s", positive=False)
+        recover_s = self.window(top, "recover_s", positive=False)
+        if recover_s is not None and observe_after_s is not None and recover_s >= observe_after_s:
+            self.error(
+                "recover_s",
+                f"{secs(recover_s)} leaves no 'after' window: observe_after_s is "
+                f"{secs(observe_after_s)}",
+            )
+            recover_s = None
+        return warmup_s, observe_after_s, settle_s, recover_s
 
     # -- the document as a whole ------------------------------------------------------
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from chaos.experiment.errors import Problem
 from chaos.experiment.model import Experiment
 from chaos.experiments import EXPERIMENTS_DIR
 from chaos.loader._document import TOP_REQUIRED, DocumentCheck
+from chaos.loader._own import OwnDocumentCheck, is_own
 from chaos.loader._registries import Registries
 from chaos.loader.yamldoc import parse
 
@@ -52,7 +54,7 @@ def check_directory(
 
 
 def check_file(
-    path: Path, file: str, registries: Registries
+    path: Path, file: str, registries: Registries, links: Mapping[str, str] | None = None
 ) -> tuple[Experiment | None, list[Problem], int]:
     """The experiment (``None`` if anything is wrong), every problem, the name's line."""
     try:
@@ -70,7 +72,11 @@ def check_file(
                 Problem(file, 1, "document", f"the file is empty; an experiment needs {required}")
             )
         return None, problems, 1
-    check = DocumentCheck(file, document, registries)
+    check = (
+        OwnDocumentCheck(file, document, registries, links)
+        if is_own(document.value)
+        else DocumentCheck(file, document, registries)
+    )
     experiment = check.experiment(path.stem, path)
     problems.extend(check.problems)
     name_line = document.lines.get("name", document.root_line)

@@ -25,6 +25,12 @@ class FaultValidator(Protocol):
     def validate(self, step: FaultStep) -> None: ...
 
 
+class LinkFaultValidator(Protocol):
+    """A fault that works on any link (``Fault.any_link``): checked against one's own."""
+
+    def validate(self, step: FaultStep, links: Mapping[str, str] | None = None) -> None: ...
+
+
 RollbackValidator = Callable[[str, Mapping[str, Any]], None]
 """``chaos.faults.rollbacks.validate_rollback``: checks an action's args, FaultSpecError."""
 

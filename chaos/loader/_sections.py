@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from chaos.experiment.model import FALLACIES, Check, CheckPhase, FaultStep, Narration, Rollback
 from chaos.faults.base import FaultSpecError
+from chaos.loader._registries import FaultValidator
 from chaos.loader._values import (
     CLIENTS,
     MISSING,
@@ -194,10 +195,14 @@ class SectionReader(Reader):
         # Even with a bad duration the fault can still say whether its target and
         # attributes are right: one pass reports both.
         fault = self.registries.faults[kind]
-        self.owner_check(path, lambda: fault.validate(step))
+        self.owner_check(path, lambda: self.validate_fault(fault, step))
         if at is None or duration is None or not quick_ok:
             return None
         return step
+
+    def validate_fault(self, fault: FaultValidator, step: FaultStep) -> None:
+        """The fault's own check of its target and attributes (against the mesh's links)."""
+        fault.validate(step)
 
     def owner_check(self, path: str, check: Callable[[], None]) -> bool:
         """Run a fault's (or rollback's) own check; its ``FaultSpecError`` names a field

@@ -43,6 +43,26 @@ def key_value(exp: ExperimentSummary, client: str) -> str:
     return show_client(exp.key.get(client), exp.key_unit, exp.key_running_s.get(client))
 
 
+def heading(fallacy: int) -> str:
+    """``Fallacy 2``, or ``Your own services`` for a run on them (fallacy 0)."""
+    return f"Fallacy {fallacy}" if fallacy else "Your own services"
+
+
+def chart_legend(lines: tuple[str, ...]) -> str:
+    """How to read the charts, for the lines they draw."""
+    faults = "grey bands are fault windows (hatched: still active when the run ended)"
+    if "naive" not in lines:
+        return (
+            "Charts: the share of probe calls passing each second (green) over seconds "
+            f"since start; {faults}."
+        )
+    return (
+        f"Charts: naive (warm) vs resilient (cool) over seconds since start; {faults}; "
+        "dashed lines are the expectations' thresholds; a crossed bar at the bottom means "
+        "the client finished no journey (it is stuck)."
+    )
+
+
 def seconds(value: float | None) -> str:
     return DASH if value is None else f"{value:.1f} s"
 

@@ -37,12 +37,13 @@ from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 from matplotlib.typing import RcKeyType
 
-from chaos.journal import Client, FaultRecord, Journal, Signal
+from chaos.journal import LINE_TITLES, PROBE_LINE, Client, FaultRecord, Journal, Signal
 from chaos.report import _text
 from chaos.signals.units import show
 
-COLOURS: dict[Client, str] = {"naive": "#d9480f", "resilient": "#1971c2"}
-"""Warm for the client expected to break, cool for the one expected to hold."""
+COLOURS: dict[str, str] = {"naive": "#d9480f", "resilient": "#1971c2", PROBE_LINE: "#2f9e44"}
+"""Warm for the client expected to break, cool for the one expected to hold; green for
+the probes of a run on one's own services."""
 FAULT_COLOUR = "#868e96"
 MAX_OTHER_SIGNALS = 3
 THRESHOLD_COLOUR = "#495057"
@@ -51,7 +52,6 @@ LOG_SCALE_RATIO = 10.0
 """Latency is drawn on a log scale when one client's peak is this many times the other's."""
 _SCALED_UNITS = frozenset({"seconds", "bytes", "bytes/s", "ratio", "dollars"})
 
-_CLIENTS: tuple[Client, ...] = ("naive", "resilient")
 _RC: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9.0,
@@ -115,7 +115,7 @@ def fault_spans(journal: Journal) -> list[FaultSpan]:
     return spans
 
 
-def series(journal: Journal, signal: str, client: Client) -> tuple[list[float], list[float]]:
+def series(journal: Journal, signal: str, client: str) -> tuple[list[float], list[float]]:
     """x and y for one client; missing or None values become NaN so the line breaks."""
     xs: list[float] = []
     ys: list[float] = []
@@ -136,7 +136,7 @@ class Stall:
     """The longest its journey had been running in the stretch."""
 
 
-def stalls(journal: Journal, signal: str, client: Client) -> list[Stall]:
+def stalls(journal: Journal, signal: str, client: str) -> list[Stall]:
     """Stretches of samples with no value and a journey running longer than the window."""
     found: list[Stall] = []
     for sample in journal.samples:
@@ -260,10 +260,11 @@ def _shade_faults(
 
 def _plot_clients(axes: Axes, journal: Journal, signal: str) -> list[float]:
     finite: list[float] = []
-    for client in _CLIENTS:
+    for client in journal.lines:
         xs, ys = series(journal, signal, client)
         colour = COLOURS[client]
-        axes.plot(xs, ys, color=colour, linewidth=1.6, label=client, zorder=2)
+        label = LINE_TITLES[client].lower() if journal.own else client
+        axes.plot(xs, ys, color=colour, linewidth=1.6, label=label, zorder=2)
         lone = [
             (x, y)
             for i, (x, y) in enumerate(zip(xs, ys, strict=True))
@@ -295,7 +296,7 @@ def _draw_thresholds(axes: Axes, lines: Sequence[Threshold], unit: str) -> None:
 
 
 def _draw_stalls(axes: Axes, journal: Journal, signal: str) -> None:
-    for index, client in enumerate(_CLIENTS):
+    for index, client in enumerate(journal.lines):
         runs = stalls(journal, signal, client)
         colour = COLOURS[client]
         for number, run in enumerate(runs):
@@ -335,7 +336,7 @@ def _log_scale(journal: Journal, signal: Signal) -> bool:
     if signal.unit != "seconds":
         return False
     peaks = []
-    for client in _CLIENTS:
+    for client in journal.lines:
         _, ys = series(journal, signal.name, client)
         finite = [y for y in ys if not math.isnan(y) and y > 0]
         if not finite:

@@ -11,7 +11,7 @@ import base64
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from chaos.journal import Check, Journal
+from chaos.journal import LINE_TITLES, PROBE_LINE, Check, Journal
 from chaos.report import _text
 from chaos.report.charts import COLOURS, FAULT_COLOUR
 from chaos.report.summary import ChartRef, ExperimentSummary, Summary, Verdict
@@ -105,15 +105,20 @@ def _header(summary: Summary) -> str:
         for s in ("passed", "failed", "aborted", "error")
         if summary.counts[s]
     )
-    legend = (
-        f'<span><span class="swatch" style="background:{COLOURS["naive"]}"></span>naive</span>'
-        f'<span><span class="swatch" style="background:{COLOURS["resilient"]}"></span>'
-        "resilient</span>"
-        f'<span><span class="swatch band" style="background:{FAULT_COLOUR}"></span>'
-        "fault window (hatched: still active when the run ended)</span>"
-        "<span>dashed: an expectation's threshold</span>"
-        "<span>crossed bar at the bottom: no journey finished, the client is stuck</span>"
+    swatches = "".join(
+        f'<span><span class="swatch" style="background:{COLOURS[line]}"></span>'
+        f"{escape(LINE_TITLES[line].lower() if line == PROBE_LINE else line)}</span>"
+        for line in summary.lines
     )
+    legend = (
+        swatches + f'<span><span class="swatch band" style="background:{FAULT_COLOUR}"></span>'
+        "fault window (hatched: still active when the run ended)</span>"
+    )
+    if "naive" in summary.lines:
+        legend += (
+            "<span>dashed: an expectation's threshold</span>"
+            "<span>crossed bar at the bottom: no journey finished, the client is stuck</span>"
+        )
     started = escape(summary.started_at) if summary.started_at else _text.DASH
     return (
         f"<header><h1>{escape(summary.title)}</h1>"
@@ -131,26 +136,27 @@ def _summary_table(summary: Summary) -> str:
             f'<a href="#{escape(e.anchor)}">{escape(e.title)}</a>',
             badge(e.status),
             escape(e.key_title),
-            _client_cell(e, "naive"),
-            _client_cell(e, "resilient"),
+            *(_client_cell(e, line) for line in summary.lines),
         ]
         for e in summary.experiments
     ]
     headers = ["#", "Fallacy", "Experiment", "Status", "Key signal (during the fault)"]
-    return (
-        "<section><h2>Summary</h2>" + table([*headers, "Naive", "Resilient"], rows) + "</section>"
-    )
+    titles = [LINE_TITLES[line] for line in summary.lines]
+    return "<section><h2>Summary</h2>" + table([*headers, *titles], rows) + "</section>"
 
 
 def _client_cell(exp: ExperimentSummary, client: str) -> str:
+    verdict = exp.verdicts.get(client)
+    if verdict is None:
+        return '<td class="num">not in this run</td>'
     value = escape(_text.key_value(exp, client))
-    return f'<td class="num">{value} {_verdict(exp.verdicts[client])}</td>'
+    return f'<td class="num">{value} {_verdict(verdict)}</td>'
 
 
 def _experiment(exp: ExperimentSummary, journal: Journal, pngs: dict[str, bytes]) -> str:
     parts = [
         f'<section class="experiment" id="{escape(exp.anchor)}">',
-        f"<h2>Fallacy {exp.fallacy}: {escape(exp.title)} {badge(exp.status)}</h2>",
+        f"<h2>{_text.heading(exp.fallacy)}: {escape(exp.title)} {badge(exp.status)}</h2>",
         f'<p class="sub">{escape(exp.fallacy_name)} · <code>{escape(exp.name)}</code> · '
         f"started {escape(exp.started_at)} · {_text.seconds(exp.duration_s)} · "
         f"target {escape(journal.target)}{' · quick' if journal.quick else ''}</p>",
@@ -194,7 +200,7 @@ def _charts(refs: Sequence[ChartRef], pngs: dict[str, bytes]) -> str:
 
 def _figure(ref: ChartRef, png: bytes) -> str:
     data = base64.b64encode(png).decode("ascii")
-    alt = f"{ref.title} ({ref.unit}) over time, naive vs resilient, fault windows shaded"
+    alt = f"{ref.title} ({ref.unit}) over time, fault windows shaded"
     caption = f"{ref.title} — {ref.unit}" + (" · key signal" if ref.key else "")
     return (
         f'<figure><img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
@@ -205,10 +211,11 @@ def _figure(ref: ChartRef, png: bytes) -> str:
 def _checks(checks: Sequence[Check], empty: str) -> str:
     if not checks:
         return f'<p class="empty">{escape(empty)}</p>'
+    clients = any(c.client is not None for c in checks)
     rows = [
         [
             escape(c.phase),
-            escape(c.client or _text.DASH),
+            *([escape(c.client or "both")] if clients else []),
             escape(c.description)
             + (f'<div class="detail">{escape(c.detail)}</div>' if c.detail else ""),
             f"<code>{escape(c.metric)}</code>",
@@ -218,7 +225,8 @@ def _checks(checks: Sequence[Check], empty: str) -> str:
         ]
         for c in checks
     ]
-    return table(["Phase", "Client", "Expectation", "Metric", "Rule", "Observed", "Result"], rows)
+    who = ["Client"] if clients else []
+    return table(["Phase", *who, "Expectation", "Metric", "Rule", "Observed", "Result"], rows)
 
 
 def _faults(journal: Journal) -> str:

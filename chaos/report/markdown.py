@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from chaos.journal import Check, Journal
+from chaos.journal import LINE_TITLES, Check, Journal
 from chaos.report import _text
 from chaos.report.summary import ExperimentSummary, Summary
 
@@ -27,15 +27,19 @@ def render_markdown(summary: Summary, journals: Sequence[Journal]) -> str:
         f"Started {_inline(summary.started_at or _text.DASH)} · "
         f"{_inline(_text.counts_line(summary.counts))}",
         "",
-        "Charts: naive (warm) vs resilient (cool) over seconds since start; grey bands are "
-        "fault windows (hatched: still active when the run ended); dashed lines are the "
-        "expectations' thresholds; a crossed bar at the bottom means the client finished "
-        "no journey (it is stuck).",
+        _text.chart_legend(summary.lines),
         "",
         "## Summary",
         "",
         *_table(
-            ["#", "Fallacy", "Experiment", "Status", "Key signal", "Naive", "Resilient"],
+            [
+                "#",
+                "Fallacy",
+                "Experiment",
+                "Status",
+                "Key signal",
+                *(LINE_TITLES[line] for line in summary.lines),
+            ],
             [
                 [
                     str(e.fallacy),
@@ -43,8 +47,7 @@ def render_markdown(summary: Summary, journals: Sequence[Journal]) -> str:
                     f"[{_cell(e.title)}](#{e.anchor})",
                     f"**{e.status}**",
                     e.key_title,
-                    f"{_text.key_value(e, 'naive')} ({_text.verdict(e.verdicts['naive'])})",
-                    f"{_text.key_value(e, 'resilient')} ({_text.verdict(e.verdicts['resilient'])})",
+                    *(_line_cell(e, line) for line in summary.lines),
                 ]
                 for e in summary.experiments
             ],
@@ -56,11 +59,18 @@ def render_markdown(summary: Summary, journals: Sequence[Journal]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _line_cell(exp: ExperimentSummary, line: str) -> str:
+    verdict = exp.verdicts.get(line)
+    if verdict is None:
+        return "not in this run"
+    return f"{_text.key_value(exp, line)} ({_text.verdict(verdict)})"
+
+
 def _experiment(exp: ExperimentSummary, journal: Journal) -> list[str]:
     lines = [
         f'<a id="{escape(exp.anchor)}"></a>',
         "",
-        f"## Fallacy {exp.fallacy}: {_inline(exp.title)} — **{exp.status}**",
+        f"## {_text.heading(exp.fallacy)}: {_inline(exp.title)} — **{exp.status}**",
         "",
         f"{_inline(exp.fallacy_name)} · `{exp.name.replace('`', '')}` · started "
         f"{_inline(exp.started_at)} · {_text.seconds(exp.duration_s)} · "
@@ -104,12 +114,21 @@ def _experiment(exp: ExperimentSummary, journal: Journal) -> list[str]:
 
 
 def _checks(checks: Sequence[Check], empty: str) -> list[str]:
+    clients = any(c.client is not None for c in checks)
     return _table(
-        ["Phase", "Client", "Expectation", "Metric", "Rule", "Observed", "Result"],
+        [
+            "Phase",
+            *(["Client"] if clients else []),
+            "Expectation",
+            "Metric",
+            "Rule",
+            "Observed",
+            "Result",
+        ],
         [
             [
                 c.phase,
-                c.client or _text.DASH,
+                *([c.client or "both"] if clients else []),
                 c.description + (f" ({c.detail})" if c.detail else ""),
                 c.metric,
                 _text.rule(c),
@@ -119,7 +138,7 @@ def _checks(checks: Sequence[Check], empty: str) -> list[str]:
             for c in checks
         ],
         empty=f"_{empty}_",
-        raw={6},
+        raw={6 if clients else 5},
     )
 
 

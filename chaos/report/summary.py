@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from chaos.journal import Check, Client, Journal
+from chaos.journal import CLIENT_LINES, PROBE_LINE, Check, Journal
 
 SCHEMA = "fallacies.report/1"
 STATUSES = ("passed", "failed", "aborted", "error")
-CLIENTS: tuple[Client, ...] = ("naive", "resilient")
+CLIENTS: tuple[str, ...] = CLIENT_LINES
 
 VerdictStatus = Literal["pass", "fail", "none"]
 
@@ -39,8 +39,9 @@ class Verdict:
     status: VerdictStatus
 
     @classmethod
-    def of(cls, expectations: list[Check], client: Client) -> Verdict:
-        mine = [c for c in expectations if c.client == client]
+    def of(cls, expectations: list[Check], line: str) -> Verdict:
+        """``line``: a client, or ``probes`` (every check of a run on one's own services)."""
+        mine = [c for c in expectations if line == PROBE_LINE or c.client == line]
         met = sum(1 for c in mine if c.passed)
         status: VerdictStatus = "none" if not mine else "pass" if met == len(mine) else "fail"
         return cls(met=met, total=len(mine), status=status)
@@ -94,6 +95,12 @@ class Summary:
     schema: str = SCHEMA
 
     @property
+    def lines(self) -> tuple[str, ...]:
+        """The columns a summary shows: the clients, and/or the probes of one's own runs."""
+        seen = [line for e in self.experiments for line in e.verdicts]
+        return tuple(dict.fromkeys(seen)) or CLIENTS
+
+    @property
     def ok(self) -> bool:
         """True when every experiment passed: what a CI gate asks."""
         return self.counts["total"] > 0 and self.counts["passed"] == self.counts["total"]
@@ -145,7 +152,7 @@ def build_summary(
                 key_running_s=dict(j.key_running_s),
                 window_s=j.window_s,
                 anchor=anchor,
-                verdicts={c: Verdict.of(j.expectations, c) for c in CLIENTS},
+                verdicts={line: Verdict.of(j.expectations, line) for line in j.lines},
                 expectations=list(j.expectations),
                 charts=refs,
                 error=j.error,

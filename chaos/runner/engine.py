@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaos.experiment.model import Experiment, FaultStep
-from chaos.faults import FAULTS, ROLLBACKS
+from chaos.experiment.model import Experiment
+from chaos.faults import ROLLBACKS
 from chaos.faults.base import FaultContext
-from chaos.journal import FaultRecord, Journal, Rollback, Sample
+from chaos.journal import Journal, Rollback, Sample
 from chaos.journal import Signal as SignalInfo
 from chaos.mesh.state import MeshState
 from chaos.runner.checks import CLIENTS, RUNNING, evaluate, holds, window
 from chaos.runner.events import Handler, NullHandler
+from chaos.runner.method import Method
 from chaos.signals import SIGNALS
 from chaos.signals.base import Signal, Snapshot
 from chaos.signals.library import JOURNEYS
@@ -30,9 +31,6 @@ log = logging.getLogger(__name__)
 SAMPLE_INTERVAL_S = 1.0
 CHART_WINDOW_S = 3.0
 
-TTL_MARGIN_S = 5.0
-"""A fault's TTL outlives its planned end by this much: the runner reverts it on time,
-the TTL only matters when the runner is gone."""
 ROLLBACK_TIMEOUT_S = 20.0
 BEFORE_FROM_S = 0.5
 """The steady state before a fault is judged from this long into the run (the first
@@ -48,14 +46,6 @@ class RunResult:
     @property
     def passed(self) -> bool:
         return bool(self.journals) and all(j.status == "passed" for j in self.journals)
-
-
-@dataclass
-class _Applied:
-    step: FaultStep
-    record: FaultRecord
-    info: dict[str, Any] = field(default_factory=dict)
-    applied: bool = False
 
 
 class Runner:
@@ -168,10 +158,18 @@ class _Run:
         self.sampler = sampler
         self.ctx = ctx
         self.snapshots: list[Snapshot] = []
-        self.faults: list[_Applied] = []
         self.started = time.monotonic()
         self.phase = "warm-up"
         self.quick = runner.quick
+        self.method = Method(
+            experiment,
+            journal,
+            ctx,
+            runner.handler,
+            quick=self.quick,
+            now=self.now,
+            until=self._sleep_until,
+        )
         warmup = experiment.warmup_s
         self.method_start = warmup
         self.method_end = warmup + experiment.method_span(self.quick)
@@ -200,62 +198,19 @@ class _Run:
         handler.phase(exp, "fault", self.total - self.now())
         async with asyncio.TaskGroup() as group:
             for step in exp.method:
-                group.create_task(self._fault(step))
+                group.create_task(self.method.step(step, self.method_start))
         # A revert can take a while (a node started again waits until it is healthy):
         # the "after" phase is observed for its full length from the last real end.
-        ends = [f.record.end_s for f in self.faults if f.record.end_s is not None]
-        self.total = max(self.total, max(ends, default=0.0) + exp.observe_after_s)
+        _, last_end = self.method.span(0.0, 0.0)
+        self.total = max(self.total, last_end + exp.observe_after_s)
         self.phase = "observe"
         handler.phase(exp, "observe", self.total - self.now())
         await self._sleep_until(self.total)
         self._judge()
 
-    async def _fault(self, step: FaultStep) -> None:
-        fault = FAULTS[step.kind]
-        duration = step.duration(self.quick)
-        await self._sleep_until(self.method_start + step.at_s)
-        record = FaultRecord(
-            kind=step.kind,
-            target=step.target,
-            start_s=self.now(),
-            attributes=dict(step.attributes),
-            units=dict(fault.units(step)),
-        )
-        applied = _Applied(step, record)
-        self.faults.append(applied)
-        self.journal.faults.append(record)
-        description = f"{step.kind} on {step.target} for {duration:g} s"
-        try:
-            applied.info = await fault.apply(self.ctx, step, duration + TTL_MARGIN_S)
-            applied.applied = True
-        except Exception as exc:
-            record.error = f"{type(exc).__name__}: {exc}"
-            record.end_s = self.now()
-            self.runner.handler.fault(self.experiment, "failed", f"{description}: {exc}", step)
-            raise
-        self.runner.handler.fault(self.experiment, "applied", description, step)
-        await self._sleep_until(record.start_s + duration)
-        await self._revert(applied)
-        self.runner.handler.fault(self.experiment, "reverted", description, step)
-
-    async def _revert(self, applied: _Applied) -> None:
-        if not applied.applied or applied.record.reverted:
-            return
-        try:
-            await FAULTS[applied.step.kind].revert(self.ctx, applied.step, applied.info)
-            applied.record.reverted = True
-        except Exception as exc:
-            applied.record.error = f"revert failed: {type(exc).__name__}: {exc}"
-        finally:
-            if applied.record.end_s is None:
-                applied.record.end_s = self.now()
-
     def _judge(self) -> None:
         exp, signals = self.experiment, self.runner.signals
-        starts = [f.record.start_s for f in self.faults]
-        ends = [f.record.end_s for f in self.faults if f.record.end_s is not None]
-        fault_start = min(starts) if starts else self.method_start
-        fault_end = max(ends) if ends else self.method_end
+        fault_start, fault_end = self.method.span(self.method_start, self.method_end)
         during = window(self.snapshots, fault_start + exp.settle_s, fault_end)
         after = window(self.snapshots, fault_end + exp.recover_s, self.now())
         key, running = signals[exp.key_signal], self.runner.signals.get(RUNNING)
@@ -339,8 +294,7 @@ class _Run:
         self.phase = "rollback"
         try:
             async with asyncio.timeout(ROLLBACK_TIMEOUT_S):
-                for applied in self.faults:
-                    await self._revert(applied)
+                await self.method.revert_all()
                 for rollback in self.experiment.rollbacks:
                     action = ROLLBACKS[rollback.action]
                     try:

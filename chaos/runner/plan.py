@@ -13,7 +13,8 @@ from typing import Any
 
 from chaos.experiment.model import Check, Experiment
 from chaos.faults import FAULTS
-from chaos.runner.engine import BEFORE_FROM_S, TTL_MARGIN_S
+from chaos.runner.engine import BEFORE_FROM_S
+from chaos.runner.method import TTL_MARGIN_S
 from chaos.signals import SIGNALS
 
 __all__ = ["PlannedCheck", "PlannedFault", "RunPlan", "plan"]
@@ -91,7 +92,21 @@ def plan(experiment: Experiment, *, quick: bool) -> RunPlan:
         "after": _span(last + exp.recover_s, total),
     }
 
+    windows["stop"] = _span(first, total)
+
     def planned(check: Check, kind: str, phase: str) -> PlannedCheck:
+        if check.probe is not None:
+            return PlannedCheck(
+                kind=kind,
+                phase=phase,
+                client="-",
+                signal=check.probe.describe(),
+                op=check.op,
+                threshold=check.threshold,
+                unit="ratio",
+                description=check.description,
+                window=windows[phase],
+            )
         return PlannedCheck(
             kind=kind,
             phase=phase,
@@ -108,6 +123,7 @@ def plan(experiment: Experiment, *, quick: bool) -> RunPlan:
         *(planned(c, "steady state", "before") for c in exp.steady_state),
         *(planned(c, "expectation", c.phase) for c in exp.expectations),
         *(planned(c, "steady state", "after") for c in exp.steady_state),
+        *(planned(c, "stop condition", "stop") for c in exp.stop_when),
     )
     return RunPlan(
         name=exp.name,

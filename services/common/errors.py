@@ -37,11 +37,13 @@ a caller can catch "anything of ours" in one clause and let real bugs through::
      ├── ExperimentError        chaos.experiment (raised by chaos.loader): every problem of a file
      │    └── LinksFileError    chaos.loader.links: every problem of a links file
      ├── FaultProxyError        chaos.testing: the test's fault proxy refused or did not answer
+     ├── ProbeSpecError         chaos.probes: a probe's spec is wrong (names the field)
      ├── RunRefused             chaos.console.runs: a run the console cannot start (a 400)
      └── RunBusy                chaos.console.runs: a run is going, or none waits (a 409)
 
-Control flow is not an error: a toxic's ``Interrupted`` (``chaos.proxy.stub``) is not
-in this tree, and never leaves its pipeline.
+Control flow is not an error: a toxic's ``Interrupted`` (``chaos.proxy.stub``) and a
+met stop condition (``chaos.runner.probing``) are not in this tree, and never leave
+their pipeline or run.
 """
 
 from __future__ import annotations

@@ -139,5 +139,5 @@ def test_the_example_links_file_loads() -> None:
     assert loaded.proxy == "http://127.0.0.1:18474"
     assert {link.name: link.protocol for link in loaded.links} == {
         "shop": "tcp",
-        "metrics-udp": "udp",
+        "quotes": "udp",
     }

@@ -6,7 +6,7 @@ import pytest
 
 from chaos.experiments import EXPERIMENTS_DIR
 from chaos.loader import load_experiment
-from chaos.runner.engine import TTL_MARGIN_S
+from chaos.runner.method import TTL_MARGIN_S
 from chaos.runner.plan import plan
 
 RELIABLE = EXPERIMENTS_DIR / "01-network-is-reliable.yaml"
