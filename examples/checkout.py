@@ -21,7 +21,7 @@ import signal
 import time
 from typing import cast
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 SHOP_TIMEOUT_S = 0.3
@@ -91,7 +91,7 @@ class Checkout:
                     response.raise_for_status()
                     self.last_price = float((await response.json())["price"])
                     return self.last_price, True
-            except (TimeoutError, OSError, ValueError, KeyError):
+            except (TimeoutError, ClientError, ValueError, KeyError):
                 continue
         if self.last_price is None:
             raise RuntimeError("the shop does not answer and no price is known yet")

@@ -236,20 +236,24 @@ async def _run_own(
     seed: int | None,
     display: LiveDisplay,
 ) -> RunResult:
+    from chaos.experiment import ExperimentError
     from chaos.loader.links import load_links
     from chaos.runner import RunResult
     from chaos.runner.probing import ProbeRunner
     from chaos.standalone import own_links
     from services.common.admin_token import token_from_env
 
-    file = links or experiment.links_file
-    loaded = load_links(file) if file is not None else None
+    # --links FILE, else the file's links: (unless --proxy alone names the links as they are)
+    file = links if links is not None else experiment.links_file if proxy is None else None
+    try:
+        loaded = load_links(file) if file is not None else None
+    except ExperimentError as exc:
+        raise MeshError(str(exc)) from None
     url = proxy or (loaded.proxy if loaded is not None else None)
     table = loaded.to_populate() if loaded is not None else None
-    async with own_links(table, proxy_url=url, token=token_from_env(), seed=seed) as (
-        state,
-        started,
-    ):
+    async with own_links(
+        table, proxy_url=url, token=token_from_env(), seed=seed, start_if_down=proxy is None
+    ) as (state, started):
         where = "a fault proxy started for this run" if started else f"the proxy at {url}"
         display.console.print(f"links: {', '.join(state.links)} on {where}")
         runner = ProbeRunner(state, quick=quick, out_dir=out_dir, handler=display)

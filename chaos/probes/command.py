@@ -5,8 +5,12 @@ shell would, and runs as is."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
+import os
 import re
 import shlex
+import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,18 +82,22 @@ class CommandProbe(Probe):
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
             )
-        except OSError as exc:
-            return Measurement(False, None, f"cannot run {self.argv[0]!r}: {exc.strerror or exc}")
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            return Measurement(False, None, f"cannot run {self.argv[0]!r}: {reason}")
         try:
             async with asyncio.timeout(self.timeout_s):
                 out, err = await process.communicate()
         except TimeoutError:
-            process.kill()
-            await process.wait()
+            await _kill(process)
             return Measurement(
                 False, None, f"still running after {shown(self.timeout_s)} s (killed)"
             )
+        except BaseException:  # cancelled with the run: the program must not outlive it
+            await asyncio.shield(_kill(process))
+            raise
         code = process.returncode if process.returncode is not None else -1
         if self.op is None:
             last = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
@@ -101,6 +109,15 @@ class CommandProbe(Probe):
         if not numbers:
             return Measurement(False, None, "printed no number")
         value = float(numbers[-1])
+        if not math.isfinite(value):
+            return Measurement(False, None, f"printed {numbers[-1]}, not a finite number")
         if not compare(value, self.op, self.threshold):
             return Measurement(False, value, f"printed {shown(value)}")
         return Measurement(True, value)
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    """The program and whatever it started (its own session), and wait for it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    await process.wait()

@@ -21,8 +21,11 @@ from chaos.probes.base import (
     typed,
 )
 
+_BREAKS = frozenset("\r\n\0")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_TIMEOUT_S = 5.0
+MAX_BODY_BYTES = 1 << 20
+"""``body_contains`` looks this far into a body: a stream is not read to its end."""
 
 
 class HttpProbe(Probe):
@@ -83,9 +86,10 @@ class HttpProbe(Probe):
             raise ProbeSpecError("body_contains", "must be a non-empty text")
         headers = spec.get("headers", {})
         if not isinstance(headers, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+            isinstance(k, str) and isinstance(v, str) and not _BREAKS & set(k + v)
+            for k, v in headers.items()
         ):
-            raise ProbeSpecError("headers", "must map header names to text values")
+            raise ProbeSpecError("headers", "must map header names to one-line text values")
         return cls(
             url,
             method=method,
@@ -111,8 +115,11 @@ class HttpProbe(Probe):
                 async with session.request(
                     self.method, self.url, headers=self.headers, allow_redirects=False
                 ) as response:
-                    body = await response.text(errors="replace")
                     status = response.status
+                    body = ""
+                    if self.body_contains is not None:
+                        raw = await response.content.read(MAX_BODY_BYTES)
+                        body = raw.decode(errors="replace")
         except TimeoutError:
             return Measurement(False, None, f"no answer in {shown(self.timeout_s)} s")
         except aiohttp.ClientError as exc:

@@ -105,7 +105,9 @@ class PromqlProbe(Probe):
         values = _values(body.get("data", {}))
         if not values:
             return Measurement(False, None, "the query returned no series")
-        wrong = [v for v in values if math.isnan(v) or not compare(v, self.op, self.threshold)]
+        wrong = [
+            v for v in values if not math.isfinite(v) or not compare(v, self.op, self.threshold)
+        ]
         if wrong:
             return Measurement(
                 False,

@@ -92,7 +92,7 @@ def plan(experiment: Experiment, *, quick: bool) -> RunPlan:
         "after": _span(last + exp.recover_s, total),
     }
 
-    windows["stop"] = _span(first, total)
+    windows["stop"] = _span(0.0, total)
 
     def planned(check: Check, kind: str, phase: str) -> PlannedCheck:
         if check.probe is not None:

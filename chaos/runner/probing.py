@@ -21,7 +21,7 @@ import aiohttp
 
 from chaos.experiment.model import Check, Experiment
 from chaos.faults.base import FaultContext
-from chaos.journal import PROBE_LINE, Journal, Sample
+from chaos.journal import PROBE_LINE, Journal, Phase, Sample
 from chaos.journal import Check as CheckResult
 from chaos.journal import Signal as SignalInfo
 from chaos.mesh.state import MeshState
@@ -128,6 +128,8 @@ class _ProbeRun:
         self.probes = probes
         self.ctx = ctx
         self.calls: list[_Call] = []
+        self.asking: dict[Check, float] = {}
+        """Checks whose call is out, and since when."""
         self.started = time.monotonic()
         self.phase = "warm-up"
         quick = runner.quick
@@ -185,35 +187,61 @@ class _ProbeRun:
             raise _StopConditionMet(self.stopped.result())
 
     async def _probe_loop(self) -> None:
+        """One asker per check, so a slow probe delays none but itself, and a sample a second."""
         exp = self.experiment
         checks = [*exp.steady_state, *exp.expectations, *exp.stop_when]
+        async with asyncio.TaskGroup() as group:
+            for check in checks:
+                group.create_task(self._ask(check))
+            next_at = 0.0
+            while True:
+                next_at = max(next_at + SAMPLE_INTERVAL_S, self.now())
+                await asyncio.sleep(next_at - self.now())
+                self._sample(self.now())
+
+    async def _ask(self, check: Check) -> None:
+        probe = cast(Probe, check.probe)
         next_at = 0.0
         while True:
-            t = self.now()
-            measured = await asyncio.gather(
-                *(cast(Probe, check.probe).measure(self.probes) for check in checks)
-            )
-            done = self.now()
-            calls = [_Call(t, done, check, m) for check, m in zip(checks, measured, strict=True)]
-            self.calls += calls
-            judged = [c for c in calls if c.check in self._judged_now()]
-            share = sum(c.measurement.ok for c in judged) / len(judged) if judged else None
-            self.journal.samples.append(
-                Sample(t=round(t, 3), values={PASSING.name: {PROBE_LINE: share}})
-            )
-            self.runner.handler.sample(
-                exp, t, self.phase, max(0.0, self.total - t), {PROBE_LINE: share}, {}
-            )
-            met = [c for c in calls if c.check in exp.stop_when and c.measurement.ok]
-            if met and self.phase != "warm-up" and not self.stopped.done():
-                what = met[0].check.description or cast(Probe, met[0].check.probe).describe()
-                self.stopped.set_result(
-                    f"stopped at {t:.1f} s: the stop condition {what!r} was met"
-                )
-            next_at += SAMPLE_INTERVAL_S
-            delay = next_at - self.now()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            asked = self.now()
+            self.asking[check] = asked
+            try:
+                measurement = await probe.measure(self.probes)
+            except Exception as exc:  # a probe's own bug must not end the run
+                log.exception("probe %s failed", probe.describe())
+                measurement = Measurement(False, None, f"the probe failed: {exc!r}")
+            del self.asking[check]
+            self.calls.append(_Call(asked, self.now(), check, measurement))
+            if check in self.experiment.stop_when and measurement.ok:
+                self._stop(check, asked)
+            next_at = max(next_at + SAMPLE_INTERVAL_S, self.now())
+            await asyncio.sleep(next_at - self.now())
+
+    def _stop(self, check: Check, t: float) -> None:
+        if self.stopped.done():
+            return
+        what = check.description or cast(Probe, check.probe).describe()
+        when = "before any fault" if self.phase == "warm-up" else f"at {t:.1f} s"
+        self.stopped.set_result(f"stopped {when}: the stop condition {what!r} was met")
+
+    def _sample(self, t: float) -> None:
+        """The share of the checks judged now whose latest call passed; one still waiting
+        for an answer longer than the interval counts as failing, so a hung service is
+        a falling line, not a gap."""
+        verdicts: list[bool] = []
+        for check in self._judged_now():
+            if t - self.asking.get(check, t) > SAMPLE_INTERVAL_S:
+                verdicts.append(False)
+                continue
+            latest = next((c for c in reversed(self.calls) if c.check is check), None)
+            if latest is not None:
+                verdicts.append(latest.measurement.ok)
+        share = sum(verdicts) / len(verdicts) if verdicts else None
+        values = {PASSING.name: {PROBE_LINE: share}}
+        self.journal.samples.append(Sample(t=round(t, 3), values=values))
+        self.runner.handler.sample(
+            self.experiment, t, self.phase, max(0.0, self.total - t), {PROBE_LINE: share}, {}
+        )
 
     def _judged_now(self) -> tuple[Check, ...]:
         """The checks the current phase is judged on: what the live share is about."""
@@ -225,7 +253,7 @@ class _ProbeRun:
             return during
         return exp.steady_state + tuple(c for c in exp.expectations if c.phase == "after")
 
-    def _judge(self, check: Check, phase: str, start: float, end: float) -> CheckResult:
+    def _judge(self, check: Check, phase: Phase, start: float, end: float) -> CheckResult:
         probe = cast(Probe, check.probe)
         calls = [c for c in self.calls if c.check is check and start <= c.t and c.done <= end]
         passed = [c for c in calls if c.measurement.ok]
@@ -236,7 +264,7 @@ class _ProbeRun:
             detail += f"; e.g. at {failed[-1].t:.1f} s: {failed[-1].measurement.detail}"
         return CheckResult(
             description=check.description or probe.describe(),
-            phase=phase,  # type: ignore[arg-type]
+            phase=phase,
             client=None,
             metric=probe.describe(),
             op=">=",
@@ -253,17 +281,16 @@ class _ProbeRun:
         reverting = [f.reverting_s for f in self.method.faults if f.reverting_s is not None]
         during_end = max(reverting) if reverting else fault_end
         now = self.now()
+        during = (fault_start + exp.settle_s, during_end)
         for check in exp.expectations:
-            if check.phase == "during":
-                window = (fault_start + exp.settle_s, during_end)
-            else:
-                window = (fault_end + exp.recover_s, now)
-            self.journal.expectations.append(self._judge(check, check.phase, *window))
+            window = during if check.phase == "during" else (fault_end + exp.recover_s, now)
+            phase: Phase = "during" if check.phase == "during" else "after"
+            self.journal.expectations.append(self._judge(check, phase, *window))
         self.journal.steady_state += [
             self._judge(check, "after", fault_end + exp.recover_s, now)
             for check in exp.steady_state
         ]
-        self._key(fault_start, fault_end)
+        self._key(*during)
         results = self.journal.steady_state + self.journal.expectations
         failed_faults = [f for f in self.journal.faults if f.error]
         ok = bool(results) and all(r.passed for r in results) and not failed_faults
