@@ -161,6 +161,11 @@ def run(
     own = [e for e in experiments if e.own]
     if (links is not None or proxy is not None) and len(own) < len(experiments):
         raise fail("--links and --proxy are for an experiment file of your own (see examples/)", 2)
+    if own and (disable_defence or target != "embedded"):
+        option = "--disable-defence" if disable_defence else "--target"
+        raise fail(
+            f"{option} is about the playground's mesh; this experiment is on your own links", 2
+        )
     if dry_run:
         _print_plans(experiments, quick, as_json)
         return

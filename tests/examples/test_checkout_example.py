@@ -207,6 +207,8 @@ def test_bad_input_exits_2_with_the_problem(workdir: Path) -> None:
     done = fallacies("run", "checkout-experiment.yaml", "--links", "bad-links.yaml", cwd=workdir)
     assert done.returncode == 2
     assert "bad-links.yaml:1: links[0].listen: missing (required)" in done.stderr
+    done = fallacies("run", "checkout-experiment.yaml", "--disable-defence", "retries", cwd=workdir)
+    assert done.returncode == 2 and "--disable-defence is about the playground's" in done.stderr
     done = fallacies("run", "1", "--links", "links.yaml", cwd=workdir)
     assert done.returncode == 2 and "--links and --proxy are for an experiment file" in done.stderr
     (workdir / "other.yaml").write_text(
