@@ -21,7 +21,7 @@ RANKS: dict[str, int] = {
     "chaos.proxy": 1,
     "chaos.toxiproxy": 1,
     "chaos.experiment": 1,
-    "chaos.probes": 1,
+    "chaos.probes": 2,
     "chaos.experiments": 1,
     "chaos.journal": 1,
     "chaos.matrix": 1,

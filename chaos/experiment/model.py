@@ -20,7 +20,8 @@ signals, faults act on the links of a links file, and ``stop_when`` may end a ru
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -30,6 +31,15 @@ Op = Literal["<", "<=", ">", ">=", "==", "!="]
 CheckPhase = Literal["before", "during", "after"]
 
 OPS: tuple[Op, ...] = ("<", "<=", ">", ">=", "==", "!=")
+COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+"""What each op means, for the runner's checks and the probes alike."""
 
 FALLACIES: dict[int, str] = {
     1: "The network is reliable",

@@ -74,11 +74,11 @@ from pathlib import Path
 
 from chaos.experiment.errors import ExperimentError, Problem
 from chaos.experiment.model import Experiment
+from chaos.experiment.values import parse_duration
 from chaos.experiments import EXPERIMENTS_DIR
 from chaos.loader._document import MAX_METHOD_S
 from chaos.loader._files import check_directory, check_file
 from chaos.loader._registries import FaultValidator, Registries
-from chaos.loader._values import parse_duration
 
 __all__ = [
     "EXPERIMENTS_DIR",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from chaos.experiment.model import FALLACIES, Check, CheckPhase, FaultStep, Narration, Rollback
+from chaos.experiment.values import show
 from chaos.faults.base import FaultSpecError
 from chaos.loader._registries import FaultValidator
 from chaos.loader._values import (
@@ -16,7 +17,6 @@ from chaos.loader._values import (
     Reader,
     default_of,
     secs,
-    show,
     strip_field,
 )
 from chaos.loader.yamldoc import INVALID, join

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 
 from chaos.experiment.errors import Problem
 from chaos.experiment.model import OPS, CheckPhase, ClientSel, Experiment, Op
+from chaos.experiment.values import describe, parse_duration, show
 from chaos.loader._registries import Registries
 from chaos.loader.yamldoc import INVALID, Document, join
 
@@ -25,9 +25,6 @@ _OP_TYPOS = {"=>": ">=", "=<": "<=", "=": "==", "<>": "!=", "=!": "!="}
 CLIENTS: dict[str, ClientSel] = {"naive": "naive", "resilient": "resilient", "both": "both"}
 PHASES: dict[str, CheckPhase] = {"during": "during", "after": "after"}
 
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m)")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0}
-_DURATION_HINT = "use 500ms, 4s or 1m"
 _EXPONENT_TEXT = re.compile(r"[-+]?\d+[eE][-+]?\d+")
 
 T = TypeVar("T")
@@ -40,24 +37,6 @@ class _Missing(enum.Enum):
 
 
 MISSING = _Missing.MISSING
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number of seconds or a ``500ms`` / ``4s`` / ``1m`` string.
-
-    Raises ``ValueError`` with a message fit to print after the field name.
-    """
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())):
-        seconds = float(match[1]) * _UNIT_S[match[2]]
-    else:
-        raise ValueError(f"{show(value)} is not a duration ({_DURATION_HINT})")
-    if not math.isfinite(seconds):
-        raise ValueError(f"{show(value)} is not a duration ({_DURATION_HINT})")
-    if seconds < 0:
-        raise ValueError(f"{show(value)} is negative; a duration is 0 or more seconds")
-    return seconds
 
 
 class Reader:
@@ -250,31 +229,6 @@ def strip_field(message: str, field: str) -> str:
     """``FaultSpecError``/``FieldError`` put ``field: `` in front; the path goes there now."""
     prefix = f"{field}: "
     return message[len(prefix) :] if message.startswith(prefix) else message
-
-
-def show(value: object) -> str:
-    """A value the way the author wrote it: strings in double quotes, YAML's true/null."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return describe(value)
-
-
-def describe(value: object) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return f"text {show(value)}"
-    if value is None or isinstance(value, bool | int | float):
-        return show(value)
-    return f"a {type(value).__name__} ({value})"
 
 
 def secs(seconds: float) -> str:

@@ -24,8 +24,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from chaos.experiment.errors import ExperimentError, Problem
+from chaos.experiment.values import show
 from chaos.loader._registries import Registries
-from chaos.loader._values import MISSING, Reader, show
+from chaos.loader._values import MISSING, Reader
 from chaos.loader.yamldoc import parse
 from chaos.mesh.model import LinkPlan, LinkProtocol
 from chaos.proxy.address import split

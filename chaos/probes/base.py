@@ -10,26 +10,19 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 
+from chaos.experiment.model import COMPARE
+from chaos.experiment.values import parse_duration, show
 from services.common.errors import FallaciesError
 
-__all__ = ["OPS", "Measurement", "Probe", "ProbeSpecError", "compare", "seconds"]
+__all__ = ["Measurement", "Probe", "ProbeSpecError", "compare", "seconds"]
 
 T = TypeVar("T")
-
-OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
 
 
 class ProbeSpecError(FallaciesError, ValueError):
@@ -94,31 +87,22 @@ def typed(spec: Mapping[str, Any], key: str, kind: type[T], default: T) -> T:
 
 
 def seconds(spec: Mapping[str, Any], key: str, default: float | None) -> float | None:
-    """A duration field: a number of seconds, or ``500ms`` / ``2s`` / ``1m``."""
+    """A duration field, read as everywhere in an experiment file, and more than 0."""
     if key not in spec:
         return default
-    value = spec[key]
-    number: float | None = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
-            if text.endswith(suffix):
-                try:
-                    number = float(text[: -len(suffix)]) * scale
-                except ValueError:
-                    number = None
-                break
-    if number is None or not math.isfinite(number) or number <= 0:
-        raise ProbeSpecError(key, f"{value!r} is not a duration above 0 (use 500ms, 2s or 1m)")
+    try:
+        number = parse_duration(spec[key])
+    except ValueError as exc:
+        raise ProbeSpecError(key, str(exc)) from None
+    if number == 0:
+        raise ProbeSpecError(key, f"{show(spec[key])} must be more than 0")
     return number
 
 
 def comparison(spec: Mapping[str, Any]) -> tuple[str, float]:
     op = spec.get("op")
-    if not isinstance(op, str) or op not in OPS:
-        raise ProbeSpecError("op", f"{op!r} is not one of {' '.join(OPS)} (quote it in YAML)")
+    if not isinstance(op, str) or op not in COMPARE:
+        raise ProbeSpecError("op", f"{op!r} is not one of {' '.join(COMPARE)} (quote it in YAML)")
     if "threshold" not in spec:
         raise ProbeSpecError("threshold", "is required with op")
     threshold = typed(spec, "threshold", float, 0.0)
@@ -128,7 +112,7 @@ def comparison(spec: Mapping[str, Any]) -> tuple[str, float]:
 
 
 def compare(value: float, op: str, threshold: float) -> bool:
-    return OPS[op](value, threshold)
+    return COMPARE[op](value, threshold)
 
 
 def shown(value: float) -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping, Sequence
 
-from chaos.experiment.model import Check
+from chaos.experiment.model import COMPARE, Check
 from chaos.journal import Check as CheckResult
 from chaos.signals.base import Signal, Snapshot
 
@@ -14,22 +13,13 @@ RUNNING = "journey_age_seconds"
 """Recorded beside every value: a client with none and a journey running for a while is
 stuck, and the charts, the tables and the terminal say so."""
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-
 
 def clients_of(check: Check) -> tuple[str, ...]:
     return CLIENTS if check.client == "both" else (check.client,)
 
 
 def holds(op: str, value: float | None, threshold: float) -> bool:
-    return value is not None and _OPS[op](value, threshold)
+    return value is not None and COMPARE[op](value, threshold)
 
 
 def window(snapshots: Sequence[Snapshot], start: float, end: float) -> list[Snapshot]:
