@@ -82,8 +82,11 @@ class Check:
     """Resilient defences that keep this expectation true: with one of them off, it
     must fail (``fallacies ablate`` proves it)."""
     probe: ProbeLike | None = None
-    ratio: float = 1.0
-    """With a probe: the share of its calls in the window that must pass."""
+
+    @property
+    def ratio(self) -> float:
+        """With a probe: the share of its calls in the window that must pass (``>= threshold``)."""
+        return self.threshold
 
 
 @dataclass(frozen=True)

@@ -177,11 +177,7 @@ class OwnDocumentCheck(DocumentCheck):
         except ProbeSpecError as exc:
             where = join(path, "probe")
             field = join(where, exc.field) if exc.field else where
-            prefix = f"{exc.field}: "
-            text = str(exc)
-            self.error(
-                field, text[len(prefix) :] if exc.field and text.startswith(prefix) else text
-            )
+            self.error(field, exc.message)
         when: CheckPhase | None = "before"
         if phase:
             when = self.choice(fields.get("phase", MISSING), join(path, "phase"), PHASES, "phase")
@@ -205,7 +201,6 @@ class OwnDocumentCheck(DocumentCheck):
             description=description,
             line=self.doc.line(path),
             probe=probe,
-            ratio=ratio,
         )
 
     def validate_fault(self, fault: FaultValidator, step: FaultStep) -> None:

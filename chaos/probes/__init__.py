@@ -34,10 +34,4 @@ def probe_from(value: object) -> Probe:
     try:
         return PROBES[kind].from_spec(dict[str, Any](spec))
     except ProbeSpecError as exc:
-        raise ProbeSpecError(f"{kind}.{exc.field}" if exc.field else kind, _message(exc)) from None
-
-
-def _message(exc: ProbeSpecError) -> str:
-    text = str(exc)
-    prefix = f"{exc.field}: "
-    return text[len(prefix) :] if exc.field and text.startswith(prefix) else text
+        raise ProbeSpecError(f"{kind}.{exc.field}" if exc.field else kind, exc.message) from None

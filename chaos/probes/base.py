@@ -30,6 +30,8 @@ class ProbeSpecError(FallaciesError, ValueError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.message = message
+        """What is wrong, without the field: a caller puts its own path in front."""
         super().__init__(f"{field}: {message}" if field else message)
 
 
