@@ -77,8 +77,7 @@ class LiveDisplay(Handler):
 
     def experiment_started(self, experiment: Experiment, index: int, total: int) -> None:
         self.experiment = experiment
-        which = "your services" if experiment.own else f"fallacy {experiment.fallacy}"
-        self.header = f"{index}/{total} · {which}: {experiment.title}"
+        self.header = f"{index}/{total} · {_which(experiment.fallacy)}: {experiment.title}"
         self.key = {}
         self.running = {}
         self.events.clear()
@@ -114,14 +113,11 @@ class LiveDisplay(Handler):
     def experiment_finished(self, journal: Journal) -> None:
         self.pause()
         style = STATUS_STYLE.get(journal.status, "white")
-        which = "your services" if journal.fallacy == 0 else f"fallacy {journal.fallacy}"
         self.console.print(
-            f"[{style}]{journal.status:>7}[/] {which} · {journal.title}"
+            f"[{style}]{journal.status:>7}[/] {_which(journal.fallacy)} · {journal.title}"
             f" ({journal.duration_s:.0f} s)" + (f" — {journal.error}" if journal.error else "")
         )
-        shown = (
-            journal.expectations if journal.fallacy else journal.steady_state + journal.expectations
-        )
+        shown = journal.steady_state + journal.expectations if journal.own else journal.expectations
         for check in shown:
             if not check.passed:
                 threshold = show(check.threshold, check.unit)
@@ -140,6 +136,10 @@ class LiveDisplay(Handler):
 
     def stop(self) -> None:
         self.pause()
+
+
+def _which(fallacy: int) -> str:
+    return f"fallacy {fallacy}" if fallacy else "your services"
 
 
 def _verdict(journal: Journal, client: str) -> str:
@@ -161,7 +161,7 @@ def _key_value(journal: Journal, client: str) -> str:
 def print_summary(console: Console, journals: list[Journal]) -> None:
     """One row per experiment: the key signal during the fault, naive and resilient side
     by side with how many of each one's expectations held. Fits 80 columns."""
-    if journals and all(j.fallacy == 0 for j in journals):
+    if journals and all(j.own for j in journals):
         _print_checks(console, journals)
         return
     table = Table(title="fallacies: summary", title_justify="left")

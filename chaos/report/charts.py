@@ -37,13 +37,19 @@ from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 from matplotlib.typing import RcKeyType
 
-from chaos.journal import LINE_TITLES, PROBE_LINE, Client, FaultRecord, Journal, Signal
+from chaos.journal import PROBE_LINE, Client, FaultRecord, Journal, Signal
 from chaos.report import _text
 from chaos.signals.units import show
 
 COLOURS: dict[str, str] = {"naive": "#d9480f", "resilient": "#1971c2", PROBE_LINE: "#2f9e44"}
 """Warm for the client expected to break, cool for the one expected to hold; green for
 the probes of a run on one's own services."""
+LABELS: dict[str, str] = {
+    "naive": "naive",
+    "resilient": "resilient",
+    PROBE_LINE: "probe calls passing",
+}
+"""Each line's name in a legend."""
 FAULT_COLOUR = "#868e96"
 MAX_OTHER_SIGNALS = 3
 THRESHOLD_COLOUR = "#495057"
@@ -263,8 +269,7 @@ def _plot_clients(axes: Axes, journal: Journal, signal: str) -> list[float]:
     for client in journal.lines:
         xs, ys = series(journal, signal, client)
         colour = COLOURS[client]
-        label = LINE_TITLES[client].lower() if journal.own else client
-        axes.plot(xs, ys, color=colour, linewidth=1.6, label=label, zorder=2)
+        axes.plot(xs, ys, color=colour, linewidth=1.6, label=LABELS[client], zorder=2)
         lone = [
             (x, y)
             for i, (x, y) in enumerate(zip(xs, ys, strict=True))

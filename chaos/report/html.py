@@ -11,9 +11,9 @@ import base64
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from chaos.journal import LINE_TITLES, PROBE_LINE, Check, Journal
+from chaos.journal import LINE_TITLES, Check, Journal
 from chaos.report import _text
-from chaos.report.charts import COLOURS, FAULT_COLOUR
+from chaos.report.charts import COLOURS, FAULT_COLOUR, LABELS
 from chaos.report.summary import ChartRef, ExperimentSummary, Summary, Verdict
 
 CSS = """
@@ -107,7 +107,7 @@ def _header(summary: Summary) -> str:
     )
     swatches = "".join(
         f'<span><span class="swatch" style="background:{COLOURS[line]}"></span>'
-        f"{escape(LINE_TITLES[line].lower() if line == PROBE_LINE else line)}</span>"
+        f"{escape(LABELS[line])}</span>"
         for line in summary.lines
     )
     legend = (

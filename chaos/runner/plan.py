@@ -90,31 +90,20 @@ def plan(experiment: Experiment, *, quick: bool) -> RunPlan:
         "before": _span(BEFORE_FROM_S, method_start),
         "during": _span(first + exp.settle_s, last),
         "after": _span(last + exp.recover_s, total),
+        "stop": _span(0.0, total),
     }
 
-    windows["stop"] = _span(0.0, total)
-
     def planned(check: Check, kind: str, phase: str) -> PlannedCheck:
-        if check.probe is not None:
-            return PlannedCheck(
-                kind=kind,
-                phase=phase,
-                client="-",
-                signal=check.probe.describe(),
-                op=check.op,
-                threshold=check.threshold,
-                unit="ratio",
-                description=check.description,
-                window=windows[phase],
-            )
+        probe = check.probe
+        unit = SIGNALS[check.signal].unit if check.signal in SIGNALS else ""
         return PlannedCheck(
             kind=kind,
             phase=phase,
-            client=check.client,
-            signal=check.signal,
+            client="-" if probe else check.client,
+            signal=probe.describe() if probe else check.signal,
             op=check.op,
             threshold=check.threshold,
-            unit=SIGNALS[check.signal].unit if check.signal in SIGNALS else "",
+            unit="ratio" if probe else unit,
             description=check.description,
             window=windows[phase],
         )
