@@ -15,6 +15,7 @@ from services.common.errors import PortInUseError
 if TYPE_CHECKING:
     from chaos.cli.display import LiveDisplay
     from chaos.experiment import Experiment
+    from chaos.loader.links import LinksFile
     from chaos.mesh.backend import MeshBackend
     from chaos.runner import RunResult
 
@@ -157,7 +158,8 @@ def run(
 
     if target not in ("embedded", "compose"):
         raise fail(f"unknown target {target!r}; use embedded or compose", 2)
-    experiments = chosen_experiments(which, _link_table(links, proxy))
+    given = _links_file(links)
+    experiments = chosen_experiments(which, _link_table(given, proxy))
     own = [e for e in experiments if e.own]
     if (links is not None or proxy is not None) and len(own) < len(experiments):
         raise fail("--links and --proxy are for an experiment file of your own (see examples/)", 2)
@@ -178,7 +180,7 @@ def run(
     display = LiveDisplay(shown)
     try:
         if own:
-            result = asyncio.run(_run_own(own[0], links, proxy, quick, out_dir, seed, display))
+            result = asyncio.run(_run_own(own[0], given, proxy, quick, out_dir, seed, display))
         else:
             mesh = backend(target == "compose", state_dir)
             result = asyncio.run(
@@ -210,16 +212,23 @@ def run(
         raise typer.Exit(code=1)
 
 
-def _link_table(links: Path | None, proxy: str | None) -> dict[str, str] | None:
-    """The targets an experiment of one's own may name: the links file's, else the proxy's."""
-    if links is not None:
-        from chaos.experiment import ExperimentError
-        from chaos.loader.links import load_links
+def _links_file(path: Path | None) -> LinksFile | None:
+    """``--links FILE``, read once for the load and the run; exit 2 on a bad file."""
+    if path is None:
+        return None
+    from chaos.experiment import ExperimentError
+    from chaos.loader.links import load_links
 
-        try:
-            return {link.name: link.protocol for link in load_links(links).links}
-        except ExperimentError as exc:
-            raise fail(str(exc), 2) from None
+    try:
+        return load_links(path)
+    except ExperimentError as exc:
+        raise fail(str(exc), 2) from None
+
+
+def _link_table(given: LinksFile | None, proxy: str | None) -> dict[str, str] | None:
+    """The targets an experiment of one's own may name: the links file's, else the proxy's."""
+    if given is not None:
+        return {link.name: link.protocol for link in given.links}
     if proxy is not None:
         from chaos.mesh.attach import attach
         from services.common.admin_token import token_from_env
@@ -234,7 +243,7 @@ def _link_table(links: Path | None, proxy: str | None) -> dict[str, str] | None:
 
 async def _run_own(
     experiment: Experiment,
-    links: Path | None,
+    given: LinksFile | None,
     proxy: str | None,
     quick: bool,
     out_dir: Path,
@@ -249,11 +258,12 @@ async def _run_own(
     from services.common.admin_token import token_from_env
 
     # --links FILE, else the file's links: (unless --proxy alone names the links as they are)
-    file = links if links is not None else experiment.links_file if proxy is None else None
-    try:
-        loaded = load_links(file) if file is not None else None
-    except ExperimentError as exc:
-        raise MeshError(str(exc)) from None
+    loaded = given
+    if loaded is None and proxy is None and experiment.links_file is not None:
+        try:
+            loaded = load_links(experiment.links_file)
+        except ExperimentError as exc:
+            raise MeshError(str(exc)) from None
     url = proxy or (loaded.proxy if loaded is not None else None)
     table = loaded.to_populate() if loaded is not None else None
     async with own_links(
