@@ -10,7 +10,7 @@ import chaos
 import services
 from services.common.errors import FallaciesError
 
-CONTROL_FLOW = {"chaos.proxy.stub.Interrupted", "chaos.runner.probing._StopConditionMet"}
+CONTROL_FLOW = {"chaos.proxy.stub.Interrupted", "chaos.runner.method.Stopped"}
 """Not errors: a toxic's interruption never leaves its pipeline (see the tree's docstring)."""
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,14 +18,12 @@ from chaos.journal import Signal as SignalInfo
 from chaos.mesh.state import MeshState
 from chaos.runner.checks import CLIENTS, RUNNING, evaluate, holds, window
 from chaos.runner.events import Handler, NullHandler
-from chaos.runner.method import Method
+from chaos.runner.method import Method, execute_then_finish
 from chaos.signals import SIGNALS
 from chaos.signals.base import Signal, Snapshot
 from chaos.signals.library import JOURNEYS
 from chaos.signals.sampler import Sampler
 from chaos.signals.window import total
-
-log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 1.0
 CHART_WINDOW_S = 3.0
@@ -96,19 +93,7 @@ class Runner:
             ctx = FaultContext(self.state, session, actor=f"{self.actor}:{experiment.name}")
             await until_warm(sampler)
             run = _Run(self, experiment, journal, sampler, ctx)
-            try:
-                await run.execute()
-            except asyncio.CancelledError:
-                journal.status = "aborted"
-                journal.error = "interrupted"
-                await asyncio.shield(run.finish())
-                self._write(journal)
-                raise
-            except Exception as exc:
-                log.exception("experiment %s failed", experiment.name)
-                journal.status = "error"
-                journal.error = f"{type(exc).__name__}: {exc}"
-            await asyncio.shield(run.finish())
+            await execute_then_finish(run, journal, self._write)
         self._write(journal)
         return journal
 

@@ -4,9 +4,11 @@ mesh's runner and for a run on one's own services (``probing``)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from chaos.experiment.model import Experiment, FaultStep
 from chaos.faults import FAULTS
@@ -14,9 +16,41 @@ from chaos.faults.base import FaultContext
 from chaos.journal import FaultRecord, Journal
 from chaos.runner.events import Handler
 
+log = logging.getLogger(__name__)
+
 TTL_MARGIN_S = 5.0
 """A fault's TTL outlives its planned end by this much: the runner reverts it on time,
 the TTL only matters when the runner is gone."""
+
+
+class Stopped(Exception):
+    """Control flow: the run ends early on purpose (a stop condition); the message says why."""
+
+
+class _Run(Protocol):
+    async def execute(self) -> None: ...
+
+    async def finish(self) -> None: ...
+
+
+async def execute_then_finish(
+    run: _Run, journal: Journal, write: Callable[[Journal], None]
+) -> None:
+    """``execute``, then ``finish`` (shielded) whatever happened; the journal says how it
+    ended: ``aborted`` when interrupted or stopped, ``error`` on a failure of the run."""
+    try:
+        await run.execute()
+    except asyncio.CancelledError:
+        journal.status, journal.error = "aborted", "interrupted"
+        await asyncio.shield(run.finish())
+        write(journal)
+        raise
+    except Stopped as exc:
+        journal.status, journal.error = "aborted", str(exc)
+    except Exception as exc:
+        log.exception("experiment %s failed", journal.name)
+        journal.status, journal.error = "error", f"{type(exc).__name__}: {exc}"
+    await asyncio.shield(run.finish())
 
 
 @dataclass

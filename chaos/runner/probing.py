@@ -28,7 +28,7 @@ from chaos.mesh.state import MeshState
 from chaos.probes import Measurement, Probe
 from chaos.runner.engine import BEFORE_FROM_S, SAMPLE_INTERVAL_S
 from chaos.runner.events import Handler, NullHandler
-from chaos.runner.method import Method
+from chaos.runner.method import Method, Stopped, execute_then_finish
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,6 @@ class _Call:
     """When its answer (or the lack of one) was in."""
     check: Check
     measurement: Measurement
-
-
-class _StopConditionMet(Exception):
-    """Internal: a ``stop_when`` probe passed; the message says which, and when."""
 
 
 class ProbeRunner:
@@ -92,19 +88,7 @@ class ProbeRunner:
                 probes,
                 FaultContext(self.state, session, actor=f"{self.actor}:{experiment.name}"),
             )
-            try:
-                await run.execute()
-            except asyncio.CancelledError:
-                journal.status, journal.error = "aborted", "interrupted"
-                await asyncio.shield(run.finish())
-                self._write(journal)
-                raise
-            except _StopConditionMet as exc:
-                journal.status, journal.error = "aborted", str(exc)
-            except Exception as exc:
-                log.exception("experiment %s failed", experiment.name)
-                journal.status, journal.error = "error", f"{type(exc).__name__}: {exc}"
-            await asyncio.shield(run.finish())
+            await execute_then_finish(run, journal, self._write)
         self._write(journal)
         return journal
 
@@ -166,7 +150,7 @@ class _ProbeRun:
                 for step in exp.method:
                     group.create_task(self.method.step(step, self.method_start))
         except ExceptionGroup as group:
-            stop = [e for e in group.exceptions if isinstance(e, _StopConditionMet)]
+            stop = [e for e in group.exceptions if isinstance(e, Stopped)]
             raise (stop or group.exceptions)[0] from None
         _, last_end = self.method.span(0.0, 0.0)
         self.total = max(self.total, last_end + exp.observe_after_s)
@@ -184,7 +168,7 @@ class _ProbeRun:
             except TimeoutError:
                 return
         if self.stopped.done():
-            raise _StopConditionMet(self.stopped.result())
+            raise Stopped(self.stopped.result())
 
     async def _probe_loop(self) -> None:
         """One asker per check, so a slow probe delays none but itself, and a sample a second."""

@@ -42,7 +42,7 @@ a caller can catch "anything of ours" in one clause and let real bugs through::
      └── RunBusy                chaos.console.runs: a run is going, or none waits (a 409)
 
 Control flow is not an error: a toxic's ``Interrupted`` (``chaos.proxy.stub``) and a
-met stop condition (``chaos.runner.probing``) are not in this tree, and never leave
+met stop condition (``chaos.runner.method.Stopped``) are not in this tree, and never leave
 their pipeline or run.
 """
 
