@@ -10,8 +10,14 @@ import chaos
 import services
 from services.common.errors import FallaciesError
 
-CONTROL_FLOW = {"chaos.proxy.stub.Interrupted", "chaos.runner.method.Stopped"}
-"""Not errors: a toxic's interruption never leaves its pipeline (see the tree's docstring)."""
+CONTROL_FLOW = {
+    "chaos.proxy.stub.Interrupted",
+    "chaos.runner.method.Stopped",
+    "chaos.proxy.http.relay._Raw",
+    "chaos.proxy.http.relay._Cut",
+}
+"""Not errors: a toxic's interruption never leaves its pipeline, an HTTP relay's change of
+mode never leaves the relay (see the tree's docstring)."""
 
 
 def defined_exceptions() -> dict[str, type[BaseException]]:

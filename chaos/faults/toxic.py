@@ -18,7 +18,16 @@ before anything runs. Every toxic also takes ``stream`` (``upstream``,
     loss          udp        probability 0..1
     duplicate     udp        probability 0..1, copies, delay ms
     truncate      udp        max_size B, drop
-    dns_rewrite   udp        name*, address* (IPv4/IPv6)        * required
+    dns_rewrite   udp        name*, address* (IPv4/IPv6)
+    http_status   tcp        status, body, retry_after s        (downstream only)
+    http_latency  tcp        latency* ms, jitter ms
+    http_header   tcp        name*, value, action (set, add, remove)
+    http_body     tcp        mode (truncate, corrupt, replace), bytes B, every B, body, fix_length
+    http_abort    tcp        bytes B                            (downstream only)
+                             + method, path on every http_*     * required
+
+The ``http_*`` toxics act per HTTP/1.1 request, on the requests whose method and
+path prefix match; their toxicity is drawn per request.
 """
 
 from __future__ import annotations
@@ -51,6 +60,7 @@ class ToxicSpec:
     protocols: tuple[LinkProtocol, ...]
     attributes: Mapping[str, Attr]
     description: str
+    streams: tuple[str, ...] = ("upstream", "downstream", "both")
 
 
 def _ms(required: bool = False) -> Attr:
@@ -58,6 +68,8 @@ def _ms(required: bool = False) -> Attr:
 
 
 _PROBABILITY = Attr(float, high=1.0)
+_MATCH = {"method": Attr(str), "path": Attr(str)}
+"""What every HTTP toxic matches requests on: a method, a path prefix."""
 
 TOXICS: dict[str, ToxicSpec] = {
     spec.type: spec
@@ -98,6 +110,55 @@ TOXICS: dict[str, ToxicSpec] = {
             {"name": Attr(str, True), "address": Attr(str, True)},
             "DNS answers forged",
         ),
+        ToxicSpec(
+            "http_status",
+            TCP,
+            {
+                **_MATCH,
+                "status": Attr(int, low=200, high=599),
+                "body": Attr(str),
+                "retry_after": Attr(int, unit="s"),
+            },
+            "requests answered with a status, the upstream never asked",
+            streams=("downstream",),
+        ),
+        ToxicSpec(
+            "http_latency",
+            TCP,
+            {**_MATCH, "latency": _ms(True), "jitter": _ms()},
+            "request or response head held",
+        ),
+        ToxicSpec(
+            "http_header",
+            TCP,
+            {
+                **_MATCH,
+                "name": Attr(str, True),
+                "value": Attr(str),
+                "action": Attr(str, choices=("set", "add", "remove")),
+            },
+            "a header set, added or removed",
+        ),
+        ToxicSpec(
+            "http_body",
+            TCP,
+            {
+                **_MATCH,
+                "mode": Attr(str, choices=("truncate", "corrupt", "replace")),
+                "bytes": Attr(int, unit="B"),
+                "every": Attr(int, low=1, unit="B"),
+                "body": Attr(str),
+                "fix_length": Attr(bool),
+            },
+            "body truncated, corrupted or replaced",
+        ),
+        ToxicSpec(
+            "http_abort",
+            TCP,
+            {**_MATCH, "bytes": Attr(int, unit="B")},
+            "connection closed mid-response",
+            streams=("downstream",),
+        ),
     )
 }
 
@@ -133,6 +194,12 @@ class ToxicFault(Fault):
             )
         check_attributes(step, {**self.spec.attributes, **ENVELOPE})
         attributes = step.attributes
+        stream = attributes.get("stream", "downstream")
+        if stream not in self.spec.streams:
+            raise FaultSpecError(
+                "attributes.stream",
+                f"{self.kind} acts on responses: stream {' or '.join(self.spec.streams)} only",
+            )
         if self.kind == "slicer" and "size_variation" in attributes:
             if attributes["size_variation"] >= attributes["average_size"]:
                 raise FaultSpecError(

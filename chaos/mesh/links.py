@@ -39,7 +39,10 @@ __all__ = [
 ]
 
 STREAMS = ("upstream", "downstream")
-EXTENSION_TOXICS = frozenset({"partition", "loss", "duplicate", "truncate", "dns_rewrite", "noop"})
+EXTENSION_TOXICS = frozenset(
+    {"partition", "loss", "duplicate", "truncate", "dns_rewrite", "noop"}
+    | {"http_status", "http_latency", "http_header", "http_body", "http_abort"}
+)
 """Toxics only the project's proxy has; real Toxiproxy answers 400 to them."""
 
 

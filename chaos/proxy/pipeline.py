@@ -15,6 +15,10 @@ Once the last toxic is gone and ``tail`` is empty, ``feed`` writes directly agai
 How a direction ends decides what the peers see: end of stream from the source
 → half-close (``write_eof``); a toxic closing the stream (``limit_data``,
 ``timeout``) → the connection closes; ``reset_peer`` → both sockets get an RST.
+
+HTTP toxics never enter a pipeline: the first one to reach a connection tells
+its owner, which puts ``chaos.proxy.http``'s relay between the pipelines and
+the upstream socket (``retarget``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from chaos.proxy.stub import Pipe, ToxicStub
 from chaos.proxy.toxics.base import Cleanup, TcpToxic
 from chaos.proxy.wrapper import ToxicWrapper
 
-__all__ = ["Ending", "Pipeline", "PipelineOwner"]
+__all__ = ["Ending", "Pipeline", "PipelineOwner", "Sink", "Source"]
 
 
 class Ending(enum.Enum):
@@ -46,6 +50,25 @@ class Ending(enum.Enum):
 class PipelineOwner(Protocol):
     def pipeline_ended(self, pipeline: Pipeline, how: Ending) -> None: ...
 
+    def http_arrived(self) -> None:
+        """The link has an HTTP toxic now."""
+
+
+class Source(Protocol):
+    """Where a pipeline reads from: a transport, or the HTTP relay."""
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+
+class Sink(Protocol):
+    """Where a pipeline writes to: a transport, or the HTTP relay."""
+
+    def write(self, data: bytes) -> None: ...
+
 
 class Pipeline:
     """Fast relay by default; a chain of toxic stubs while the link has toxics in this direction."""
@@ -53,8 +76,8 @@ class Pipeline:
     def __init__(
         self,
         direction: Direction,
-        source: asyncio.Transport,
-        dest: asyncio.Transport,
+        source: Source,
+        dest: Sink,
         *,
         owner: PipelineOwner,
         clock: Clock,
@@ -120,6 +143,9 @@ class Pipeline:
     def add_toxic(self, toxic: ToxicWrapper) -> None:
         if self._closed or self._ended:
             return
+        if toxic.http:
+            self._owner.http_arrived()
+            return
         if self._tail is None:
             self._tail = Channel()
             self._sink = asyncio.get_running_loop().create_task(self._drain())
@@ -166,6 +192,16 @@ class Pipeline:
         stub.cancel()
         if not self._stubs and self._tail is not None and not self._tail:
             self._head = None
+
+    def retarget(self, *, source: Source | None = None, dest: Sink | None = None) -> None:
+        """Read from or write to something else from now on (the HTTP relay steps in)."""
+        if source is not None:
+            if self._reading_paused:
+                self._source.resume_reading()
+                source.pause_reading()
+            self._source = source
+        if dest is not None:
+            self._dest = dest
 
     # -- lifetime -----------------------------------------------------------
 

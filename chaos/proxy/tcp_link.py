@@ -11,7 +11,9 @@ joined by the toxic pipelines (what the relay still held goes first)::
     client ══▶ [_Endpoint] ─ Pipeline(upstream) ─▶ [_Endpoint] ══▶ upstream server
            ◀══             ◀─ Pipeline(downstream) ─             ◀══
 
-A connection never goes back to the fast path. Nothing is read from the client
+An HTTP toxic on the link puts ``chaos.proxy.http``'s relay between the
+pipelines and the upstream socket (see that package). A connection never goes
+back to the fast path, nor drops its HTTP relay. Nothing is read from the client
 before the upstream connection is up, so no byte arrives before there is
 somewhere to put it. Changing the upstream closes the live connections, as
 Toxiproxy does, so clients with a connection pool reconnect, and reach the new
@@ -25,10 +27,11 @@ import contextlib
 import logging
 import socket
 import struct
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from chaos.proxy import address, splice_relay
 from chaos.proxy.clock import Clock
+from chaos.proxy.http.relay import HttpRelay
 from chaos.proxy.pipeline import Ending, Pipeline
 from chaos.proxy.splice_relay import SpliceRelay
 from chaos.proxy.stats import LinkStats
@@ -128,6 +131,11 @@ class Connection:
         self.upstream: _Endpoint | None = None
         self.pipelines: list[Pipeline] = []
         self.relay: SpliceRelay | None = None
+        self.http: HttpRelay | None = None
+        self._joined = False
+        """Both pipelines run: an HTTP relay can step in between them and the upstream."""
+        self._fresh = True
+        """No byte has passed yet, so an HTTP relay starts in step with the messages."""
         self._sockets: list[socket.socket] = [client]
         self._watches: list[_Watch] = []
         self._task: asyncio.Task[None] | None = None
@@ -181,6 +189,7 @@ class Connection:
             self.link.toxics.detach(watch)
         self._watches = []
         self._ended = relay.ended
+        self._fresh = False
         held = relay.stop()
         self._task = asyncio.get_running_loop().create_task(self._join_pipelines(held))
 
@@ -236,10 +245,50 @@ class Connection:
         self.pipelines = [up, down]
         toxics.attach(up)
         toxics.attach(down)
+        upstream = self.upstream
+        http = self._http_relay(upstream, in_step=self._fresh and held == (b"", b""))
         up.carry(held[Direction.UPSTREAM])
         down.carry(held[Direction.DOWNSTREAM])
         self.client.attach(up, down)
-        self.upstream.attach(down, up)
+        upstream.attach(http or down, http or up)
+        self._joined = True
+        if http is not None:
+            http.start()
+
+    def http_arrived(self) -> None:
+        """The link's first HTTP toxic reached a connection already under way."""
+        upstream = self.upstream
+        if self.http is not None or self._torn_down or upstream is None or not self._joined:
+            return
+        relay = self._http_relay(upstream, in_step=False)
+        if relay is not None:
+            upstream.source_of = relay
+            upstream.dest_of = relay
+            relay.start()
+
+    def _http_relay(self, upstream: _Endpoint, *, in_step: bool) -> HttpRelay | None:
+        """Put the HTTP relay between the pipelines and the upstream socket, when the link
+        has an HTTP toxic; ``in_step`` when no byte has passed, so the next ones start a request.
+        """
+        transport = upstream.transport
+        if transport is None or not self.link.toxics.http():
+            return None
+        up, down = self.pipelines
+        relay = HttpRelay(
+            self.link.name,
+            self.link.toxics,
+            send_upstream=transport.write,
+            upstream_eof=upstream.write_eof,
+            pause_upstream=upstream.pause,
+            up=up,
+            down=down,
+            abort=self.abort,
+            in_step=in_step,
+        )
+        self.http = relay
+        up.retarget(dest=relay)
+        down.retarget(source=relay)
+        return relay
 
     def pipeline_ended(self, pipeline: Pipeline, how: Ending) -> None:
         if how is Ending.RESET:
@@ -250,7 +299,9 @@ class Connection:
             if pipeline.direction not in self._ended:
                 self._ended.add(pipeline.direction)
                 dest = self.upstream if pipeline.direction is Direction.UPSTREAM else self.client
-                if dest is not None:
+                if dest is self.upstream and self.http is not None:
+                    self.http.write_eof()
+                elif dest is not None:
                     dest.write_eof()
             if len(self._ended) == 2:
                 self.close()
@@ -298,6 +349,8 @@ class Connection:
         for pipeline in self.pipelines:
             self.link.toxics.detach(pipeline)
             pipeline.close()
+        if self.http is not None:
+            self.http.close()
         self.link.connections.discard(self)
         self.link.stats.active -= 1
 
@@ -321,14 +374,28 @@ class _Watch:
         """The fast path has no toxic to remove."""
 
 
+class _Feed(Protocol):
+    """What a socket's reads go to: a pipeline, or the HTTP relay."""
+
+    def feed(self, data: bytes) -> None: ...
+
+    def feed_eof(self) -> None: ...
+
+
+class _Drain(Protocol):
+    """Who is told that a socket's write buffer is full: a pipeline, or the HTTP relay."""
+
+    def dest_paused(self, paused: bool) -> None: ...
+
+
 class _Endpoint(asyncio.Protocol):
     """One socket of a connection: its reads feed one pipeline, its writes drain the other."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.transport: asyncio.Transport | None = None
-        self.source_of: Pipeline | None = None
-        self.dest_of: Pipeline | None = None
+        self.source_of: _Feed | None = None
+        self.dest_of: _Drain | None = None
         self._early: list[bytes | None] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -349,7 +416,7 @@ class _Endpoint(asyncio.Protocol):
             self._early.append(None)
         return True
 
-    def attach(self, source_of: Pipeline, dest_of: Pipeline) -> None:
+    def attach(self, source_of: _Feed, dest_of: _Drain) -> None:
         """Join the pipelines and start reading, passing on what arrived before them.
 
         uvloop starts reading after ``connection_made`` even when the protocol
@@ -364,6 +431,16 @@ class _Endpoint(asyncio.Protocol):
                 source_of.feed(data)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
+
+    def pause(self, paused: bool) -> None:
+        """Stop or go on reading from the socket."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if paused:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
 
     def pause_writing(self) -> None:
         if self.dest_of is not None:

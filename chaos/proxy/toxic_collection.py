@@ -69,6 +69,10 @@ class ToxicCollection:
                 return toxic
         raise TOXIC_NOT_FOUND
 
+    def http(self) -> list[ToxicWrapper]:
+        """The HTTP toxics, upstream chain first: what the HTTP relay asks per request."""
+        return [toxic for toxic in self if toxic.http]
+
     def find(self, name: str) -> ToxicWrapper | None:
         return next((toxic for toxic in self if toxic.name == name), None)
 
@@ -129,6 +133,7 @@ class ToxicCollection:
 
     async def _remove(self, toxic: ToxicWrapper) -> None:
         self._chains[toxic.direction].remove(toxic)
+        toxic.removed.set()
         self.version += 1
         await _each(observer.remove_toxic(toxic) for observer in self._observing(toxic.direction))
 

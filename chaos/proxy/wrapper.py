@@ -12,6 +12,7 @@ numbers and a toxicity outside 0..1 are rejected with a 400.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import random
@@ -28,7 +29,7 @@ from chaos.proxy.errors import (
 )
 from chaos.proxy.names import check_name
 from chaos.proxy.stream import Direction, NetProtocol
-from chaos.proxy.toxics.base import InvalidAttribute, Stateful, Toxic
+from chaos.proxy.toxics.base import HttpToxic, InvalidAttribute, Stateful, Toxic
 
 MAX_TTL_S = 86_400
 """The longest TTL a toxic or a change may ask: a day (a longer one is a typo, and far
@@ -72,9 +73,16 @@ class ToxicWrapper:
         """Wall-clock seconds (epoch) when the proxy removes it on its own."""
         self.generation = 0
         """Bumped on every update, so UDP sessions know to redraw toxicity."""
+        self.removed = asyncio.Event()
+        """Set once it is off its link: an HTTP toxic's wait ends then."""
+
+    @property
+    def http(self) -> bool:
+        """Per request (``chaos.proxy.http``) rather than per byte stream."""
+        return isinstance(self.toxic, HttpToxic)
 
     def draw(self) -> bool:
-        """Whether the toxic applies to one more connection (toxicity is per connection)."""
+        """Whether the toxic applies to one more connection (an HTTP toxic: one more request)."""
         return self.toxicity >= 1 or self.rng.random() < self.toxicity
 
     def new_state(self) -> object:
@@ -135,6 +143,9 @@ def decode_new(
             f" (it supports {cls.protocols.wire})",
             400,
         )
+    if Direction.parse(stream) not in cls.streams:
+        allowed = " or ".join(sorted(d.wire for d in cls.streams))
+        raise bad_request(f"toxic type {type_name} works on the {allowed} stream only")
     if exists(name):
         raise TOXIC_ALREADY_EXISTS
     toxic = _attributes(cls, envelope.get("attributes"), None)

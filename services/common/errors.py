@@ -41,9 +41,10 @@ a caller can catch "anything of ours" in one clause and let real bugs through::
      ├── RunRefused             chaos.console.runs: a run the console cannot start (a 400)
      └── RunBusy                chaos.console.runs: a run is going, or none waits (a 409)
 
-Control flow is not an error: a toxic's ``Interrupted`` (``chaos.proxy.stub``) and a
-met stop condition (``chaos.runner.method.Stopped``) are not in this tree, and never leave
-their pipeline or run.
+Control flow is not an error: a toxic's ``Interrupted`` (``chaos.proxy.stub``), an HTTP
+relay's change of mode (``chaos.proxy.http.relay``) and a met stop condition
+(``chaos.runner.method.Stopped``) are not in this tree, and never leave their pipeline,
+relay or run.
 """
 
 from __future__ import annotations

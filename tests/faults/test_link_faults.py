@@ -26,6 +26,11 @@ TOXIC_STEPS: list[tuple[str, str, dict[str, Any]]] = [
     ("slow_close", "api-2", {"delay": 100}),
     ("partition", "repl-1-2", {"stream": "upstream"}),
     ("dns_rewrite", "dns", {"name": "api-1.mesh.test", "address": "127.0.0.9"}),
+    ("http_status", "api-1", {"status": 503, "retry_after": 1, "path": "/journeys"}),
+    ("http_latency", "api-2", {"latency": 100, "stream": "upstream"}),
+    ("http_header", "api-1", {"name": "X-Signature", "action": "remove"}),
+    ("http_body", "api-2", {"mode": "truncate", "bytes": 10, "fix_length": False}),
+    ("http_abort", "api-1", {"bytes": 100, "method": "GET"}),
 ]
 
 

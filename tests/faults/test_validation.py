@@ -24,8 +24,17 @@ KINDS = {
     "latency", "bandwidth", "loss", "reset_peer", "timeout", "slicer", "limit_data", "truncate",
     "duplicate", "slow_close", "partition", "dns_rewrite", "link_down", "node_stop",
     "node_kill", "node_pause", "dns_record", "clock_skew", "key_rotation", "redirect",
-    "profile", "move", "catalog_update",
+    "profile", "move", "catalog_update", "http_status", "http_latency", "http_header",
+    "http_body", "http_abort",
 }  # fmt: skip
+
+
+def test_http_toxics_that_act_on_responses_refuse_the_upstream_stream() -> None:
+    for kind in ("http_status", "http_abort"):
+        problem = error(kind, "api-1", stream="both")
+        assert problem.field == "attributes.stream" and "downstream only" in str(problem)
+    assert "unknown link" in str(error("http_status", "api-9"))
+    assert "TCP links only" in str(error("http_header", "dns", name="X-A"))
 
 
 def make(kind: str, target: str, **attributes: Any) -> FaultStep:

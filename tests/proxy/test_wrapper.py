@@ -125,6 +125,7 @@ def test_update_merges_attributes_and_keeps_toxicity() -> None:
 def test_every_toxic_declares_protocols_and_round_trips_its_defaults() -> None:
     required: dict[str, dict[str, object]] = {
         "dns_rewrite": {"name": "a.test", "address": "10.0.0.1"},
+        "http_header": {"name": "X-Test"},
     }
     for name, cls in toxics.REGISTRY.items():
         assert cls.protocols in (TCP, UDP, TCP | UDP), name
@@ -135,6 +136,11 @@ def test_every_toxic_declares_protocols_and_round_trips_its_defaults() -> None:
 def test_the_registry_has_every_toxic_of_the_brief() -> None:
     assert toxics.types_for(TCP) == [
         "bandwidth",
+        "http_abort",
+        "http_body",
+        "http_header",
+        "http_latency",
+        "http_status",
         "latency",
         "limit_data",
         "noop",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from chaos.proxy.stream import NetProtocol
-from chaos.proxy.toxics.base import TCP, UDP, TcpToxic, Toxic, UdpToxic
+from chaos.proxy.toxics.base import TCP, UDP, HttpToxic, TcpToxic, Toxic, UdpToxic
 
 __all__ = ["REGISTRY", "lookup", "register", "types_for"]
 
@@ -32,7 +32,7 @@ def register(type_name: str) -> Callable[[T], T]:
     def decorate(cls: T) -> T:
         if type_name in _registry:
             raise ValueError(f"toxic type {type_name!r} registered twice")
-        if TCP in cls.protocols and not issubclass(cls, TcpToxic):
+        if TCP in cls.protocols and not issubclass(cls, (TcpToxic, HttpToxic)):
             raise TypeError(f"{cls.__name__} declares tcp but has no pipe()")
         if UDP in cls.protocols and not issubclass(cls, UdpToxic):
             raise TypeError(f"{cls.__name__} declares udp but has no datagram()")

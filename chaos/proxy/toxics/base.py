@@ -16,6 +16,9 @@ average_size``). Optional capabilities are opt-in, as in Toxiproxy:
 * ``buffer_size`` (class attribute): chunks the toxic's input channel holds;
 * ``Stateful.new_state()``: per-connection (TCP) or per-session (UDP) state;
 * ``Cleanup.cleanup(stub)``: called when the toxic is removed from a live connection.
+
+An HTTP toxic (``HttpToxic``) has no byte loop: it is handed each matching
+request and response by the link's ``chaos.proxy.http`` relay instead.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from chaos.proxy.stream import Direction, NetProtocol
 from services.common.errors import FallaciesError
 
 if TYPE_CHECKING:
+    from chaos.proxy.http.exchange import Exchange, HttpContext
     from chaos.proxy.stub import ToxicStub
 
 __all__ = [
@@ -41,6 +45,7 @@ __all__ = [
     "Cleanup",
     "DatagramContext",
     "Emitted",
+    "HttpToxic",
     "Stateful",
     "TcpToxic",
     "Toxic",
@@ -78,6 +83,8 @@ class Toxic:
     protocols: ClassVar[NetProtocol] = TCP
     buffer_size: ClassVar[int] = 1
     """Chunks the input channel holds (Toxiproxy's ``BufferedToxic``); 1 = hand-to-hand."""
+    streams: ClassVar[frozenset[Direction]] = frozenset(Direction)
+    """The streams it may be installed on; another is a 400 naming them."""
 
     def validate(self) -> None:
         """Raise ``InvalidAttribute`` when values are fine one by one but not together."""
@@ -111,6 +118,30 @@ class TcpToxic(Protocol):
 class UdpToxic(Protocol):
     def datagram(self, data: bytes, ctx: DatagramContext) -> Emitted:
         """What becomes of one datagram: zero (dropped), one or several (delay, bytes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpToxic(Toxic):
+    """Acts per HTTP/1.1 request on a TCP link, and only on requests that match.
+
+    Toxicity is drawn per matching request, from the toxic's seeded random source.
+    """
+
+    protocols = TCP
+
+    method: str = ""
+    """Only requests with this method (e.g. GET; any when empty)."""
+    path: str = ""
+    """Only requests whose path starts with this (e.g. /journeys; any when empty)."""
+
+    def matches(self, method: str, path: str) -> bool:
+        return (not self.method or method == self.method.upper()) and path.startswith(self.path)
+
+    async def on_request(self, exchange: Exchange, ctx: HttpContext) -> None:
+        """The request head is in and nothing went upstream yet."""
+
+    async def on_response(self, exchange: Exchange, ctx: HttpContext) -> None:
+        """The response head is in and the client has seen none of it."""
 
 
 @runtime_checkable

@@ -19,6 +19,14 @@ if TYPE_CHECKING:
     from chaos.proxy.stub import ToxicStub
 
 
+def delay_s(latency_ms: int, jitter_ms: int, rng: random.Random) -> float:
+    """Seconds, never negative: latency ± a uniform draw of jitter (``http_latency`` too)."""
+    ms: float = latency_ms
+    if jitter_ms:
+        ms += rng.uniform(-jitter_ms, jitter_ms)
+    return max(ms, 0) / 1000
+
+
 @register("latency")
 @dataclass(frozen=True, slots=True)
 class Latency(Toxic):
@@ -31,11 +39,7 @@ class Latency(Toxic):
     """Milliseconds; each chunk's delay is drawn uniformly from latency ± jitter."""
 
     def delay(self, rng: random.Random) -> float:
-        """Seconds, never negative."""
-        ms: float = self.latency
-        if self.jitter:
-            ms += rng.uniform(-self.jitter, self.jitter)
-        return max(ms, 0) / 1000
+        return delay_s(self.latency, self.jitter, rng)
 
     async def pipe(self, stub: ToxicStub) -> None:
         while (chunk := await stub.read()) is not None:
