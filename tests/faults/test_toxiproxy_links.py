@@ -87,9 +87,15 @@ async def test_redirect_reverted_by_hand_and_by_the_janitor(ctx: FaultContext) -
     await eventually(back, timeout=3)
 
 
-async def test_extension_toxic_is_refused_on_toxiproxy(ctx: FaultContext) -> None:
+@pytest.mark.parametrize(
+    ("kind", "attributes"),
+    [("partition", {}), ("http_status", {"status": 503}), ("http_header", {"name": "X-A"})],
+)
+async def test_extension_toxic_is_refused_on_toxiproxy(
+    ctx: FaultContext, kind: str, attributes: dict[str, object]
+) -> None:
     with pytest.raises(LinkError, match="extension of the project's proxy"):
-        await FAULTS["partition"].apply(ctx, step("partition", "api-1"), 5)
+        await FAULTS[kind].apply(ctx, step(kind, "api-1", **attributes), 5)
     assert await toxics_on(ctx, "api-1") == {}
 
 
