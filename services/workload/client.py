@@ -10,13 +10,16 @@ here, so both clients are measured alike.
 from __future__ import annotations
 
 import abc
+import email.utils
 import json
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from services.api.headers import IDEMPOTENCY_KEY
+from services.api.signing import HEADER_RESPONSE_SIGNATURE
 from services.workload._types import ClientName, Endpoint
 from services.workload.clock import ClientClock
 from services.workload.config import WorkloadConfig
@@ -132,10 +135,18 @@ class BaseClient(abc.ABC):
             message = str(doc.get("error", "")) if isinstance(doc, dict) else ""
         except ValueError:
             message = reply.body[:80].decode(errors="replace")
-        return Refused(reply.endpoint, reply.status, reply.reason, message)
+        return Refused(
+            reply.endpoint,
+            reply.status,
+            reply.reason,
+            message,
+            retry_after_s=retry_after_s(reply.headers.get("Retry-After")),
+        )
 
     def witness(self, reply: Reply) -> None:
         """Measure, don't defend: count an unverified answer as an accepted forgery if it is one."""
+        if bare_refusal(reply):
+            return
         if not self.shared.key_book.genuine(
             reply.method, reply.target, reply.status, reply.body, reply.headers
         ):
@@ -148,6 +159,29 @@ class BaseClient(abc.ABC):
         if await self.shared.oracle.is_stale(exc.endpoint):
             exc.stale = True
             self.metrics.stale_endpoint_errors.labels(self.name).inc()
+
+
+def bare_refusal(reply: Reply) -> bool:
+    """An unsigned 429 or 503: a load balancer's or a gateway's "not now", which carries no
+    data to trust. Taking it at its word costs at most a capped wait, so it is judged as a
+    refusal, neither verified nor counted as a forgery."""
+    return reply.status in (429, 503) and HEADER_RESPONSE_SIGNATURE not in reply.headers
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def item_ids(document: Any) -> list[int]:

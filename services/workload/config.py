@@ -184,6 +184,8 @@ class ResilientSettings:
     request_timeout_s: float = 1.0
     journey_deadline_s: float = 5.0
     max_attempts: int = 4
+    retry_after_cap_s: float = 3.0
+    """The longest Retry-After honoured: a longer one is not worth the journey's deadline."""
     backoff_base_s: float = 0.05
     backoff_cap_s: float = 1.0
     hedge_delay_s: float | None = None
@@ -200,6 +202,7 @@ class ResilientSettings:
             "backoff_base_s",
             "backoff_cap_s",
             "ewma_decay_s",
+            "retry_after_cap_s",
         ):
             _positive(f"resilient.{name}", getattr(self, name))
         _at_least("resilient.max_attempts", self.max_attempts, 1)
@@ -256,6 +259,9 @@ class Defences:
     ntp_selection: bool = _defence("three time servers, lowest-delay samples, falsetickers out")
     timeouts: bool = _defence("a deadline on every call (HTTP, DNS) and on the whole journey")
     retries: bool = _defence("retry failed calls with backoff and full jitter, elsewhere")
+    retry_after: bool = _defence(
+        "on a 429/503 with Retry-After, wait as asked (up to a cap) and ask that replica again"
+    )
     hedging: bool = _defence("send a slow idempotent request to a second replica after the p95")
     ewma: bool = _defence(
         "pick replicas in inverse proportion to the square of their recent latency (EWMA)"

@@ -50,9 +50,19 @@ class RequestFailed(RequestError):
 class Refused(RequestError):
     """``reason`` is the API's machine-readable code (``RequestTimeTooSkewed`` ...) if any."""
 
-    def __init__(self, endpoint: Endpoint, status: int, reason: str | None, message: str) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        status: int,
+        reason: str | None,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+    ) -> None:
         self.status = status
         self.reason = reason
+        self.retry_after_s = retry_after_s
+        """What the refusal's Retry-After header asked for, in seconds, if anything."""
         super().__init__(endpoint, f"HTTP {status} {reason or ''}: {message}".strip())
 
     @property

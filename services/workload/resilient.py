@@ -7,6 +7,7 @@ One logical request (``call``) may cost several exchanges::
             │          └─ no answer within the hedge delay (p95): same request to
             │             another replica, first genuine answer wins, the other is cancelled
             ├─ 401 ─► discover keys with the bootstrap token, send again (once)
+            ├─ 429/503 with Retry-After ─► wait as asked (capped), same replica again
             └─ no answer / forged / 5xx ─► full-jitter backoff ─► next attempt elsewhere
 
 Writes carry an Idempotency-Key that stays the same across attempts and hedges, so
@@ -33,7 +34,7 @@ from services.api.signing import INVALID_KEY_ID, SignatureError, verify_response
 from services.workload._types import ClientName, Endpoint
 from services.workload.backoff import Backoff
 from services.workload.balancer import Balancer, EwmaBalancer, RoundRobin
-from services.workload.client import JSON_TYPE, BaseClient, Shared, item_ids
+from services.workload.client import JSON_TYPE, BaseClient, Shared, bare_refusal, item_ids
 from services.workload.config import WorkloadConfig
 from services.workload.errors import ForgedResponse, Refused, RequestFailed
 from services.workload.http import Reply, Tally
@@ -210,11 +211,12 @@ class ResilientClient(BaseClient):
         failed: set[Endpoint] = set()
         delays = self.backoff.schedule()
         rediscovered = False
+        prefer: Endpoint | None = None
         while True:
             endpoints = await self.resolver.resolve()
             error: RequestFailed | ForgedResponse | Refused
             try:
-                reply = await self._attempt(op, endpoints, failed, tally)
+                reply = await self._attempt(op, endpoints, failed, tally, prefer=prefer)
             except RequestFailed as exc:
                 if exc.kind == "connect":  # nobody there: the service may have moved
                     self.resolver.invalidate()
@@ -236,12 +238,26 @@ class ResilientClient(BaseClient):
                 if reply.status < 400:
                     return reply
                 raise self.refused(reply)
-            failed.add(error.endpoint)
+            patience = self._patience(error)
+            prefer = error.endpoint if patience is not None else None
+            if prefer is None:
+                failed.add(error.endpoint)
             delay = next(delays, None)
             if delay is None:
                 raise error
             self.metrics.retries.labels(self.name).inc()
-            await asyncio.sleep(delay)
+            await asyncio.sleep(max(delay, patience or 0.0))
+
+    def _patience(self, error: Exception) -> float | None:
+        """Seconds a refusal asked us to wait before asking its replica again, when we will:
+        it said so (Retry-After), and it fits the budget. Hammering a replica that is
+        shedding load keeps it down; going elsewhere at once finds the same overload."""
+        if not (self.defences.retry_after and isinstance(error, Refused)):
+            return None
+        wait = error.retry_after_s
+        if wait is None or wait > self.config.resilient.retry_after_cap_s:
+            return None
+        return wait
 
     def hedge_delay(self) -> float:
         r = self.config.resilient
@@ -252,9 +268,16 @@ class ResilientClient(BaseClient):
         return max(r.hedge_min_delay_s, self.latencies.quantile(0.95))
 
     async def _attempt(
-        self, op: Op, endpoints: tuple[Endpoint, ...], failed: Collection[Endpoint], tally: Tally
+        self,
+        op: Op,
+        endpoints: tuple[Endpoint, ...],
+        failed: Collection[Endpoint],
+        tally: Tally,
+        *,
+        prefer: Endpoint | None = None,
     ) -> Reply:
-        primary = self.balancer.pick(endpoints, exclude=failed)
+        """``prefer``: the replica to ask, when it told us to come back (Retry-After)."""
+        primary = prefer if prefer in endpoints else self.balancer.pick(endpoints, exclude=failed)
         others = [e for e in endpoints if e.node != primary.node and e != primary]
         if not (op.hedge and self.defences.hedging and others):
             return await self._one(primary, op, tally)
@@ -374,15 +397,21 @@ class ResilientClient(BaseClient):
             self.balancer.finished(endpoint, None)
             raise
         failed = reply.status == 429 or reply.status >= 500
-        self.balancer.finished(endpoint, None if failed else reply.elapsed)
+        refusal = self.refused(reply) if failed else None
+        if refusal is not None and self._patience(refusal) is not None:
+            self.balancer.cancelled(endpoint)  # alive and prompt: it said when to come back
+        else:
+            self.balancer.finished(endpoint, None if failed else reply.elapsed)
         self.latencies.add(reply.elapsed)
         if reply.status in (401, 403):
             self.count_refusal(reply)
-        if failed:
-            raise self.refused(reply)
+        if refusal is not None:
+            raise refusal
         return reply
 
     def _judge(self, reply: Reply) -> None:
+        if bare_refusal(reply):
+            return
         if not self.defences.verify_signatures:
             self.witness(reply)
             return

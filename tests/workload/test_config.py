@@ -15,7 +15,7 @@ def test_defaults_are_valid_and_every_defence_is_on() -> None:
     assert [s.name for s in config.ntp.servers] == ["ntp-a", "ntp-b", "ntp-c"]
     assert config.ntp.naive().name == "ntp-a"
     assert all(dataclasses.asdict(config.defences).values())
-    assert len(dataclasses.fields(Defences)) == 12
+    assert len(dataclasses.fields(Defences)) == 13
 
 
 def test_round_trips_through_dict_and_json() -> None:

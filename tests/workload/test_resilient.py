@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -297,3 +298,71 @@ async def test_a_forged_answer_counts_against_the_replica_that_sent_it() -> None
     latency_a = client.balancer.latency(A)  # type: ignore[attr-defined]
     assert latency_a is not None and latency_a >= 0.2
     assert client.balancer.pick((A, B)) == B
+
+
+async def test_a_retry_after_is_waited_out_and_the_same_replica_asked_again() -> None:
+    client, registry, _ = make_client({"hedging": False}, max_attempts=3)
+    seen: list[tuple[Endpoint, float]] = []
+
+    async def one(endpoint: Endpoint, op: Op, tally: Tally, **_: object) -> Reply:
+        seen.append((endpoint, asyncio.get_running_loop().time()))
+        if len(seen) == 1:
+            raise Refused(endpoint, 503, None, "overloaded", retry_after_s=0.3)
+        return reply(endpoint)
+
+    client._one = one  # type: ignore[method-assign]
+    await client.call(Op("GET", "/x"), Tally())
+    (first, asked), (second, again) = seen
+    assert second == first, "it said when to come back: that replica is asked again"
+    assert again - asked >= 0.3
+    assert value(registry, "fallacies_workload_retries_total", client="resilient") == 1
+
+
+@pytest.mark.parametrize(
+    ("defences", "retry_after_s"),
+    [({"retry_after": False}, 0.3), ({}, 10.0), ({}, None)],
+    ids=["defence-off", "beyond-the-cap", "no-header"],
+)
+async def test_without_patience_the_refusal_is_retried_at_once_elsewhere(
+    defences: dict[str, bool], retry_after_s: float | None
+) -> None:
+    client, _, _ = make_client(defences, max_attempts=3, retry_after_cap_s=3.0)
+    seen: list[tuple[Endpoint, float]] = []
+
+    async def one(endpoint: Endpoint, op: Op, tally: Tally, **_: object) -> Reply:
+        seen.append((endpoint, asyncio.get_running_loop().time()))
+        if len(seen) == 1:
+            raise Refused(endpoint, 503, None, "overloaded", retry_after_s=retry_after_s)
+        return reply(endpoint)
+
+    client._one = one  # type: ignore[method-assign]
+    await client.call(Op("GET", "/x"), Tally())
+    (first, asked), (second, again) = seen
+    assert second != first and again - asked < 0.25
+
+
+async def test_an_unsigned_503_is_a_refusal_with_its_retry_after_not_a_forgery() -> None:
+    client, registry, _ = make_client()
+    headers = CIMultiDictProxy(CIMultiDict({"Retry-After": "2"}))
+    bare = Reply(A, "GET", "/x", 503, headers, b"overloaded", 0.001)
+    client.http.send = lambda *a, **k: _answer(bare)  # type: ignore[method-assign]
+    with pytest.raises(Refused) as caught:
+        await client._one(A, Op("GET", "/x"), Tally())
+    assert (caught.value.status, caught.value.retry_after_s) == (503, 2.0)
+    assert value(registry, "fallacies_workload_forged_responses_total",
+                 client="resilient", action="rejected") == 0  # fmt: skip
+
+
+async def _answer(reply: Reply) -> Reply:
+    return reply
+
+
+def test_retry_after_is_seconds_or_an_http_date() -> None:
+    from email.utils import formatdate
+
+    from services.workload.client import retry_after_s
+
+    assert retry_after_s("3") == 3.0
+    assert retry_after_s(None) is None and retry_after_s("soon") is None
+    later = retry_after_s(formatdate(time.time() + 30, usegmt=True))
+    assert later is not None and 28 <= later <= 30
