@@ -76,6 +76,24 @@ def get(port: int, timeout: float = 5.0) -> tuple[str, float]:
         connection.close()
 
 
+def test_an_overloaded_shop_says_when_to_come_back(link_to: LinkTo, shop: str) -> None:
+    """HTTP faults act per request: on one kept-alive connection, some requests are refused
+    and the others go through."""
+    link = link_to(shop)
+    connection = http.client.HTTPConnection("127.0.0.1", link.port, timeout=5)
+    statuses = []
+    with link.http_status(503, share=0.5, retry_after=2):
+        for _ in range(40):
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+            if response.status == 503:
+                assert response.getheader("Retry-After") == "2"
+    connection.close()
+    assert set(statuses) == {200, 503}
+
+
 def test_a_slow_shop_is_still_answered(link_to: LinkTo, shop: str) -> None:
     link = link_to(shop)
     assert get(link.port)[0] == "hello\n"

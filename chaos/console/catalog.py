@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import textwrap
 from functools import cache
 from typing import Any, Final, TypedDict
 
@@ -27,6 +28,7 @@ _UNITS: Final = (
     ("Microseconds", "µs"),
     ("Bytes", "bytes"),
     ("± bytes", "bytes"),
+    ("Seconds", "s"),
     ("Chance", "0–1"),
 )
 _TYPES: Final = frozenset({"int", "float", "str", "bool"})
@@ -58,25 +60,29 @@ def unit_of(doc: str) -> str:
 
 
 def _field_docs(cls: type[Toxic]) -> dict[str, str]:
-    """Each field's docstring: the string literal right after its annotated assignment."""
-    try:
-        tree = ast.parse(inspect.getsource(cls))
-    except (OSError, TypeError):
-        return {}
+    """Each field's docstring: the string literal right after its annotated assignment,
+    in the class or a base it inherits fields from (``HttpToxic``'s ``method``, ``path``)."""
     docs: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.ClassDef):
+    for klass in reversed(cls.__mro__):
+        if klass is object or not dataclasses.is_dataclass(klass):
             continue
-        body = node.body
-        for here, after in zip(body, body[1:], strict=False):
-            if (
-                isinstance(here, ast.AnnAssign)
-                and isinstance(here.target, ast.Name)
-                and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant)
-                and isinstance(after.value.value, str)
-            ):
-                docs[here.target.id] = " ".join(after.value.value.split()).replace("``", "")
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            body = node.body
+            for here, after in zip(body, body[1:], strict=False):
+                if (
+                    isinstance(here, ast.AnnAssign)
+                    and isinstance(here.target, ast.Name)
+                    and isinstance(after, ast.Expr)
+                    and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)
+                ):
+                    docs[here.target.id] = " ".join(after.value.value.split()).replace("``", "")
     return docs
 
 

@@ -153,6 +153,86 @@ class Link:
         """UDP: each datagram dropped with ``probability``."""
         return self.toxic("loss", probability=probability, stream=stream, ttl=ttl)
 
+    def http_status(
+        self,
+        status: int = 503,
+        *,
+        share: float = 1.0,
+        retry_after: int = 0,
+        body: str = "",
+        method: str = "",
+        path: str = "",
+        ttl: float = DEFAULT_TTL_S,
+    ) -> Fault:
+        """HTTP: ``share`` of the matching requests answered ``status`` (with Retry-After
+        when ``retry_after`` seconds is not 0), the upstream never asked; drawn per request."""
+        return self.toxic(
+            "http_status", status=status, retry_after=retry_after, body=body,
+            method=method, path=path, toxicity=share, ttl=ttl,
+        )  # fmt: skip
+
+    def http_latency(
+        self,
+        ms: int,
+        *,
+        jitter: int = 0,
+        stream: Stream = "downstream",
+        method: str = "",
+        path: str = "",
+        ttl: float = DEFAULT_TTL_S,
+    ) -> Fault:
+        """HTTP: the matching responses' heads (requests' upstream) held ``ms`` ms (± jitter)."""
+        return self.toxic(
+            "http_latency", latency=ms, jitter=jitter, stream=stream,
+            method=method, path=path, ttl=ttl,
+        )  # fmt: skip
+
+    def http_header(
+        self,
+        name: str,
+        value: str | None = None,
+        *,
+        add: bool = False,
+        stream: Stream = "downstream",
+        method: str = "",
+        path: str = "",
+        ttl: float = DEFAULT_TTL_S,
+    ) -> Fault:
+        """HTTP: header ``name`` set to ``value`` (added with ``add``; removed when None) on
+        the matching responses (requests with ``stream="upstream"``)."""
+        action = "remove" if value is None else "add" if add else "set"
+        return self.toxic(
+            "http_header", name=name, value=value or "", action=action, stream=stream,
+            method=method, path=path, ttl=ttl,
+        )  # fmt: skip
+
+    def http_body(
+        self,
+        mode: Literal["truncate", "corrupt", "replace"],
+        *,
+        keep: int = 0,
+        every: int = 1024,
+        body: str = "",
+        fix_length: bool = True,
+        stream: Stream = "downstream",
+        method: str = "",
+        path: str = "",
+        ttl: float = DEFAULT_TTL_S,
+    ) -> Fault:
+        """HTTP: the matching bodies truncated to ``keep`` bytes, corrupted (one byte in
+        ``every``) or replaced by ``body``; Content-Length follows unless ``fix_length``
+        is False."""
+        return self.toxic(
+            "http_body", mode=mode, bytes=keep, every=every, body=body,
+            fix_length=fix_length, stream=stream, method=method, path=path, ttl=ttl,
+        )  # fmt: skip
+
+    def http_abort(
+        self, after_bytes: int = 0, *, method: str = "", path: str = "", ttl: float = DEFAULT_TTL_S
+    ) -> Fault:
+        """HTTP: the connection closed after ``after_bytes`` bytes of a matching response body."""
+        return self.toxic("http_abort", bytes=after_bytes, method=method, path=path, ttl=ttl)
+
     def down(self, *, ttl: float = DEFAULT_TTL_S) -> Fault:
         """The link cut: no new connections or datagrams, open ones closed."""
         job = self.proxy._call(

@@ -36,6 +36,10 @@ async def test_meta_lists_toxics_with_units_defaults_and_the_experiments(live: C
         next(t for t in meta["toxics"] if t["type"] == "bandwidth")["attributes"][0]["unit"]
         == "KB/s"
     )
+    status_toxic = next(t for t in meta["toxics"] if t["type"] == "http_status")
+    assert status_toxic["protocols"] == ["tcp"] and status_toxic["toxiproxy"] is False
+    assert [a["name"] for a in status_toxic["attributes"]][:2] == ["method", "path"]
+    assert all(a["doc"] for a in status_toxic["attributes"])
     assert sorted(e["fallacy"] for e in meta["experiments"]) == list(range(1, 9))
     assert "ewma" in meta["defences"] and meta["token_required"] is bool(live.server.token)
 
@@ -89,6 +93,27 @@ async def test_a_fault_added_from_the_console_shows_counts_down_and_ends_at_its_
     closed = next(w for w in gone["windows"] if w["fault"] == name)
     assert closed["end"] is not None and closed["end"] - closed["start"] < 6.0
     assert any(row["toxic"] == name and row["actor"] == ACTOR for row in gone["audit"])
+
+
+async def test_an_http_fault_from_the_console_answers_requests_on_the_link(
+    live: Console,
+) -> None:
+    status, added = await live.call(
+        "POST",
+        "/api/links/api-2/faults",
+        {
+            "type": "http_status",
+            "attributes": {"status": 503, "retry_after": 2, "path": "/healthz"},
+            "ttl_s": 5,
+        },
+    )
+    assert status == 201, added
+    listen = live.server.hub.home.links["api-2"].listen
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://{listen}/healthz") as response:
+            assert (response.status, response.headers["Retry-After"]) == (503, "2")
+    status, _ = await live.call("DELETE", f"/api/links/api-2/faults/{added['fault']['name']}")
+    assert status in (200, 204)
 
 
 async def test_reset_clears_every_link(live: Console) -> None:

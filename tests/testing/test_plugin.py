@@ -27,7 +27,7 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "test_my_service.py"
 def test_the_example_passes_in_a_pytest_of_its_own(pytester: pytest.Pytester) -> None:
     shutil.copy(EXAMPLE, pytester.path / EXAMPLE.name)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=8)
 
 
 def test_a_failed_test_leaves_no_fault_for_the_next(pytester: pytest.Pytester) -> None:

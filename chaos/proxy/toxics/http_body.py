@@ -30,9 +30,9 @@ class HttpBody(HttpToxic):
     mode: str = "truncate"
     """truncate (keep the first bytes), corrupt (invert bytes), or replace (send body instead)."""
     bytes: int = 0
-    """truncate: bytes of the body kept."""
+    """Bytes of the body kept (truncate)."""
     every: int = 1024
-    """corrupt: one byte in every this many bytes is inverted, at a random place in each."""
+    """Bytes per inverted byte (corrupt): one in every this many, at a random place in each."""
     body: str = ""
     """replace: the body sent instead."""
     fix_length: bool = True
