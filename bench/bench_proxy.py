@@ -3,6 +3,7 @@
     python bench/bench_proxy.py              # 3 x 512 MB bulk, 5000 round trips, 3 x 2 s UDP, HTTP
     python bench/bench_proxy.py --bulk-mb 256 --round-trips 2000 --udp-seconds 2
     python bench/bench_proxy.py --http-connections 1,100 --http-seconds 5
+    python bench/bench_proxy.py --only-http-toxics          # (e) alone, in seconds
 
 Measures, side by side in one run:
 
@@ -20,7 +21,13 @@ Measures, side by side in one run:
     with the CPU each process spent per request, and from it the CPU-bound
     ceiling: direct's CPU per request over the proxied path's, the ratio the
     proxy could reach if the cores were the only limit (section skipped, with
-    the reason, when wrk or nginx is not installed: ``apt-get install wrk nginx``).
+    the reason, when wrk or nginx is not installed: ``apt-get install wrk nginx``);
+(e) HTTP toxics: requests/s and added p50/p99 per keep-alive request (1 KB answers)
+    through links of the project's proxy, in alternating rounds: a plain link; a
+    link whose HTTP toxic was removed before the client connected (no HTTP toxic:
+    the goal is at most 1.1x the plain link's added latency); a link with an HTTP
+    toxic that matches no request (the relay parses every exchange, changes
+    nothing); and one whose toxic rewrites a header of every answer.
 
 Other work on the machine moves every figure; the load average at the start is
 printed, and the ratios (taken within one run) move much less than the figures.
@@ -70,7 +77,15 @@ def main() -> int:
         "--http-connections", default="1,10,100,400", help="wrk connection counts in (d)"
     )
     parser.add_argument("--http-seconds", type=int, default=2, help="seconds per wrk run")
+    parser.add_argument(
+        "--http-requests", type=int, default=5000, help="keep-alive requests per path in (e)"
+    )
+    parser.add_argument("--only-http-toxics", action="store_true", help="run (e) alone")
     args = parser.parse_args()
+    if args.only_http_toxics:
+        with _project_proxy() as (api, _):
+            _report_http_toxics(_http_toxics(api, args.http_requests), _load())
+        return 0
     levels = [int(n) for n in args.http_connections.split(",") if n]
     start_load = _load()
 
@@ -108,8 +123,10 @@ def main() -> int:
                     if wrk
                     else {}
                 )
+                toxics = _http_toxics(api, args.http_requests)
     _report(results, toxiproxy, start_load)
     _report_http(http, levels, why_not)
+    _report_http_toxics(toxics, start_load)
     return 0
 
 
@@ -291,6 +308,114 @@ def _round_trips(sock: socket.socket, count: int) -> list[float]:
             got += len(sock.recv(65536))
         samples.append((time.perf_counter() - start) * 1e6)
     return samples
+
+
+_ANSWER_BODY = b"a" * 1024
+_ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n" + _ANSWER_BODY
+)
+_HTTP_PATHS = ("direct", "plain link", "no HTTP toxic", "HTTP toxic, no match", "HTTP toxic")
+
+
+def _http_answer(conn: socket.socket) -> None:
+    """A keep-alive HTTP/1.1 server that answers every GET with the same 1 KB."""
+    buffered = b""
+    while True:
+        while b"\r\n\r\n" not in buffered:
+            data = conn.recv(65536)
+            if not data:
+                return
+            buffered += data
+        _, buffered = buffered.split(b"\r\n\r\n", 1)
+        conn.sendall(_ANSWER)
+
+
+def _http_toxics(
+    api: str, requests: int, rounds: int = 10
+) -> dict[str, tuple[float, float, float]]:
+    """(e): (requests/s, p50 µs, p99 µs) per path, one keep-alive connection each."""
+    server = _TcpServer(_http_answer)
+    upstream = f"127.0.0.1:{server.port}"
+    ports = {"direct": server.port}
+    for path, toxic in zip(
+        _HTTP_PATHS[1:],
+        (None, "removed", {"name": "X-Bench", "value": "1", "path": "/never"},
+         {"name": "X-Bench", "value": "1"}),
+        strict=True,
+    ):  # fmt: skip
+        name = "e-" + path.replace(" ", "-").replace(",", "")
+        ports[path] = _create(api, name, upstream)
+        if toxic is not None:
+            attributes = toxic if isinstance(toxic, dict) else {"name": "X-Bench", "value": "1"}
+            body = {"type": "http_header", "name": "bench", "attributes": attributes}
+            urllib.request.urlopen(_request(f"{api}/proxies/{name}/toxics", body), timeout=5)
+        if toxic == "removed":
+            delete = urllib.request.Request(f"{api}/proxies/{name}/toxics/bench", method="DELETE")
+            urllib.request.urlopen(delete, timeout=5)
+    samples: dict[str, list[float]] = {path: [] for path in ports}
+    spent: dict[str, float] = dict.fromkeys(ports, 0.0)
+    sockets = {path: _connect(port) for path, port in ports.items()}
+    try:
+        for sock in sockets.values():
+            _http_requests(sock, 200)  # warm up
+        for _ in range(rounds):
+            for path, sock in sockets.items():
+                started = time.perf_counter()
+                samples[path].extend(_http_requests(sock, max(1, requests // rounds)))
+                spent[path] += time.perf_counter() - started
+    finally:
+        for sock in sockets.values():
+            sock.close()
+    out = {}
+    for path, values in samples.items():
+        values.sort()
+        rate = len(values) / spent[path]
+        out[path] = (rate, statistics.median(values), values[int(len(values) * 0.99)])
+    return out
+
+
+def _http_requests(sock: socket.socket, count: int) -> list[float]:
+    request = b"GET /r HTTP/1.1\r\nHost: bench\r\n\r\n"
+    samples = []
+    buffered = b""
+    for _ in range(count):
+        start = time.perf_counter()
+        sock.sendall(request)
+        while b"\r\n\r\n" not in buffered:
+            buffered += sock.recv(65536)
+        head, buffered = buffered.split(b"\r\n\r\n", 1)
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(buffered) < length:
+            buffered += sock.recv(65536)
+        buffered = buffered[length:]
+        samples.append((time.perf_counter() - start) * 1e6)
+    return samples
+
+
+def _report_http_toxics(results: dict[str, tuple[float, float, float]], start_load: str) -> None:
+    direct_p50, direct_p99 = results["direct"][1], results["direct"][2]
+    print(
+        f"\n(e) HTTP toxics: one keep-alive connection per path, 1 KB answers (load {start_load})"
+    )
+    columns = ("requests/s", "p50 µs", "p99 µs", "+p50 µs", "+p99 µs")
+    print(f"  {'path':<22} {columns[0]:>11} " + " ".join(f"{c:>8}" for c in columns[1:]))
+    for path, (rate, p50, p99) in results.items():
+        print(
+            f"  {path:<22} {rate:>11,.0f} {p50:>8.0f} {p99:>8.0f}"
+            f" {p50 - direct_p50:>8.0f} {p99 - direct_p99:>8.0f}"
+        )
+    plain = results["plain link"][1] - direct_p50
+    idle = results["no HTTP toxic"][1] - direct_p50
+    ratio = idle / plain if plain > 0 else float("nan")
+    verdict = "met" if ratio <= 1.1 else "NOT met"
+    print(f"  no HTTP toxic / plain link, added p50: {ratio:.2f} (goal <= 1.10: {verdict})")
+    for path in _HTTP_PATHS[3:]:
+        added = results[path][1] - direct_p50
+        print(f"  {path} / plain link, added p50: {added / plain:.1f}x" if plain > 0 else "")
 
 
 def _udp_rate(port: int, seconds: float, sink: _UdpSink) -> float:
