@@ -53,6 +53,8 @@ class FaultRecord:
     error: str | None = None
     units: dict[str, str] = field(default_factory=dict)
     """Attribute -> unit (``latency`` -> ``ms``), for people reading the attributes."""
+    skipped: str | None = None
+    """Why it was not applied on this mesh (an HTTP toxic on a link Toxiproxy carries)."""
 
 
 @dataclass

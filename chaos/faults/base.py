@@ -91,6 +91,10 @@ class Fault(abc.ABC):
     def validate(self, step: FaultStep) -> None:
         """Check target and attributes without a running mesh; raise FaultSpecError."""
 
+    def unsupported(self, ctx: FaultContext, step: FaultStep) -> str | None:
+        """Why this mesh cannot carry the step (the run goes on without it, and says so)."""
+        return None
+
     @abc.abstractmethod
     async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
         """Inject it; return what ``revert`` needs (e.g. the previous value, a janitor id)."""

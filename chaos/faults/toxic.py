@@ -46,7 +46,7 @@ from chaos.faults._common import (
     units_of,
 )
 from chaos.faults.base import Fault, FaultContext, FaultSpecError
-from chaos.mesh.links import streams_of
+from chaos.mesh.links import EXTENSION_TOXICS, streams_of
 from chaos.mesh.model import LinkProtocol
 
 TCP: tuple[LinkProtocol, ...] = ("tcp",)
@@ -212,6 +212,12 @@ class ToxicFault(Fault):
                 raise FaultSpecError(
                     "attributes.address", f"not an IPv4 or IPv6 address: {attributes['address']!r}"
                 ) from None
+
+    def unsupported(self, ctx: FaultContext, step: FaultStep) -> str | None:
+        info = ctx.state.links.get(step.target)
+        if info is not None and info.via_toxiproxy and self.kind in EXTENSION_TOXICS:
+            return f"{self.kind} needs the project's proxy; {step.target} is on Toxiproxy here"
+        return None
 
     async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
         attributes = {k: v for k, v in step.attributes.items() if k not in ENVELOPE}

@@ -109,6 +109,8 @@ def fault_spans(journal: Journal) -> list[FaultSpan]:
     last = journal.samples[-1].t if journal.samples else journal.duration_s
     spans = []
     for fault in journal.faults:
+        if fault.skipped is not None:
+            continue
         end = fault.end_s if fault.end_s is not None else max(last, fault.start_s)
         spans.append(
             FaultSpan(

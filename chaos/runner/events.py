@@ -31,7 +31,8 @@ class Handler:
         description: str,
         step: FaultStep | None = None,
     ) -> None:
-        """``action``: applied, reverted or failed; ``step``: the method's step it is."""
+        """``action``: applied, reverted, failed or skipped (this mesh cannot carry it);
+        ``step``: the method's step it is."""
 
     def experiment_finished(self, journal: Journal) -> None: ...
 

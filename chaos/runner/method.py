@@ -102,6 +102,11 @@ class Method:
         self.faults.append(applied)
         self.journal.faults.append(record)
         description = f"{step.kind} on {step.target} for {duration:g} s"
+        reason = fault.unsupported(self.ctx, step)
+        if reason is not None:
+            record.skipped, record.end_s = reason, record.start_s
+            self.handler.fault(self.experiment, "skipped", f"{description}: {reason}", step)
+            return
         try:
             applied.info = await fault.apply(self.ctx, step, duration + TTL_MARGIN_S)
             applied.applied = True
@@ -137,6 +142,7 @@ class Method:
 
     def span(self, default_start: float, default_end: float) -> tuple[float, float]:
         """From the first fault's start to the last one's end, as they really happened."""
-        starts = [f.record.start_s for f in self.faults]
-        ends = [f.record.end_s for f in self.faults if f.record.end_s is not None]
+        ran = [f for f in self.faults if f.record.skipped is None]
+        starts = [f.record.start_s for f in ran]
+        ends = [f.record.end_s for f in ran if f.record.end_s is not None]
         return (min(starts) if starts else default_start, max(ends) if ends else default_end)

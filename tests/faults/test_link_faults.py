@@ -45,6 +45,7 @@ async def test_toxic_apply_then_revert(
     ctx: FaultContext, kind: str, link: str, attributes: dict[str, Any]
 ) -> None:
     fault_step = step(kind, link, **attributes)
+    assert FAULTS[kind].unsupported(ctx, fault_step) is None  # the project's proxy has them all
     applied = await FAULTS[kind].apply(ctx, fault_step, 30)
     on_link = await toxics_on(ctx, link)
     (name,) = [t["name"] for t in applied["toxics"]]

@@ -99,6 +99,14 @@ async def test_extension_toxic_is_refused_on_toxiproxy(
     assert await toxics_on(ctx, "api-1") == {}
 
 
+async def test_an_experiment_step_says_why_this_mesh_cannot_carry_it(ctx: FaultContext) -> None:
+    """A run on a mesh whose TCP links Toxiproxy carries goes on without HTTP faults, and
+    says so in its journal, rather than failing on a fault the mesh cannot have."""
+    reason = FAULTS["http_status"].unsupported(ctx, step("http_status", "api-1", status=503))
+    assert reason == "http_status needs the project's proxy; api-1 is on Toxiproxy here"
+    assert FAULTS["latency"].unsupported(ctx, step("latency", "api-1", latency=10)) is None
+
+
 async def test_a_moved_link_comes_back_by_the_revert(ctx: FaultContext) -> None:
     await check_move(ctx, 60)
 
