@@ -45,6 +45,7 @@ __all__ = [
     "Cleanup",
     "DatagramContext",
     "Emitted",
+    "HttpMessageToxic",
     "HttpToxic",
     "Stateful",
     "TcpToxic",
@@ -142,6 +143,22 @@ class HttpToxic(Toxic):
 
     async def on_response(self, exchange: Exchange, ctx: HttpContext) -> None:
         """The response head is in and the client has seen none of it."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpMessageToxic(HttpToxic):
+    """Acts on the message of its own stream: the request upstream, the response downstream."""
+
+    async def on_request(self, exchange: Exchange, ctx: HttpContext) -> None:
+        if ctx.stream is Direction.UPSTREAM:
+            await self.change(exchange, ctx)
+
+    async def on_response(self, exchange: Exchange, ctx: HttpContext) -> None:
+        if ctx.stream is Direction.DOWNSTREAM:
+            await self.change(exchange, ctx)
+
+    async def change(self, exchange: Exchange, ctx: HttpContext) -> None:
+        """The head of the toxic's own message is in, and not yet sent on."""
 
 
 @runtime_checkable

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from chaos.proxy.http.exchange import set_header
 from chaos.proxy.stream import Direction
 from chaos.proxy.toxics import register
-from chaos.proxy.toxics.base import HttpToxic, InvalidAttribute
+from chaos.proxy.toxics.base import HttpMessageToxic, InvalidAttribute
 
 if TYPE_CHECKING:
     from chaos.proxy.http.exchange import BodyFilter, Exchange, Headers, HttpContext
@@ -26,7 +26,7 @@ _MODES = ("truncate", "corrupt", "replace")
 
 @register("http_body")
 @dataclass(frozen=True, slots=True)
-class HttpBody(HttpToxic):
+class HttpBody(HttpMessageToxic):
     mode: str = "truncate"
     """truncate (keep the first bytes), corrupt (invert bytes), or replace (send body instead)."""
     bytes: int = 0
@@ -44,15 +44,7 @@ class HttpBody(HttpToxic):
         if self.mode == "corrupt" and self.every < 1:
             raise InvalidAttribute('attribute "every" must be at least 1 byte')
 
-    async def on_request(self, exchange: Exchange, ctx: HttpContext) -> None:
-        if ctx.stream is Direction.UPSTREAM:
-            self._apply(exchange, ctx)
-
-    async def on_response(self, exchange: Exchange, ctx: HttpContext) -> None:
-        if ctx.stream is Direction.DOWNSTREAM:
-            self._apply(exchange, ctx)
-
-    def _apply(self, exchange: Exchange, ctx: HttpContext) -> None:
+    async def change(self, exchange: Exchange, ctx: HttpContext) -> None:
         if not exchange.has_body(ctx.stream):
             return
         headers = exchange.headers(ctx.stream)

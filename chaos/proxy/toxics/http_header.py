@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chaos.proxy.http.exchange import set_header
-from chaos.proxy.stream import Direction
 from chaos.proxy.toxics import register
-from chaos.proxy.toxics.base import HttpToxic, InvalidAttribute
+from chaos.proxy.toxics.base import HttpMessageToxic, InvalidAttribute
 
 if TYPE_CHECKING:
     from chaos.proxy.http.exchange import Exchange, HttpContext
@@ -26,7 +25,7 @@ _ACTIONS = ("set", "add", "remove")
 
 @register("http_header")
 @dataclass(frozen=True, slots=True)
-class HttpHeader(HttpToxic):
+class HttpHeader(HttpMessageToxic):
     name: str = ""
     """The header's name, e.g. X-Signature."""
     value: str = ""
@@ -47,15 +46,7 @@ class HttpHeader(HttpToxic):
         if any(c in self.value for c in "\r\n\0") or not self.value.isascii():
             raise InvalidAttribute('attribute "value" must be printable ASCII on one line')
 
-    async def on_request(self, exchange: Exchange, ctx: HttpContext) -> None:
-        if ctx.stream is Direction.UPSTREAM:
-            self._apply(exchange, ctx)
-
-    async def on_response(self, exchange: Exchange, ctx: HttpContext) -> None:
-        if ctx.stream is Direction.DOWNSTREAM:
-            self._apply(exchange, ctx)
-
-    def _apply(self, exchange: Exchange, ctx: HttpContext) -> None:
+    async def change(self, exchange: Exchange, ctx: HttpContext) -> None:
         headers = exchange.headers(ctx.stream)
         name, value = self.name.encode(), self.value.encode()
         if self.action == "add":

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chaos.proxy.stream import Direction
 from chaos.proxy.toxics import register
-from chaos.proxy.toxics.base import HttpToxic
+from chaos.proxy.toxics.base import HttpMessageToxic
 from chaos.proxy.toxics.latency import delay_s
 
 if TYPE_CHECKING:
@@ -21,16 +20,11 @@ if TYPE_CHECKING:
 
 @register("http_latency")
 @dataclass(frozen=True, slots=True)
-class HttpLatency(HttpToxic):
+class HttpLatency(HttpMessageToxic):
     latency: int = 0
     """Milliseconds before the head goes on."""
     jitter: int = 0
     """Milliseconds; each request's delay is drawn uniformly from latency ± jitter."""
 
-    async def on_request(self, exchange: Exchange, ctx: HttpContext) -> None:
-        if ctx.stream is Direction.UPSTREAM:
-            await ctx.sleep(delay_s(self.latency, self.jitter, ctx.rng))
-
-    async def on_response(self, exchange: Exchange, ctx: HttpContext) -> None:
-        if ctx.stream is Direction.DOWNSTREAM:
-            await ctx.sleep(delay_s(self.latency, self.jitter, ctx.rng))
+    async def change(self, exchange: Exchange, ctx: HttpContext) -> None:
+        await ctx.sleep(delay_s(self.latency, self.jitter, ctx.rng))
