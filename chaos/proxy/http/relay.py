@@ -326,10 +326,11 @@ class HttpRelay:
     async def _request_head(self) -> object:
         try:
             while (event := self._server.next_event()) is h11.NEED_DATA:
-                if self._replay is not None:
-                    await _wait_for(self._requests, self._responses)
-                    if self._responses:
-                        raise _Raw(bytes(self._replay))
+                await _wait_for(self._requests, self._responses)
+                if self._responses:
+                    # The upstream speaks between exchanges: it closes an idle connection
+                    # (maybe with a 408), or the relay came in mid-exchange. Pass it on.
+                    raise _Raw(bytes(self._replay or b""))
                 data = await self._requests.get()
                 if self._replay is not None:
                     self._replay += data

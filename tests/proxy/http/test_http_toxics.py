@@ -377,3 +377,24 @@ async def test_http_toxics_are_refused_on_udp_links(api: Api, udp: Any) -> None:
 def _split(host: str) -> tuple[str, int]:
     name, port = host.rsplit(":", 1)
     return name, int(port)
+
+
+async def test_an_upstream_closing_an_idle_connection_closes_the_clients_too(
+    api: Api,
+) -> None:
+    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        await asyncio.sleep(0.1)  # the server's keep-alive timeout, made short
+        writer.close()
+
+    idle, port = await tcp_server(once)
+    async with idle:
+        link = await api.create("idle", port)
+        await api.add_toxic("idle", type="http_header", attributes={"name": "X-A", "value": "1"})
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(link["listen"]))
+        writer.write(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok")
