@@ -9,8 +9,33 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from chaos.cli._common import ProxyUrl, StateDir, app, backend, console, err_console, fail
+from chaos.experiment.values import unknown
 from chaos.mesh.errors import MeshError
 from services.common.errors import PortInUseError
+from services.workload.config import DEFENCES
+
+
+def _defences(incomplete: str) -> list[str]:
+    """Shell completion of ``--disable-defence``."""
+    return [name for name in DEFENCES if name.startswith(incomplete)]
+
+
+def _experiments(incomplete: str) -> list[str]:
+    """Shell completion of an experiment: ``all``, its number or its name."""
+    from chaos.experiments import EXPERIMENTS_DIR
+    from chaos.loader import load_all
+
+    found = load_all(EXPERIMENTS_DIR)
+    names = ["all", *(str(e.fallacy) for e in found), *(e.name for e in found)]
+    return [name for name in names if name.startswith(incomplete)]
+
+
+def check_defences(names: list[str] | None) -> None:
+    """Before anything starts: a typo would otherwise fail only once a mesh is up."""
+    for name in names or []:
+        if name not in DEFENCES:
+            raise fail(unknown("defence", name, DEFENCES), 2)
+
 
 if TYPE_CHECKING:
     from chaos.cli.display import LiveDisplay
@@ -95,7 +120,8 @@ def run(
     which: Annotated[
         str,
         typer.Argument(
-            help="all, a fallacy number (1-8), an experiment name, or an experiment file."
+            help="all, a fallacy number (1-8), an experiment name, or an experiment file.",
+            autocompletion=_experiments,
         ),
     ],
     quick: Annotated[bool, typer.Option(help="Shorter faults (CI, demos).")] = False,
@@ -125,7 +151,10 @@ def run(
         list[str] | None,
         typer.Option(
             "--disable-defence",
-            help="Switch one resilient defence off (negative control), e.g. retries. Repeatable.",
+            help="Switch one resilient defence off (negative control); repeatable. One of: "
+            + ", ".join(DEFENCES)
+            + ".",
+            autocompletion=_defences,
         ),
     ] = None,
     base_port: Annotated[
@@ -158,6 +187,7 @@ def run(
 
     if target not in ("embedded", "compose"):
         raise fail(f"unknown target {target!r}; use embedded or compose", 2)
+    check_defences(disable_defence)
     given = _links_file(links)
     experiments = chosen_experiments(which, _link_table(given, proxy))
     own = [e for e in experiments if e.own]

@@ -15,16 +15,33 @@ fault_app = typer.Typer(
 app.add_typer(fault_app, name="fault")
 
 
+def _links(incomplete: str) -> list[str]:
+    """Shell completion of a link: the mesh's (yours are listed by `fallacies links`)."""
+    from chaos.mesh.model import LINK_NAMES
+
+    return [name for name in LINK_NAMES if name.startswith(incomplete)]
+
+
+def _toxics(incomplete: str) -> list[str]:
+    from chaos.faults.toxic import TOXICS
+
+    return [name for name in [*TOXICS, "down"] if name.startswith(incomplete)]
+
+
 @fault_app.command(
     "add", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
 )
 def fault_add(
     ctx: typer.Context,
-    link: Annotated[str, typer.Argument(help="Link name (see `fallacies links`).")],
+    link: Annotated[
+        str, typer.Argument(help="Link name (see `fallacies links`).", autocompletion=_links)
+    ],
     toxic: Annotated[
         str,
         typer.Argument(
-            help="Toxic type (latency, bandwidth, timeout, loss, ...), or `down` to cut the link."
+            help="Toxic type (latency, bandwidth, timeout, loss, http_status, ...), or `down` "
+            "to cut the link.",
+            autocompletion=_toxics,
         ),
     ],
     ttl: Annotated[
@@ -50,6 +67,8 @@ def fault_add(
         if not key.startswith("--") or not extra:
             raise fail(f"expected --ATTRIBUTE VALUE pairs, got {key!r}", 2)
         attributes[key[2:].replace("-", "_")] = parse_value(extra.pop(0))
+    if toxic != "down":
+        _check_toxic(toxic, attributes)
     links = Links(running(compose, state_dir, proxy))
     if toxic == "down":
         run(links.change(link, ttl=ttl or None, enabled=False, description=f"re-enable {link}"))
@@ -90,7 +109,7 @@ def fault_ls(
 
 @fault_app.command("rm")
 def fault_rm(
-    link: Annotated[str, typer.Argument(help="Link name.")],
+    link: Annotated[str, typer.Argument(help="Link name.", autocompletion=_links)],
     toxic: Annotated[str, typer.Argument(help="Toxic name (see `fallacies fault ls`), or `down`.")],
     compose: ComposeFlag = False,
     proxy: ProxyUrl = None,
@@ -103,6 +122,11 @@ def fault_rm(
     if toxic == "down":
         run(links.restore(link, enabled=True))
     else:
+        view = next((v for v in run(links.views()) if v.name == link), None)
+        present = [t.name for t in view.toxics] if view is not None else []
+        if view is not None and toxic not in present:
+            on_it = ", ".join(present) if present else "none"
+            raise fail(f"{link} has no toxic {toxic!r} (toxics on it: {on_it})")
         run(links.remove_toxic(link, toxic))
     console.print(f"{link}: removed {toxic}")
 
@@ -119,3 +143,33 @@ def fault_reset(
     count = len(state.proxy_apis())
     tail = f"; moved back {', '.join(moved)}" if moved else ""
     console.print(f"all faults removed ({count} prox{'y' if count == 1 else 'ies'} reset){tail}")
+
+
+def _check_toxic(kind: str, attributes: dict[str, Any]) -> None:
+    """Name the right toxic or attribute before asking a proxy, which would only say 400."""
+    from chaos.experiment.values import did_you_mean
+    from chaos.faults.toxic import TOXICS
+
+    spec = TOXICS.get(kind)
+    if spec is None:
+        kinds = "\n".join(f"  {name:<13} {_attributes(name)}" for name in TOXICS)
+        hint = did_you_mean(kind, TOXICS) or "."
+        raise fail(f"unknown toxic type {kind!r}{hint} Toxic types (or down):\n{kinds}", 2)
+    for key in attributes:
+        if key not in spec.attributes:
+            hint = did_you_mean(key, spec.attributes)
+            raise fail(
+                f"unknown attribute {key!r} for {kind}{hint} ({kind} takes: {_attributes(kind)})",
+                2,
+            )
+
+
+def _attributes(kind: str) -> str:
+    """``latency ms (required), jitter ms``: a toxic's attributes with their units."""
+    from chaos.faults.toxic import TOXICS
+
+    shown = [
+        " ".join(filter(None, (name, attr.unit, "(required)" if attr.required else "")))
+        for name, attr in TOXICS[kind].attributes.items()
+    ]
+    return ", ".join(shown) or "no attributes"

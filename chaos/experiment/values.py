@@ -6,11 +6,13 @@ of every file (``500ms``, ``4s``, ``1m``, or a number of seconds).
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
+from collections.abc import Iterable
 
-__all__ = ["describe", "parse_duration", "show"]
+__all__ = ["describe", "did_you_mean", "parse_duration", "show", "unknown"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0}
@@ -58,3 +60,16 @@ def describe(value: object) -> str:
     if value is None or isinstance(value, bool | int | float):
         return show(value)
     return f"a {type(value).__name__} ({value})"
+
+
+def unknown(what: str, name: str, known: Iterable[str]) -> str:
+    """``unknown defence 'retrys'; did you mean 'retries'? (defences: ...)``."""
+    names = sorted(known)
+    listing = ", ".join(names) if names else "none are registered"
+    return f"unknown {what} {name!r}{did_you_mean(name, names)} ({what}s: {listing})"
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``; did you mean 'retries'?`` for the nearest known name, if one is near."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""

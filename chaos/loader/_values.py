@@ -11,12 +11,12 @@ import difflib
 import enum
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from chaos.experiment.errors import Problem
 from chaos.experiment.model import OPS, CheckPhase, ClientSel, Experiment, Op
-from chaos.experiment.values import describe, parse_duration, show
+from chaos.experiment.values import describe, parse_duration, show, unknown
 from chaos.loader._registries import Registries
 from chaos.loader.yamldoc import INVALID, Document, join
 
@@ -215,14 +215,6 @@ class Reader:
 
 
 # --------------------------------------------------------------------- wording
-
-
-def unknown(what: str, name: str, known: Iterable[str]) -> str:
-    names = sorted(known)
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    listing = ", ".join(names) if names else "none are registered"
-    return f"unknown {what} {name!r}{hint} ({what}s: {listing})"
 
 
 def strip_field(message: str, field: str) -> str:

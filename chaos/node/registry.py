@@ -48,7 +48,8 @@ def _api(config: Config) -> Service:
 
 
 def _workload(config: Config) -> Service:
-    from services.workload import WorkloadConfig, WorkloadService
+    from services.workload.config import WorkloadConfig
+    from services.workload.service import WorkloadService
 
     return WorkloadService(config=WorkloadConfig.from_dict(config))
 

@@ -5,9 +5,7 @@ WorkloadService (service.py) ── NaiveClient (naive.py) ─┐   journey.py r
    each client: resolver.py (DNS) · timesync.py + clock.py (NTP) · http.py (signed, traced)
    resilient adds: balancer.py (EWMA) · backoff.py (full jitter) · keys.py (discovery)
    measured in metrics.py; configured by config.py
+
+Import from the modules (``services.workload.service``, ``.config``): the package itself
+stays empty, so reading the defences' names (the CLI's help) does not load the clients.
 """
-
-from services.workload.config import Defences, WorkloadConfig
-from services.workload.service import WorkloadService
-
-__all__ = ["Defences", "WorkloadConfig", "WorkloadService"]

@@ -25,7 +25,7 @@ from chaos.proxy.config import parse_populate
 from services.api import ApiConfig
 from services.common.admin_token import ENV as ADMIN_ENV
 from services.dns import Zone
-from services.workload import WorkloadConfig
+from services.workload.config import WorkloadConfig
 from tests.compose.conftest import COMPOSE_DIR, COMPOSE_FILE, require_compose
 from tests.conftest import require_tool
 

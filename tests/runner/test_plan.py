@@ -18,9 +18,12 @@ def test_the_plan_of_experiment_1(quick: bool, fault_s: float) -> None:
     planned = plan(experiment, quick=quick)
     assert [(f.kind, f.target) for f in planned.faults] == [
         ("loss", "dns"), ("timeout", "api-1"), ("limit_data", "api-2"),
-        ("link_down", "repl-1-2"), ("link_down", "repl-2-1"),
+        ("http_status", "api-2"), ("link_down", "repl-1-2"), ("link_down", "repl-2-1"),
     ]  # fmt: skip
     for fault in planned.faults:
+        if fault.kind == "http_status":  # the storm: 2.5 s, 3 s in
+            assert fault.start_s == experiment.warmup_s + 3 and fault.duration_s == 2.5
+            continue
         assert fault.start_s == experiment.warmup_s
         assert fault.duration_s == fault_s and fault.ttl_s == fault_s + TTL_MARGIN_S
     assert planned.faults[0].attributes == {"probability": 0.7}

@@ -23,8 +23,9 @@ from chaos.embedded.ports import PortAllocator
 from services.api import ApiConfig, ApiServer
 from services.dns import DNSServer, Zone
 from services.ntp import NTPServer
-from services.workload import WorkloadConfig, WorkloadService
+from services.workload.config import WorkloadConfig
 from services.workload.metrics import OUTCOMES
+from services.workload.service import WorkloadService
 from tests import polling
 
 NTP_NAMES = ("ntp-a", "ntp-b", "ntp-c")

@@ -92,7 +92,7 @@ async def test_a_rogue_replica_is_accepted_by_naive_and_rejected_by_resilient() 
                 mesh.dns.zone, {"api-1": api_port(rogue), "api-2": api_port(mesh.api["api-2"])}
             )
             registry = mesh.registries["workload"]
-            from services.workload import WorkloadService
+            from services.workload.service import WorkloadService
 
             async with WorkloadService(config=mesh.workload_config(FAST), registry=registry):
                 await eventually(
@@ -129,7 +129,7 @@ async def test_a_moved_node_leaves_naive_on_a_stale_endpoint() -> None:
     async with running_mesh(workload=False, catalog_items=SMALL) as mesh:
         dead = free_port()
         publish_api(mesh.dns.zone, {"api-1": dead, "api-2": api_port(mesh.api["api-2"])}, ttl=1)
-        from services.workload import WorkloadService
+        from services.workload.service import WorkloadService
 
         async with WorkloadService(
             config=mesh.workload_config(FAST), registry=mesh.registries["workload"]
@@ -161,7 +161,7 @@ async def test_a_silent_replica_hangs_naive_but_not_resilient_and_stop_is_clean(
 ) -> None:
     async with running_mesh(workload=False, catalog_items=SMALL) as mesh:
         publish_api(mesh.dns.zone, {"api-1": blackhole, "api-2": api_port(mesh.api["api-2"])})
-        from services.workload import WorkloadService
+        from services.workload.service import WorkloadService
 
         overrides = {**FAST, "resilient": {"request_timeout_s": 0.3, "hedge_delay_s": 0.05}}
         service = WorkloadService(

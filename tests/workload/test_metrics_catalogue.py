@@ -7,8 +7,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from services.workload import WorkloadService
 from services.workload.metrics import WorkloadMetrics
+from services.workload.service import WorkloadService
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "services" / "workload" / "METRICS.md"
 BOUNDED_LABELS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from services.workload import WorkloadService
+from services.workload.service import WorkloadService
 from tests.workload.mesh import eventually, running_mesh
 
 
