@@ -78,6 +78,8 @@ def test_toxic_table_matches_the_proxy_registry() -> None:
         hints = typing.get_type_hints(toxic)
         fields = {f.name: hints[f.name] for f in dataclasses.fields(toxic)}  # type: ignore[arg-type]
         assert {k: a.type for k, a in spec.attributes.items()} == fields, name
+        streams = {d.wire for d in toxic.streams}
+        assert set(spec.streams) == (streams | {"both"} if len(streams) == 2 else streams), name
     assert set(REGISTRY) - set(TOXICS) == {"noop"}
 
 

@@ -74,14 +74,15 @@ class _Cut(Exception):
 
 
 class _Inbox:
-    """Bytes from one side, waiting for the relay; pauses its source past the high mark."""
+    """Bytes from one side, waiting for the relay; ``full`` past the high mark, until it
+    drains below the low one (``changed`` is called each time ``full`` flips)."""
 
-    def __init__(self, pause: Callable[[bool], None]) -> None:
+    def __init__(self, changed: Callable[[], None]) -> None:
         self._chunks: deque[bytes] = deque()
         self._bytes = 0
         self.eof = False
-        self._pause = pause
-        self._paused = False
+        self._changed = changed
+        self.full = False
         self.waiter: asyncio.Future[None] | None = None
 
     def __bool__(self) -> bool:
@@ -92,24 +93,14 @@ class _Inbox:
             return
         self._chunks.append(data)
         self._bytes += len(data)
-        if not self._paused and self._bytes > HIGH_WATER:
-            self._paused = True
-            self._pause(True)
+        if not self.full and self._bytes > HIGH_WATER:
+            self.full = True
+            self._changed()
         self._wake()
 
     def put_eof(self) -> None:
         self.eof = True
         self._wake()
-
-    def take(self) -> bytes:
-        """Everything held (empty at end of stream or when nothing came yet)."""
-        data = b"".join(self._chunks)
-        self._chunks.clear()
-        self._bytes = 0
-        if self._paused:
-            self._paused = False
-            self._pause(False)
-        return data
 
     async def get(self) -> bytes:
         """The next bytes; ``b""`` once at end of stream."""
@@ -119,9 +110,9 @@ class _Inbox:
             await _wait_for(self)
         data = self._chunks.popleft()
         self._bytes -= len(data)
-        if self._paused and self._bytes < _LOW_WATER:
-            self._paused = False
-            self._pause(False)
+        if self.full and self._bytes < _LOW_WATER:
+            self.full = False
+            self._changed()
         return data
 
     def _wake(self) -> None:
@@ -149,6 +140,10 @@ class _Gate:
     def __init__(self) -> None:
         self._open = asyncio.Event()
         self._open.set()
+
+    @property
+    def closed(self) -> bool:
+        return not self._open.is_set()
 
     def set(self, paused: bool) -> None:
         if paused:
@@ -184,15 +179,10 @@ class HttpRelay:
         self._up = up
         self._down = down
         self._abort = abort
-        self._in_step = in_step
         self._server = h11.Connection(h11.SERVER)
         self._client = h11.Connection(h11.CLIENT)
-        self._upstream_full = False
-        self._requests = _Inbox(self._requests_full)
-        self._inbox_full = False
-        self._client_paused = False
-        self._responses_full = False
-        self._responses = _Inbox(self._on_responses_full)
+        self._requests = _Inbox(self._sync_requests)
+        self._responses = _Inbox(self._sync_responses)
         self._to_client = _Gate()
         self._to_upstream = _Gate()
         self._replay: bytearray | None = None if in_step else bytearray()
@@ -220,14 +210,12 @@ class HttpRelay:
     # -- the down pipeline's source --------------------------------------------
 
     def pause_reading(self) -> None:
-        self._client_paused = True
         self._to_client.set(True)
-        self._sync_upstream_reading()
+        self._sync_responses()
 
     def resume_reading(self) -> None:
-        self._client_paused = False
         self._to_client.set(False)
-        self._sync_upstream_reading()
+        self._sync_responses()
 
     def is_closing(self) -> bool:
         return self._closing
@@ -241,22 +229,18 @@ class HttpRelay:
         self._responses.put_eof()
 
     def dest_paused(self, paused: bool) -> None:
-        self._upstream_full = paused
         self._to_upstream.set(paused)
-        self._up.dest_paused(paused or self._inbox_full)
+        self._sync_requests()
 
     # -- flow control -------------------------------------------------------------
 
-    def _requests_full(self, full: bool) -> None:
-        self._inbox_full = full
-        self._up.dest_paused(full or self._upstream_full)
+    def _sync_requests(self) -> None:
+        """The client waits while requests pile up here or the upstream's buffer is full."""
+        self._up.dest_paused(self._requests.full or self._to_upstream.closed)
 
-    def _on_responses_full(self, full: bool) -> None:
-        self._responses_full = full
-        self._sync_upstream_reading()
-
-    def _sync_upstream_reading(self) -> None:
-        self._pause_upstream(self._client_paused or self._responses_full)
+    def _sync_responses(self) -> None:
+        """The upstream waits while answers pile up here or the client's buffer is full."""
+        self._pause_upstream(self._responses.full or self._to_client.closed)
 
     # -- the exchanges ------------------------------------------------------------
 
