@@ -134,8 +134,6 @@ class Connection:
         self.http: HttpRelay | None = None
         self._joined = False
         """Both pipelines run: an HTTP relay can step in between them and the upstream."""
-        self._fresh = True
-        """No byte has passed yet, so an HTTP relay starts in step with the messages."""
         self._sockets: list[socket.socket] = [client]
         self._watches: list[_Watch] = []
         self._task: asyncio.Task[None] | None = None
@@ -178,7 +176,7 @@ class Connection:
                     self.link.toxics.attach(watch)
                 relay.start()
                 return
-        await self._join_pipelines((b"", b""))
+        await self._join_pipelines((b"", b""), fresh=True)
 
     def leave_fast_path(self) -> None:
         """A toxic arrived: stop the relay now, and go on through the pipelines."""
@@ -189,12 +187,13 @@ class Connection:
             self.link.toxics.detach(watch)
         self._watches = []
         self._ended = relay.ended
-        self._fresh = False
         held = relay.stop()
-        self._task = asyncio.get_running_loop().create_task(self._join_pipelines(held))
+        self._task = asyncio.get_running_loop().create_task(self._join_pipelines(held, fresh=False))
 
-    async def _join_pipelines(self, held: tuple[bytes, bytes]) -> None:
-        """Wrap both sockets in transports and join them by pipelines, ``held`` bytes first."""
+    async def _join_pipelines(self, held: tuple[bytes, bytes], *, fresh: bool) -> None:
+        """Wrap both sockets in transports and join them by pipelines, ``held`` bytes first;
+        ``fresh``: no byte has passed yet, so an HTTP relay starts in step with the messages.
+        """
         loop = asyncio.get_running_loop()
         client_sock, upstream_sock = self._sockets
         self._sockets = [upstream_sock]
@@ -246,7 +245,7 @@ class Connection:
         toxics.attach(up)
         toxics.attach(down)
         upstream = self.upstream
-        http = self._http_relay(upstream, in_step=self._fresh and held == (b"", b""))
+        http = self._http_relay(upstream, in_step=fresh)
         up.carry(held[Direction.UPSTREAM])
         down.carry(held[Direction.DOWNSTREAM])
         self.client.attach(up, down)

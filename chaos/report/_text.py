@@ -89,6 +89,13 @@ def attributes(fault: FaultRecord) -> str:
     return ", ".join(parts)
 
 
+def fault_error(fault: FaultRecord) -> str:
+    """The faults table's last column: what went wrong, or why the mesh skipped it."""
+    if fault.error:
+        return fault.error
+    return f"skipped: {fault.skipped}" if fault.skipped else ""
+
+
 def verdict(value: Verdict) -> str:
     if value.status == "none":
         return "no checks"

@@ -240,7 +240,7 @@ def _faults(journal: Journal) -> str:
             num(_text.seconds(f.start_s)),
             num(_text.seconds(f.end_s) if f.end_s is not None else "still active"),
             badge("yes" if f.reverted else "no"),
-            escape(f.error or (f"skipped: {f.skipped}" if f.skipped else "")),
+            escape(_text.fault_error(f)),
         ]
         for f in journal.faults
     ]

@@ -98,7 +98,7 @@ def _experiment(exp: ExperimentSummary, journal: Journal) -> list[str]:
                 _text.seconds(f.start_s),
                 _text.seconds(f.end_s) if f.end_s is not None else "still active",
                 "yes" if f.reverted else "no",
-                f.error or (f"skipped: {f.skipped}" if f.skipped else ""),
+                _text.fault_error(f),
             ]
             for f in journal.faults
         ],
