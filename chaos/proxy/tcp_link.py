@@ -407,6 +407,7 @@ class _Endpoint(asyncio.Protocol):
             self.source_of.feed(data)
         else:
             self._early.append(data)
+            self.pause(True)
 
     def eof_received(self) -> bool:
         if self.source_of is not None:
@@ -419,17 +420,20 @@ class _Endpoint(asyncio.Protocol):
         """Join the pipelines and start reading, passing on what arrived before them.
 
         uvloop starts reading after ``connection_made`` even when the protocol
-        paused there, so early bytes are kept rather than trusted not to come.
+        paused there, so early bytes are kept (and reading paused again at the
+        first of them) rather than trusted not to come.
+        Reading resumes before they are passed on: when they fill what they go
+        to, its pause must be the last word, or the socket is read without bound.
         """
         self.source_of, self.dest_of = source_of, dest_of
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
         early, self._early = self._early, []
         for data in early:
             if data is None:
                 source_of.feed_eof()
             else:
                 source_of.feed(data)
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()
 
     def pause(self, paused: bool) -> None:
         """Stop or go on reading from the socket."""
