@@ -75,7 +75,7 @@ class DnsSettings:
     """Seconds per query for the resilient resolver (with its ``timeouts`` defence on);
     the naive one keeps dnspython's own defaults. Short, as a LAN answers in a
     millisecond: a journey may ask SRV, two A and a TXT record, each lost datagram costs
-    this much before the TCP retry, and all of it must fit the journey's 5 s deadline."""
+    this much before the TCP retry, and all of it must fit the journey's deadline."""
 
     def __post_init__(self) -> None:
         parse_address(self.udp, field_name="dns.udp")
@@ -182,7 +182,11 @@ class ResilientSettings:
     """Knobs of the resilient client's defences; seconds throughout."""
 
     request_timeout_s: float = 1.0
-    journey_deadline_s: float = 5.0
+    journey_deadline_s: float = 8.0
+    """Room for the worst the defences agree to wait through in one journey: four DNS
+    lookups that each lose a datagram (4 × 0.5 s), a Retry-After at its cap (3 s) and a
+    request timeout on either side of it (2 × 1 s), as when a failover meets a black hole.
+    At 5 s, a journey that honoured a 3 s Retry-After timed out in experiment 1."""
     max_attempts: int = 4
     retry_after_cap_s: float = 3.0
     """The longest Retry-After honoured: a longer one is not worth the journey's deadline."""
