@@ -158,9 +158,10 @@ def _key_value(journal: Journal, client: str) -> str:
     return show_client(value, journal.key_signal.unit, running) if journal.key else "no data"
 
 
-def print_summary(console: Console, journals: list[Journal]) -> None:
+def print_summary(console: Console, journals: list[Journal], *, not_run: int = 0) -> None:
     """One row per experiment: the key signal during the fault, naive and resilient side
-    by side with how many of each one's expectations held. Fits 80 columns."""
+    by side with how many of each one's expectations held. Fits 80 columns. Those chosen
+    but not run (``not_run``) are counted, so a stopped run never reads as complete."""
     if journals and all(j.own for j in journals):
         _print_checks(console, journals)
         return
@@ -181,7 +182,8 @@ def print_summary(console: Console, journals: list[Journal]) -> None:
         )
     console.print(table, highlight=False)
     passed = sum(j.status == "passed" for j in journals)
-    console.print(f"{passed}/{len(journals)} experiments passed")
+    left = f"; {not_run} of {len(journals) + not_run} not run" if not_run else ""
+    console.print(f"{passed}/{len(journals)} experiments passed{left}", highlight=False)
 
 
 def _print_checks(console: Console, journals: list[Journal]) -> None:

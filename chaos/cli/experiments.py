@@ -125,7 +125,13 @@ def run(
         ),
     ],
     quick: Annotated[bool, typer.Option(help="Shorter faults (CI, demos).")] = False,
-    step: Annotated[bool, typer.Option(help="Pause before each experiment (workshops).")] = False,
+    step: Annotated[
+        bool,
+        typer.Option(
+            help="A room's pace (workshops): the whole narration before each experiment, "
+            "a question to discuss after it; keys Enter (go on), s (skip), q (stop)."
+        ),
+    ] = False,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -228,7 +234,7 @@ def run(
     if not result.journals:
         shown.print("no experiment ran")
         return
-    print_summary(shown, result.journals)
+    print_summary(shown, result.journals, not_run=len(result.not_run))
     from chaos.report import write_report
     from chaos.report.junit import write_junit
 
@@ -323,7 +329,12 @@ def _result_json(result: RunResult, report: Path) -> dict[str, Any]:
         for bulky in ("samples", "narration", "signals"):
             data.pop(bulky, None)
         experiments.append(data)
-    return {"passed": result.passed, "report": str(report), "experiments": experiments}
+    return {
+        "passed": result.passed,
+        "report": str(report),
+        "experiments": experiments,
+        "not_run": result.not_run,
+    }
 
 
 def _print_plans(experiments: list[Experiment], quick: bool, as_json: bool) -> None:
@@ -382,6 +393,7 @@ async def _run_experiments(
     seed: int | None,
     display: LiveDisplay,
 ) -> RunResult:
+    from chaos.cli.room import Room
     from chaos.runner import Runner, RunResult
     from chaos.runner.overrides import merge_overrides
 
@@ -392,22 +404,26 @@ async def _run_experiments(
         if started:
             display.console.print("started a mesh for this run (stopped at the end)")
         runner = Runner(state, quick=quick, out_dir=out_dir, handler=display, target=mesh.name)
+        room = Room(display.console, len(experiments)) if step else None
         for index, experiment in enumerate(experiments, 1):
-            if step:
+            rest = [e.name for e in experiments[index:]]
+            if room is not None:
                 display.pause()
-                display.console.rule(f"[bold]{index}/{len(experiments)} · {experiment.title}")
-                display.console.print(experiment.narration.inject)
-                answer = await asyncio.to_thread(
-                    display.console.input, "Press Enter to start, s to skip, q to stop: "
-                )
-                if answer.strip().lower() == "q":
+                choice = await room.before(experiment, index)
+                if choice == "stop":
+                    room.stopped_before([experiment.name, *rest])
                     break
-                if answer.strip().lower() == "s":
+                if choice == "skip":
                     continue
             display.experiment_started(experiment, index, len(experiments))
             journal = await runner.run_one(experiment)
             result.journals.append(journal)
             display.experiment_finished(journal)
+            if room is not None and await room.after(experiment, rest) == "stop":
+                break
+        if room is not None:
+            result.not_run = [*room.skipped, *room.left]
+            display.console.print(room.summary(len(result.journals)), highlight=False)
     display.stop()
     return result
 

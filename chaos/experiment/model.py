@@ -125,20 +125,33 @@ class Rollback:
     line: int = 0
 
 
+NARRATION_LABELS = (
+    ("fallacy", "The fallacy"),
+    ("inject", "What we inject"),
+    ("watch", "What to watch"),
+    ("pattern", "The pattern"),
+    ("ask", "Ask the room"),
+)
+"""A narration's parts in teaching order, each with the heading a reader sees."""
+
+
 @dataclass(frozen=True)
 class Narration:
     fallacy: str
     inject: str
     watch: str
     pattern: str
+    ask: str = ""
+    """The question for the room once the run is over (``run --step``); optional."""
 
     def as_dict(self) -> dict[str, str]:
-        return {
+        told = {
             "fallacy": self.fallacy,
             "inject": self.inject,
             "watch": self.watch,
             "pattern": self.pattern,
         }
+        return {**told, "ask": self.ask} if self.ask else told
 
 
 @dataclass(frozen=True)

@@ -78,10 +78,11 @@ class SectionReader(Reader):
         return name
 
     def narration(self, value: object) -> Narration | None:
-        fields = self.fields(value, "narration", _NARRATION, ())
+        fields = self.fields(value, "narration", _NARRATION, ("ask",))
         if fields is None:
             return None
-        parts = {key: self.text(fields.get(key, MISSING), f"narration.{key}") for key in _NARRATION}
+        keys = (*_NARRATION, "ask") if "ask" in fields else _NARRATION
+        parts = {key: self.text(fields.get(key, MISSING), f"narration.{key}") for key in keys}
         if any(part is None for part in parts.values()):
             return None
         return Narration(**cast(dict[str, str], parts))

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import re
 
+from chaos.experiment.model import NARRATION_LABELS
 from chaos.journal import Check, FaultRecord
 from chaos.report.summary import ExperimentSummary, Verdict
 from chaos.signals.units import show, show_client
 
-NARRATION = (
-    ("fallacy", "The fallacy"),
-    ("inject", "What we inject"),
-    ("watch", "What to watch"),
-    ("pattern", "The pattern"),
-)
 DASH = "—"
 
 
@@ -68,12 +63,12 @@ def seconds(value: float | None) -> str:
 
 
 def narration_items(narration: dict[str, str]) -> list[tuple[str, str]]:
-    """The workshop's four beats in teaching order, then anything else the journal holds."""
-    known = [(label, narration[key]) for key, label in NARRATION if narration.get(key)]
+    """The workshop's beats in teaching order, then anything else the journal holds."""
+    known = [(label, narration[key]) for key, label in NARRATION_LABELS if narration.get(key)]
     extra = [
         (key.replace("_", " ").capitalize(), text)
         for key, text in narration.items()
-        if key not in dict(NARRATION) and text
+        if key not in dict(NARRATION_LABELS) and text
     ]
     return known + extra
 

@@ -39,6 +39,8 @@ WARM_TIMEOUT_S = 30.0
 @dataclass
 class RunResult:
     journals: list[Journal] = field(default_factory=list)
+    not_run: list[str] = field(default_factory=list)
+    """Experiments chosen but not run: skipped, or left when the run was stopped early."""
 
     @property
     def passed(self) -> bool:

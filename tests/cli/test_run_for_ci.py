@@ -61,10 +61,12 @@ def test_a_dry_run_prints_the_plan_and_starts_nothing(tmp_path: Path) -> None:
 
 def test_a_broken_experiment_file_is_exit_2_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(SHIPPED.read_text().replace("threshold: 2.0", "threshold: two"))
+    text = SHIPPED.read_text()
+    line = text.splitlines().index("    threshold: 2.0") + 1
+    path.write_text(text.replace("threshold: 2.0", "threshold: two"))
     done = cli("run", str(path), "--dry-run")
     assert done.returncode == 2
-    assert f"{path}:52: expectations[0].threshold:" in done.stderr, done.stderr
+    assert f"{path}:{line}: expectations[0].threshold:" in done.stderr, done.stderr
 
 
 def test_the_failed_check_is_named_in_junit_and_json(tmp_path: Path) -> None:

@@ -263,7 +263,7 @@ async def test_step_mode_waits_for_next_and_skip_ends_the_run(live: Console) -> 
 
     shown = await eventually(waiting, timeout=10.0, what="the run waiting for Next")
     assert shown["experiment"]["fallacy"] == 4
-    assert set(shown["experiment"]["narration"]) == {"fallacy", "inject", "watch", "pattern"}
+    assert set(shown["experiment"]["narration"]) == {"fallacy", "inject", "watch", "pattern", "ask"}
     status, busy = await live.call("POST", "/api/runs", {"which": "1"})
     assert status == 409
     status, run = await live.call("POST", "/api/runs/next", {"skip": True})

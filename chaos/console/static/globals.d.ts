@@ -32,7 +32,7 @@ interface Expectation {
   op: string; threshold: number; unit: string;
 }
 interface Result { fallacy: number; name: string; title: string; status: string; expectations: Expectation[] }
-interface Narration { fallacy: string; inject: string; watch: string; pattern: string }
+interface Narration { fallacy: string; inject: string; watch: string; pattern: string; ask?: string }
 interface Run {
   id: string; which: string; state: string; step: boolean; quick: boolean; disabled: string[];
   index: number; total: number;
