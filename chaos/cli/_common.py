@@ -40,7 +40,7 @@ StateDir = Annotated[
         "(default: $FALLACIES_STATE_DIR or ~/.local/state/fallacies)."
     ),
 ]
-ComposeFlag = Annotated[bool, typer.Option(help="The Docker Compose mesh.")]
+ComposeFlag = Annotated[bool, typer.Option(metavar="", help="The Docker Compose mesh.")]
 ProxyUrl = Annotated[
     str | None,
     typer.Option(

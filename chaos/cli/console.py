@@ -41,11 +41,13 @@ def console_command(
     host: ConsoleHost = "127.0.0.1",
     port: ConsolePort = DEFAULT_PORT,
     open_page: Annotated[
-        bool, typer.Option("--open/--no-open", help="Open the page in a browser.")
+        bool, typer.Option("--open/--no-open", metavar="", help="Open the page in a browser.")
     ] = True,
     serve: Annotated[
         bool,
-        typer.Option("--serve/--detach", help="Serve in the foreground, or in the background."),
+        typer.Option(
+            "--serve/--detach", metavar="", help="Serve in the foreground, or in the background."
+        ),
     ] = True,
     out: RunsOut = Path("fallacies-runs"),
     wait: Annotated[

@@ -87,13 +87,22 @@ def list_experiments() -> None:
     """List the experiments, one per fallacy."""
     from rich.table import Table
 
+    experiments = load_experiments()
     table = Table()
-    for column in ("#", "experiment", "fallacy", "faults", "key signal"):
-        table.add_column(column)
-    for exp in load_experiments():
-        faults = ", ".join(f"{s.kind}@{s.target}" for s in exp.method)
-        table.add_row(str(exp.fallacy), exp.name, exp.fallacy_name, faults, exp.key_signal)
-    console.print(table)
+    table.add_column("#", justify="right")
+    widest = max(len(n) for e in experiments for n in (e.name, e.key_signal))
+    table.add_column("experiment · key signal", min_width=widest, overflow="fold")
+    table.add_column("fallacy", max_width=16, overflow="fold")
+    table.add_column("faults (kind@link)", overflow="fold")
+    for exp in experiments:
+        faults = dict.fromkeys(f"{s.kind}@{s.target}" for s in exp.method)
+        table.add_row(
+            str(exp.fallacy),
+            f"{exp.name}\n[dim]{exp.key_signal}[/]",
+            exp.fallacy_name,
+            "\n".join(faults),
+        )
+    console.print(table, highlight=False)
 
 
 @app.command()
@@ -110,7 +119,7 @@ def explain(
                 f"# Fallacy {exp.fallacy}: {exp.fallacy_name}\n\n*{exp.title}*\n\n"
                 f"## The fallacy\n\n{n.fallacy}\n\n## What we inject\n\n{n.inject}\n\n"
                 f"## What to watch\n\n{n.watch}\n\n## The pattern that saves us\n\n"
-                f"{n.pattern}\n"
+                f"{n.pattern}\n" + (f"\n## Ask the room\n\n{n.ask}\n" if n.ask else "")
             )
         )
 
@@ -124,18 +133,20 @@ def run(
             autocompletion=_experiments,
         ),
     ],
-    quick: Annotated[bool, typer.Option(help="Shorter faults (CI, demos).")] = False,
+    quick: Annotated[bool, typer.Option(metavar="", help="Shorter faults (CI, demos).")] = False,
     step: Annotated[
         bool,
         typer.Option(
+            metavar="",
             help="A room's pace (workshops): the whole narration before each experiment, "
-            "a question to discuss after it; keys Enter (go on), s (skip), q (stop)."
+            "a question to discuss after it; keys Enter (go on), s (skip), q (stop).",
         ),
     ] = False,
     dry_run: Annotated[
         bool,
         typer.Option(
             "--dry-run",
+            metavar="",
             help="Print the plan (faults with offsets, TTLs and targets; checks and their "
             "windows) and inject nothing.",
         ),
@@ -146,7 +157,9 @@ def run(
     as_json: Annotated[
         bool,
         typer.Option(
-            "--json", help="Print the result (or the plan) as JSON on stdout; progress on stderr."
+            "--json",
+            metavar="",
+            help="Print the result (or the plan) as JSON on stdout; progress on stderr.",
         ),
     ] = False,
     out: Annotated[
@@ -433,7 +446,7 @@ def ablate(
     which: Annotated[
         str, typer.Argument(help="all, a fallacy number (1-8), or an experiment name.")
     ] = "all",
-    quick: Annotated[bool, typer.Option(help="Shorter faults (CI, demos).")] = False,
+    quick: Annotated[bool, typer.Option(metavar="", help="Shorter faults (CI, demos).")] = False,
     jobs: Annotated[
         int | None,
         typer.Option(

@@ -49,6 +49,16 @@ def _print_plan_table(plan: MeshPlan, started_in_s: float | None) -> None:
         table.add_row(node.name, _ports(node.listen), node.metrics_url)
     console.print(table)
     console.print(f"control API: {plan.control_url}   stop with Ctrl-C or `fallacies down`")
+    _print_prometheus({n.name: n.metrics_url for n in plan.nodes})
+
+
+def _print_prometheus(metrics_urls: dict[str, str | None]) -> None:
+    """Where Prometheus' own pages are, when the mesh runs one: its root, which leads to
+    the UI the build has (Debian's ships the classic one under ``/classic/``)."""
+    url = metrics_urls.get("prometheus")
+    if url:
+        ui = url.removesuffix("/metrics")
+        console.print(f"Prometheus: {ui}/ (queries; the fallacies' alerts under Alerts)")
 
 
 def _print_status_table(rows: list[NodeStatus] | None) -> bool:
@@ -69,6 +79,7 @@ def _print_status_table(rows: list[NodeStatus] | None) -> bool:
         pid = str(row.pid or "-")
         table.add_row(row.name, state, health, pid, _ports(row.listen), row.metrics_url)
     console.print(table)
+    _print_prometheus({row.name: row.metrics_url for row in rows})
     return all_ok
 
 
@@ -78,30 +89,42 @@ def up(
         int, typer.Option(help="First port of the mesh's layout; 0 picks free ephemeral ports.")
     ] = 17000,
     detach: Annotated[
-        bool, typer.Option(help="Return once healthy; the mesh keeps running.")
+        bool, typer.Option(metavar="", help="Return once healthy; the mesh keeps running.")
     ] = False,
     toxiproxy: Annotated[
         bool,
-        typer.Option(help="Carry the TCP links on a real toxiproxy-server (must be on PATH)."),
+        typer.Option(
+            metavar="", help="Carry the TCP links on a real toxiproxy-server (must be on PATH)."
+        ),
     ] = False,
     seed: Annotated[
         int | None, typer.Option(help="Seed the fault proxy's random draws (reproducible).")
     ] = None,
     prometheus: Annotated[
         bool,
-        typer.Option(help="Also run Prometheus (with the project's rules) when it is installed."),
+        typer.Option(
+            metavar="", help="Also run Prometheus (with the project's rules) when it is installed."
+        ),
     ] = True,
     compose: Annotated[
-        bool, typer.Option(help="Run the Docker Compose mesh (compose/compose.yaml) instead.")
+        bool,
+        typer.Option(
+            metavar="", help="Run the Docker Compose mesh (compose/compose.yaml) instead."
+        ),
     ] = False,
-    build: Annotated[bool, typer.Option(help="With --compose: build the images first.")] = False,
-    grafana: Annotated[bool, typer.Option(help="With --compose: also start Grafana.")] = False,
+    build: Annotated[
+        bool, typer.Option(metavar="", help="With --compose: build the images first.")
+    ] = False,
+    grafana: Annotated[
+        bool, typer.Option(metavar="", help="With --compose: also start Grafana.")
+    ] = False,
     env_file: Annotated[
         Path | None,
         typer.Option(help="With --compose: image overrides (compose/offline.env from the build)."),
     ] = None,
     web_console: Annotated[
-        bool, typer.Option("--console/--no-console", help="Serve the live web console too.")
+        bool,
+        typer.Option("--console/--no-console", metavar="", help="Serve the live web console too."),
     ] = True,
     console_port: Annotated[
         int | None,

@@ -100,3 +100,50 @@ def test_the_shell_completes_experiments_defences_links_and_toxics(
         [str(script)], capture_output=True, text=True, timeout=60, env=env, check=False
     )
     assert expected <= set(done.stdout.split()), done.stdout + done.stderr
+
+
+def test_the_list_fits_80_columns_with_every_name_whole() -> None:
+    from chaos.loader import load_all
+
+    done = subprocess.run(
+        [*CLI, "list"], capture_output=True, text=True, timeout=60,
+        env={**ENV, "COLUMNS": "80"}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in done.stdout
+    cells = {cell.strip() for line in lines for cell in line.split("│")}
+    for experiment in load_all():
+        assert {experiment.name, experiment.key_signal} <= cells, experiment.name
+
+
+@pytest.mark.parametrize("command", ["run", "up", "ablate", "console", "fault add"])
+def test_help_shows_no_type_for_a_flag(command: str) -> None:
+    done = cli(*command.split(), "--help")
+    assert done.returncode == 0, done.stderr
+    typed = [line for line in done.stdout.splitlines() if "<bool>" in line]
+    assert all("--help" in line for line in typed), typed  # Typer's own --help aside
+
+
+def test_up_prints_where_prometheus_pages_are(tmp_path: Path) -> None:
+    import json
+    import re
+    import urllib.request
+
+    from tests.conftest import require_tool
+
+    require_tool("prometheus")
+    state = str(tmp_path / "state")
+    up = cli("up", "--detach", "--base-port", "0", "--no-console", "--state-dir", state)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        found = re.search(r"Prometheus: (http://127\.0\.0\.1:\d+)/ \(queries; ", up.stdout)
+        assert found, up.stdout
+        with urllib.request.urlopen(found[1] + "/", timeout=10) as response:
+            assert response.status == 200  # after its redirect to the UI
+        with urllib.request.urlopen(found[1] + "/api/v1/rules?type=alert", timeout=10) as rules:
+            groups = json.load(rules)["data"]["groups"]
+        assert "JourneysFailing" in {r["name"] for g in groups for r in g["rules"]}
+    finally:
+        cli("down", "--state-dir", state)

@@ -111,7 +111,8 @@ def test_one_alert_per_fallacy_with_for_severity_and_words() -> None:
         if fallacy is not None:
             assert f"Fallacy {fallacy}, " in description, alert["alert"]
             assert FALLACY_WORDS[fallacy] in description.lower(), alert["alert"]
-            assert alert["annotations"]["dashboard"] == f"/d/fallacies-{fallacy}"
+            assert alert["annotations"]["grafana"] == f"/d/fallacies-{fallacy}"
+            assert alert["annotations"]["explain"] == f"fallacies explain {fallacy}"
 
 
 def test_alerts_are_a_signal_against_a_threshold() -> None:
