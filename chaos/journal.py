@@ -11,6 +11,9 @@ are seconds since the run started (``t``), so charts need no clock arithmetic.
      ├── key               the key signal over the fault window, per client
      ├── steady_state      before / after: checks with observed value and verdict
      ├── expectations      during / after the fault, per client: observed vs threshold
+     ├── journeys          a sample of journeys per client, hop by hop (a waterfall)
+     ├── advisory          a client of one's own, judged by the resilient client's
+     │                     expectations: shown, never failing the run
      └── rollbacks         every revert, with status
 """
 
@@ -22,13 +25,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 Status = Literal["passed", "failed", "aborted", "error"]
-Client = Literal["naive", "resilient"]
+Client = str
+"""``naive``, ``resilient``, or the label of a client of one's own (``run --client``)."""
 Phase = Literal["before", "during", "after"]
 
 CLIENT_LINES: tuple[str, ...] = ("naive", "resilient")
 PROBE_LINE = "probes"
 """The one series of a run on one's own services: the share of probe calls passing."""
 LINE_TITLES = {"naive": "Naive", "resilient": "Resilient", PROBE_LINE: "Probe calls passing"}
+
+
+def line_title(line: str) -> str:
+    """A column's title: a client of one's own is named as its class names itself."""
+    return LINE_TITLES.get(line, f"Yours ({line})")
 
 
 @dataclass
@@ -123,6 +132,13 @@ class Journal:
     """client -> the key signal over the fault ("during") window, whatever the checks."""
     key_running_s: dict[str, float] = field(default_factory=dict)
     """client -> the longest a journey had been running within that window."""
+    clients: list[str] = field(default_factory=lambda: list(CLIENT_LINES))
+    """The clients that ran: the two, and a third of one's own (``run --client``)."""
+    advisory: list[Check] = field(default_factory=list)
+    journeys: list[dict[str, Any]] = field(default_factory=list)
+    """A sample of journeys hop by hop, per client (``chaos.runner.journeys``): each with
+    ``client``, ``role``, ``t`` (its start, run seconds), ``duration_s``, ``outcome``,
+    ``spans`` (``kind``, ``name``, ``start_s``, ``end_s``, ``detail``)."""
 
     @property
     def own(self) -> bool:
@@ -131,8 +147,8 @@ class Journal:
 
     @property
     def lines(self) -> tuple[str, ...]:
-        """The series its samples hold and its charts draw: two clients, or the probes."""
-        return (PROBE_LINE,) if self.own else CLIENT_LINES
+        """The series its samples hold and its charts draw: the clients, or the probes."""
+        return (PROBE_LINE,) if self.own else tuple(self.clients)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,6 +182,9 @@ class Journal:
             error=data.get("error"),
             key=dict(data.get("key", {})),
             key_running_s=dict(data.get("key_running_s", {})),
+            clients=list(data.get("clients", CLIENT_LINES)),
+            advisory=[Check(**c) for c in data.get("advisory", [])],
+            journeys=list(data.get("journeys", [])),
         )
 
     @classmethod

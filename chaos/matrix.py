@@ -7,8 +7,10 @@ the way ``chaos.journal`` is for one run::
      ├── defences     the columns: name -> what the defence does
      └── rows         one per experiment
           ├── all_on  the run with every defence on: it must pass
-          └── cells   one per declared defence, run with only that defence off
-               └── protected   each expectation it protects: value on, value off
+          ├── cells   one per declared defence, run with only that defence off
+          │    └── protected   each expectation it protects: value on, value off
+          └── yours   with ``ablate --client``: per defence, whether a client of one's
+                      own held what that defence protects, in the all-on run
 
 A cell ``breaks`` when a protected expectation failed with its defence off, and
 is *proven* when every protected expectation also held with all defences on.
@@ -112,6 +114,8 @@ class Row:
     failures: tuple[str, ...] = ()
     """What failed in the all-on run, one line each."""
     cells: tuple[CellVerdict, ...] = ()
+    yours: dict[str, bool] = field(default_factory=dict)
+    """Defence -> a client of one's own held every expectation it protects (all on)."""
 
     def cell(self, defence: str) -> CellVerdict | None:
         return next((c for c in self.cells if c.defence == defence), None)
@@ -125,6 +129,7 @@ class Row:
             "all_on_journal": self.all_on_journal,
             "failures": list(self.failures),
             "cells": [cell.to_dict() for cell in self.cells],
+            "yours": dict(self.yours),
         }
 
     @classmethod
@@ -137,6 +142,7 @@ class Row:
             all_on_journal=data["all_on_journal"],
             failures=tuple(data.get("failures", ())),
             cells=tuple(CellVerdict.from_dict(c) for c in data.get("cells", ())),
+            yours={str(k): bool(v) for k, v in data.get("yours", {}).items()},
         )
 
 
@@ -147,6 +153,8 @@ class Matrix:
     """The columns, name -> what the defence does, in the order of the switches."""
     quick: bool = False
     jobs: int = 1
+    yours: str | None = None
+    """The label of a client of one's own that ran beside the two (``ablate --client``)."""
     started_at: str = ""
     duration_s: float = 0.0
 
@@ -187,6 +195,7 @@ class Matrix:
         return {
             "quick": self.quick,
             "jobs": self.jobs,
+            "yours": self.yours,
             "started_at": self.started_at,
             "duration_s": self.duration_s,
             "passed": self.passed,
@@ -204,6 +213,7 @@ class Matrix:
             defences=dict(data["defences"]),
             quick=bool(data.get("quick", False)),
             jobs=int(data.get("jobs", 1)),
+            yours=data.get("yours"),
             started_at=data.get("started_at", ""),
             duration_s=float(data.get("duration_s", 0.0)),
         )

@@ -25,6 +25,7 @@ RANKS: dict[str, int] = {
     "chaos.experiments": 1,
     "chaos.journal": 1,
     "chaos.matrix": 1,
+    "chaos.waterfall": 1,
     "chaos.mesh": 2,
     "chaos.node": 2,
     "chaos.testing": 3,
@@ -43,7 +44,13 @@ RANKS: dict[str, int] = {
 }
 """Each unit imports only units of a lower rank (and itself)."""
 
-LEAVES = ("chaos.experiment", "chaos.journal", "chaos.matrix", "chaos.experiments")
+LEAVES = (
+    "chaos.experiment",
+    "chaos.journal",
+    "chaos.matrix",
+    "chaos.experiments",
+    "chaos.waterfall",
+)
 """Data every layer passes around: they import nothing of chaos."""
 
 BACKENDS = ("chaos.embedded", "chaos.compose", "chaos.standalone")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -68,7 +69,7 @@ class LiveDisplay(Handler):
                     f"{client} {show_client(self.key.get(client), unit, self.running.get(client))}",
                     style=style,
                 )
-                for client, style in (("naive", "dark_orange"), ("resilient", "blue"))
+                for client, style in _styles(self.key)
             ),
         )
 
@@ -142,8 +143,16 @@ def _which(fallacy: int) -> str:
     return f"fallacy {fallacy}" if fallacy else "your services"
 
 
+_STYLES = {"naive": "dark_orange", "resilient": "blue"}
+"""A client of one's own is magenta here, as it is violet in the report."""
+
+
+def _styles(clients: Iterable[str]) -> list[tuple[str, str]]:
+    return [(c, _STYLES.get(c, "magenta")) for c in dict.fromkeys(["naive", "resilient", *clients])]
+
+
 def _verdict(journal: Journal, client: str) -> str:
-    checks = [c for c in journal.expectations if c.client == client]
+    checks = [c for c in [*journal.expectations, *journal.advisory] if c.client == client]
     if not checks:
         return "no checks"
     ok = sum(c.passed for c in checks)
@@ -168,16 +177,16 @@ def print_summary(console: Console, journals: list[Journal], *, not_run: int = 0
     table = Table(title="fallacies: summary", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("experiment · key signal", max_width=28, overflow="fold")
-    table.add_column("naive", justify="right", style="dark_orange")
-    table.add_column("resilient", justify="right", style="blue")
+    clients = _styles(c for j in journals for c in j.clients)
+    for client, style in clients:
+        table.add_column(client, justify="right", style=style)
     table.add_column("result")
     for j in journals:
         style = STATUS_STYLE.get(j.status, "white")
         table.add_row(
             str(j.fallacy),
             f"{j.name}\n[dim]{j.key_signal.title}[/]",
-            f"{_key_value(j, 'naive')}\n{_verdict(j, 'naive')}",
-            f"{_key_value(j, 'resilient')}\n{_verdict(j, 'resilient')}",
+            *(f"{_key_value(j, c)}\n{_verdict(j, c)}" for c, _ in clients),
             f"[{style}]{j.status}[/]",
         )
     console.print(table, highlight=False)
@@ -303,6 +312,12 @@ def print_matrix(console: Console, matrix: Matrix) -> None:
                 console.print(f"    [red]error[/]  without {cell.defence}: {cell.error}")
             else:
                 console.print(f"    [red]not proven[/] without {cell.defence}: {values}")
+        if row.yours:
+            said = ", ".join(
+                f"[{'green' if held else 'red'}]{'holds' if held else 'fails'}[/] {defence}"
+                for defence, held in row.yours.items()
+            )
+            console.print(f"    yours ({matrix.yours}), where a defence is needed: {said}")
     console.print(
         f"{matrix.proven}/{matrix.cells} defences proven in {matrix.duration_s:.0f} s"
         + ("" if matrix.passed else f"; {len(matrix.problems)} problems")

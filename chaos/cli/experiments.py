@@ -30,6 +30,19 @@ def _experiments(incomplete: str) -> list[str]:
     return [name for name in names if name.startswith(incomplete)]
 
 
+def own_client(spec: str | None) -> tuple[str, str] | None:
+    """(spec with an absolute path, the client's label), checked before any mesh starts."""
+    if spec is None:
+        return None
+    from services.workload.own import OwnClientError, load_client, resolve_spec
+
+    try:
+        resolved = resolve_spec(spec)
+        return resolved, load_client(resolved).name
+    except OwnClientError as exc:
+        raise fail(str(exc), 2) from None
+
+
 def check_defences(names: list[str] | None) -> None:
     """Before anything starts: a typo would otherwise fail only once a mesh is up."""
     for name in names or []:
@@ -109,19 +122,28 @@ def list_experiments() -> None:
 def explain(
     fallacy: Annotated[str, typer.Argument(help="A fallacy number (1-8) or experiment name.")],
 ) -> None:
-    """Print an experiment's workshop narration."""
+    """Print an experiment's workshop narration, and the defences it proves."""
     from rich.markdown import Markdown
 
+    from chaos.experiment.model import NARRATION_LABELS
+
     for exp in select(load_experiments(), fallacy):
-        n = exp.narration
-        console.print(
-            Markdown(
-                f"# Fallacy {exp.fallacy}: {exp.fallacy_name}\n\n*{exp.title}*\n\n"
-                f"## The fallacy\n\n{n.fallacy}\n\n## What we inject\n\n{n.inject}\n\n"
-                f"## What to watch\n\n{n.watch}\n\n## The pattern that saves us\n\n"
-                f"{n.pattern}\n" + (f"\n## Ask the room\n\n{n.ask}\n" if n.ask else "")
+        told = exp.narration.as_dict()
+        parts = [f"# Fallacy {exp.fallacy}: {exp.fallacy_name}", f"*{exp.title}*"]
+        parts += [f"## {label}\n\n{told[key]}" for key, label in NARRATION_LABELS if told.get(key)]
+        if exp.defences:
+            lines = []
+            for name in exp.defences:
+                kept = "; ".join(
+                    f"{c.signal} {c.op} {c.threshold:g} {c.phase} the fault"
+                    for c in exp.protected(name)
+                )
+                lines.append(f"- `{name}`: {DEFENCES[name]}; protects {kept}")
+            parts.append(
+                "## The defences it proves\n\nSwitch one off with `--disable-defence NAME`:"
+                "\n\n" + "\n".join(lines)
             )
-        )
+        console.print(Markdown("\n\n".join(parts) + "\n"), soft_wrap=False)
 
 
 @app.command()
@@ -176,6 +198,14 @@ def run(
             autocompletion=_defences,
         ),
     ] = None,
+    client: Annotated[
+        str | None,
+        typer.Option(
+            "--client",
+            help="Your own client beside the naive and resilient ones: path/to/file.py:Class "
+            "or package.module:Class (template: examples/my_client.py).",
+        ),
+    ] = None,
     base_port: Annotated[
         int, typer.Option(help="Base port if the run starts its own mesh; 0: free ports.")
     ] = 17000,
@@ -207,13 +237,16 @@ def run(
     if target not in ("embedded", "compose"):
         raise fail(f"unknown target {target!r}; use embedded or compose", 2)
     check_defences(disable_defence)
+    yours = own_client(client)
     given = _links_file(links)
     experiments = chosen_experiments(which, _link_table(given, proxy))
     own = [e for e in experiments if e.own]
     if (links is not None or proxy is not None) and len(own) < len(experiments):
         raise fail("--links and --proxy are for an experiment file of your own (see examples/)", 2)
-    if own and (disable_defence or target != "embedded"):
-        option = "--disable-defence" if disable_defence else "--target"
+    if yours is not None and target != "embedded":
+        raise fail("--client runs in a mesh of its own, which needs the embedded mesh", 2)
+    if own and (disable_defence or yours or target != "embedded"):
+        option = "--disable-defence" if disable_defence else "--client" if yours else "--target"
         raise fail(
             f"{option} is about the playground's mesh; this experiment is on your own links", 2
         )
@@ -223,9 +256,12 @@ def run(
     shown = err_console if as_json else console
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out if out is not None else Path("fallacies-runs") / stamp
-    overrides = None
+    overrides: dict[str, Any] = {}
     if disable_defence:
-        overrides = {"defences": {name: False for name in disable_defence}}
+        overrides["defences"] = {name: False for name in disable_defence}
+    if yours is not None:
+        overrides["own"] = {"spec": yours[0]}
+    clients = None if yours is None else ("naive", "resilient", yours[1])
     display = LiveDisplay(shown)
     try:
         if own:
@@ -234,7 +270,16 @@ def run(
             mesh = backend(target == "compose", state_dir)
             result = asyncio.run(
                 _run_experiments(
-                    mesh, experiments, quick, step, out_dir, overrides, base_port, seed, display
+                    mesh,
+                    experiments,
+                    quick,
+                    step,
+                    out_dir,
+                    overrides or None,
+                    base_port,
+                    seed,
+                    display,
+                    clients,
                 )
             )
     except KeyboardInterrupt:
@@ -405,6 +450,7 @@ async def _run_experiments(
     base_port: int,
     seed: int | None,
     display: LiveDisplay,
+    clients: tuple[str, ...] | None,
 ) -> RunResult:
     from chaos.cli.room import Room
     from chaos.runner import Runner, RunResult
@@ -416,7 +462,14 @@ async def _run_experiments(
     async with run_mesh as (state, started):
         if started:
             display.console.print("started a mesh for this run (stopped at the end)")
-        runner = Runner(state, quick=quick, out_dir=out_dir, handler=display, target=mesh.name)
+        runner = Runner(
+            state,
+            quick=quick,
+            out_dir=out_dir,
+            handler=display,
+            target=mesh.name,
+            clients=clients,
+        )
         room = Room(display.console, len(experiments)) if step else None
         for index, experiment in enumerate(experiments, 1):
             rest = [e.name for e in experiments[index:]]
@@ -466,6 +519,14 @@ def ablate(
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the fault proxy's draws.")] = None,
+    client: Annotated[
+        str | None,
+        typer.Option(
+            "--client",
+            help="Your own client, run in each all-on cell: a row of the matrix says what it "
+            "held (path/to/file.py:Class or package.module:Class).",
+        ),
+    ] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Prove each defence: run every experiment with all defences on, then once per declared
@@ -480,6 +541,7 @@ def ablate(
     from chaos.report.matrix import write_matrix
     from chaos.runner.ablation import Ablation, cells_for, default_jobs
 
+    yours = own_client(client)
     experiments = select(load_experiments(), which)
     undeclared = [e.name for e in experiments if not e.defences]
     if len(undeclared) == len(experiments):
@@ -498,6 +560,7 @@ def ablate(
             seed=seed,
             handler=display,
             backend=backend(False, state_dir),
+            client=yours,
         )
     except ValueError as exc:
         raise fail(str(exc), 2) from None

@@ -130,12 +130,24 @@ def up(
         int | None,
         typer.Option(help=f"Port of the web console (default {DEFAULT_PORT}; free with base 0)."),
     ] = None,
+    client: Annotated[
+        str | None,
+        typer.Option(
+            "--client",
+            help="Run your own client beside the two: path/to/file.py:Class or "
+            "package.module:Class (template: examples/my_client.py).",
+        ),
+    ] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Start the whole mesh as local processes on 127.0.0.1 (no Docker), or with --compose."""
+    from chaos.cli.experiments import own_client
     from chaos.console import lifecycle as web
     from chaos.mesh.backend import UpOptions
 
+    if client is not None and compose:
+        raise fail("--client is for the embedded mesh (the compose mesh runs built images)", 2)
+    yours = own_client(client)
     mesh = backend(compose, state_dir)
     directory = state_dir_of(state_dir)
     port = console_port if console_port is not None else (0 if base_port == 0 else DEFAULT_PORT)
@@ -174,6 +186,7 @@ def up(
         build=build,
         grafana=grafana,
         env_file=env_file,
+        client=yours[0] if yours else None,
     )
     try:
         state = mesh.up(options, ready)

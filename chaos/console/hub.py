@@ -31,11 +31,12 @@ from chaos.console.topology import ends
 from chaos.mesh.control import fetch_status
 from chaos.mesh.links import Links, LinkView, revert_label
 from chaos.mesh.state import MeshState
-from chaos.runner.checks import CLIENTS
 from chaos.signals.base import Snapshot
+from chaos.signals.library import clients_in
 from chaos.signals.sampler import Sampler
 from chaos.signals.window import SeriesMap
 from chaos.toxiproxy import AuditEntry, Toxic, Toxiproxy, ToxiproxyError
+from chaos.waterfall import rows as waterfall_rows
 
 __all__ = ["ACTOR", "Hub"]
 
@@ -94,6 +95,8 @@ class Hub:
         self._audit: deque[dict[str, Any]] = deque(maxlen=AUDIT_KEPT)
         self._audit_since: dict[str, int] = {}
         self._last_scrape = 0.0
+        self._journeys: dict[str, Any] = {}
+        """Each client's last finished journey, hop by hop (the console's waterfall)."""
         self.latest: dict[str, Any] | None = None
 
     # -- what is watched --------------------------------------------------------------
@@ -174,12 +177,15 @@ class Hub:
         state = self._state
         scrape = now - self._last_scrape >= self.scrape_s * 0.95
         problems: list[str] = []
-        nodes, views, audit, scraped = await asyncio.gather(
+        nodes, views, audit, scraped, journeys = await asyncio.gather(
             fetch_status(state, self._session),
             self._views(state, problems),
             self._read_audit(state),
             self._scrape(state, now) if scrape else _nothing(),
+            self._last_journeys(state) if scrape else _nothing(),
         )
+        if journeys is not None:
+            self._journeys = journeys
         if nodes is None:
             problems.append("the control API does not answer")
         known = views is not None
@@ -204,6 +210,7 @@ class Hub:
             "problems": problems,
             "sample": sample,
             "windows": self._window_list(),
+            "journeys": self._journeys,
             "nodes": self._nodes(state, nodes),
             "links": links,
             "audit": sorted(self._audit, key=lambda row: row["time"], reverse=True),
@@ -243,6 +250,33 @@ class Hub:
                 self._audit_since[api] = max(self._audit_since.get(api, 0), entry.seq)
                 self._audit.append(_audit_row(entry))
 
+    async def _last_journeys(self, state: MeshState) -> dict[str, Any] | None:
+        """Each client's last finished journey, as waterfall rows (``chaos.waterfall``)."""
+        workload = state.nodes.get("workload")
+        if workload is None or workload.admin_url is None:
+            return None
+        assert self._session is not None
+        try:
+            async with self._session.get(
+                f"{workload.admin_url}/journeys", timeout=aiohttp.ClientTimeout(total=0.8)
+            ) as response:
+                found = await response.json() if response.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+        if not isinstance(found, dict):
+            return None
+        last: dict[str, Any] = {}
+        for client, traces in found.items():
+            if isinstance(traces, list) and traces and isinstance(traces[-1], dict):
+                trace = traces[-1]
+                last[str(client)] = {
+                    "started_at": trace.get("started_at"),
+                    "duration_s": trace.get("duration_s"),
+                    "outcome": trace.get("outcome"),
+                    "rows": [row.to_dict() for row in waterfall_rows(trace)],
+                }
+        return last
+
     async def _scrape(self, state: MeshState, now: float) -> Snapshot | None:
         workload = state.nodes.get("workload")
         if workload is None or workload.metrics_url is None:
@@ -262,7 +296,7 @@ class Hub:
             return
         window = list(self._scraped)
         self._samples.append(
-            {"t": snap.t, "clients": {client: numbers(window, client) for client in CLIENTS}}
+            {"t": snap.t, "clients": {c: numbers(window, c) for c in clients_in(snap)}}
         )
         while self._samples and self._samples[0]["t"] < snap.t - self.history_s:
             self._samples.popleft()

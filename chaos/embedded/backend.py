@@ -39,6 +39,7 @@ class EmbeddedBackend:
             args += ["--toxiproxy"] if options.toxiproxy else []
             args += ["--seed", str(options.seed)] if options.seed is not None else []
             args += [] if options.prometheus else ["--no-prometheus"]
+            args += ["--client", options.client] if options.client else []
             args += ["--no-console"]  # the detaching command serves it itself
             return start_detached(args, self.state_dir)
         try:
@@ -46,6 +47,7 @@ class EmbeddedBackend:
                 base_port=options.base_port,
                 tcp_proxy="toxiproxy" if options.toxiproxy else "fallacies",
                 seed=options.seed,
+                workload_overrides={"own": {"spec": options.client}} if options.client else None,
             )
             if options.prometheus:
                 plan = with_prometheus(plan, self.state_dir / "run")

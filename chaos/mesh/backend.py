@@ -44,6 +44,8 @@ class UpOptions:
     """Compose: also start Grafana."""
     env_file: Path | None = None
     """Compose: image overrides (compose/offline.env from the offline build)."""
+    client: str | None = None
+    """Embedded: a client of one's own run beside the two (``file.py:Class``, path absolute)."""
 
 
 Ready = Callable[[MeshPlan, float | None], None]

@@ -43,6 +43,9 @@ def heading(fallacy: int) -> str:
     return f"Fallacy {fallacy}" if fallacy else "Your own services"
 
 
+ADVISORY = "Your client, by the resilient client's expectations (shown; never fails the run)"
+
+
 def chart_legend(lines: tuple[str, ...]) -> str:
     """How to read the charts, for the lines they draw."""
     faults = "grey bands are fault windows (hatched: still active when the run ended)"
@@ -51,8 +54,9 @@ def chart_legend(lines: tuple[str, ...]) -> str:
             "Charts: the share of probe calls passing each second (green) over seconds "
             f"since start; {faults}."
         )
+    yours = "".join(f", {line} (violet)" for line in lines if line not in ("naive", "resilient"))
     return (
-        f"Charts: naive (warm) vs resilient (cool) over seconds since start; {faults}; "
+        f"Charts: naive (warm) vs resilient (cool){yours} over seconds since start; {faults}; "
         "dashed lines are the expectations' thresholds; a crossed bar at the bottom means "
         "the client finished no journey (it is stuck)."
     )

@@ -50,6 +50,18 @@ LABELS: dict[str, str] = {
     PROBE_LINE: "probe calls passing",
 }
 """Each line's name in a legend."""
+OWN_COLOUR = "#7048e8"
+"""A client of one's own (``run --client``): neither warm nor cool, it is yet to be seen."""
+
+
+def colour(line: str) -> str:
+    return COLOURS.get(line, OWN_COLOUR)
+
+
+def label(line: str) -> str:
+    return LABELS.get(line, f"yours ({line})")
+
+
 FAULT_COLOUR = "#868e96"
 MAX_OTHER_SIGNALS = 3
 THRESHOLD_COLOUR = "#495057"
@@ -169,7 +181,7 @@ class Threshold:
 
     @property
     def colour(self) -> str:
-        return THRESHOLD_COLOUR if self.client is None else COLOURS[self.client]
+        return THRESHOLD_COLOUR if self.client is None else colour(self.client)
 
 
 def thresholds(journal: Journal, signal: str) -> list[Threshold]:
@@ -270,15 +282,15 @@ def _plot_clients(axes: Axes, journal: Journal, signal: str) -> list[float]:
     finite: list[float] = []
     for client in journal.lines:
         xs, ys = series(journal, signal, client)
-        colour = COLOURS[client]
-        axes.plot(xs, ys, color=colour, linewidth=1.6, label=LABELS[client], zorder=2)
+        hue = colour(client)
+        axes.plot(xs, ys, color=hue, linewidth=1.6, label=label(client), zorder=2)
         lone = [
             (x, y)
             for i, (x, y) in enumerate(zip(xs, ys, strict=True))
             if not math.isnan(y) and _gap(ys, i - 1) and _gap(ys, i + 1)
         ]
         if lone:
-            axes.plot(*zip(*lone, strict=True), "o", color=colour, markersize=3, zorder=2)
+            axes.plot(*zip(*lone, strict=True), "o", color=hue, markersize=3, zorder=2)
         finite.extend(y for y in ys if not math.isnan(y))
     return finite
 
@@ -305,15 +317,15 @@ def _draw_thresholds(axes: Axes, lines: Sequence[Threshold], unit: str) -> None:
 def _draw_stalls(axes: Axes, journal: Journal, signal: str) -> None:
     for index, client in enumerate(journal.lines):
         runs = stalls(journal, signal, client)
-        colour = COLOURS[client]
+        hue = colour(client)
         for number, run in enumerate(runs):
             axes.axvspan(
                 run.start - 0.5,
                 run.end + 0.5,
                 ymin=0.0 + 0.06 * index,
                 ymax=0.06 + 0.06 * index,
-                facecolor=colour,
-                edgecolor=colour,
+                facecolor=hue,
+                edgecolor=hue,
                 alpha=0.55,
                 hatch="xx",
                 linewidth=0.0,
@@ -329,7 +341,7 @@ def _draw_stalls(axes: Axes, journal: Journal, signal: str) -> None:
                 f" {client}: no journey finished (one running {longest:.0f} s) ",
                 transform=blended_transform_factory(axes.transData, axes.transAxes),
                 fontsize=7.5,
-                color=colour,
+                color=hue,
                 va="bottom",
                 ha="right" if late else "left",
                 clip_on=True,

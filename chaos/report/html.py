@@ -11,10 +11,12 @@ import base64
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from chaos.journal import LINE_TITLES, Check, Journal
+from chaos.journal import Check, Journal, line_title
 from chaos.report import _text
-from chaos.report.charts import COLOURS, FAULT_COLOUR, LABELS
+from chaos.report.charts import FAULT_COLOUR, colour, label
 from chaos.report.summary import ChartRef, ExperimentSummary, Summary, Verdict
+from chaos.report.waterfall import CSS as WATERFALL_CSS
+from chaos.report.waterfall import waterfall_html
 
 CSS = """
 :root { --ink:#212529; --muted:#6c757d; --rule:#dee2e6; --soft:#f8f9fa; }
@@ -76,7 +78,8 @@ def render_html(summary: Summary, journals: Sequence[Journal], pngs: dict[str, b
         _experiment(exp, journal, pngs)
         for exp, journal in zip(summary.experiments, journals, strict=True)
     )
-    return page(summary.title, f"{_header(summary)}\n{_summary_table(summary)}\n{sections}")
+    body = f"{_header(summary)}\n{_summary_table(summary)}\n{sections}"
+    return page(summary.title, body, css=WATERFALL_CSS)
 
 
 def page(title: str, body: str, *, css: str = "") -> str:
@@ -106,8 +109,8 @@ def _header(summary: Summary) -> str:
         if summary.counts[s]
     )
     swatches = "".join(
-        f'<span><span class="swatch" style="background:{COLOURS[line]}"></span>'
-        f"{escape(LABELS[line])}</span>"
+        f'<span><span class="swatch" style="background:{colour(line)}"></span>'
+        f"{escape(label(line))}</span>"
         for line in summary.lines
     )
     legend = (
@@ -141,7 +144,7 @@ def _summary_table(summary: Summary) -> str:
         for e in summary.experiments
     ]
     headers = ["#", "Fallacy", "Experiment", "Status", "Key signal (during the fault)"]
-    titles = [LINE_TITLES[line] for line in summary.lines]
+    titles = [line_title(line) for line in summary.lines]
     return "<section><h2>Summary</h2>" + table([*headers, *titles], rows) + "</section>"
 
 
@@ -167,9 +170,12 @@ def _experiment(exp: ExperimentSummary, journal: Journal, pngs: dict[str, bytes]
         )
     parts.append(_narration(journal.narration))
     parts.append(_charts(exp.charts, pngs))
+    parts.append(waterfall_html(journal))
     parts.append(
         "<h3>Expectations</h3>" + _checks(journal.expectations, "No expectations were evaluated.")
     )
+    if journal.advisory:
+        parts.append(f"<h3>{escape(_text.ADVISORY)}</h3>" + _checks(journal.advisory, ""))
     parts.append(
         "<h3>Steady state</h3>" + _checks(journal.steady_state, "No steady-state checks ran.")
     )

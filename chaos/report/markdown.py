@@ -12,9 +12,10 @@ import re
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from chaos.journal import LINE_TITLES, Check, Journal
+from chaos.journal import Check, Journal, line_title
 from chaos.report import _text
 from chaos.report.summary import ExperimentSummary, Summary
+from chaos.report.waterfall import waterfall_markdown
 
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
 """Where CommonMark would start raw HTML."""
@@ -38,7 +39,7 @@ def render_markdown(summary: Summary, journals: Sequence[Journal]) -> str:
                 "Experiment",
                 "Status",
                 "Key signal",
-                *(LINE_TITLES[line] for line in summary.lines),
+                *(line_title(line) for line in summary.lines),
             ],
             [
                 [
@@ -85,7 +86,10 @@ def _experiment(exp: ExperimentSummary, journal: Journal) -> list[str]:
     for ref in exp.charts:
         suffix = " (key signal)" if ref.key else ""
         lines += [f"![{_cell(ref.title)} ({_cell(ref.unit)}){suffix}]({ref.file})", ""]
+    lines += waterfall_markdown(journal)
     lines += ["### Expectations", "", *_checks(journal.expectations, "No expectations.")]
+    if journal.advisory:
+        lines += ["", f"### {_text.ADVISORY}", "", *_checks(journal.advisory, "")]
     lines += ["", "### Steady state", "", *_checks(journal.steady_state, "No checks.")]
     lines += ["", "### Faults applied", ""]
     lines += _table(

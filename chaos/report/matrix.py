@@ -34,7 +34,9 @@ MATRIX_FILES = {"html": "matrix.html", "markdown": "matrix.md", "json": "matrix.
 TITLE = "Defence matrix: which defence saves you from which fallacy"
 
 _EXPLAIN = (
-    "Each row is an experiment, each column a defence of the resilient client. A cell is "
+    "Each row is an experiment, each column a defence of the resilient client. With "
+    "<code>--client</code>, a row of yours says whether your client held, in the run "
+    "with every defence on, what each defence protects. A cell is "
     "the experiment run again with only that defence switched off. <b>breaks</b>: what "
     "the defence protects failed without it — the defence is what keeps the client "
     "whole. <b>still holds</b>: it did not fail, so the claim is not proven. Values: "
@@ -102,6 +104,8 @@ def render_matrix_html(matrix: Matrix) -> str:
     )
     columns = list(matrix.defences)
     rows = [_html_row(row, columns) for row in matrix.rows]
+    if matrix.yours:
+        rows += [_yours_row(row, columns, matrix.yours) for row in matrix.rows if row.yours]
     grid = table(["#", "Experiment", "All on", *columns], rows).replace(
         "<table>", '<table class="matrix">', 1
     )
@@ -143,6 +147,22 @@ def _html_row(row: Row, columns: list[str]) -> list[str]:
         cells.append(f"<td>{badge(css, words)}{values}</td>")
     title = f'<span title="{escape(row.title)}"><code>{escape(row.name)}</code></span>'
     return [str(row.fallacy), title, on, *cells]
+
+
+def _yours_words(row: Row, defence: str) -> str:
+    held = row.yours.get(defence)
+    return "" if held is None else "holds" if held else "fails"
+
+
+def _yours_row(row: Row, columns: list[str], name: str) -> list[str]:
+    """A client of one's own, in the all-on run: does it hold what each defence protects?"""
+    cells = []
+    for defence in columns:
+        words = _yours_words(row, defence)
+        css = "pass" if words == "holds" else "fail"
+        cells.append(f"<td>{badge(css, words)}</td>" if words else '<td class="unused"></td>')
+    who = f"<code>{escape(row.name)}</code> · yours ({escape(name)})"
+    return [str(row.fallacy), who, "all on", *cells]
 
 
 def _every_protected(matrix: Matrix) -> Iterator[tuple[Row, CellVerdict, Protected]]:
@@ -191,6 +211,13 @@ def render_matrix_markdown(matrix: Matrix) -> str:
             values = "; ".join(_change(p) for p in cell.protected)
             cells.append(f"**{words}** · {values}")
         out.append(f"| {row.fallacy} | {row.name} | {row.all_on} | " + " | ".join(cells) + " |")
+    if matrix.yours:
+        out += ["", f"Yours ({matrix.yours}), with its own defences, in the all-on runs:", ""]
+        out += ["| # | experiment | " + " | ".join(columns) + " |"]
+        out.append("|---|---|" + "---|" * len(columns))
+        for row in matrix.rows:
+            held = [_yours_words(row, d) for d in columns]
+            out.append(f"| {row.fallacy} | {row.name} | " + " | ".join(held) + " |")
     out += ["", "## The defences", ""]
     out += [f"- `{name}`: {what}" for name, what in matrix.defences.items()]
     if matrix.problems:

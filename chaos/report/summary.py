@@ -152,8 +152,10 @@ def build_summary(
                 key_running_s=dict(j.key_running_s),
                 window_s=j.window_s,
                 anchor=anchor,
-                verdicts={line: Verdict.of(j.expectations, line) for line in j.lines},
-                expectations=list(j.expectations),
+                verdicts={
+                    line: Verdict.of([*j.expectations, *j.advisory], line) for line in j.lines
+                },
+                expectations=[*j.expectations, *j.advisory],
                 charts=refs,
                 error=j.error,
             )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -33,7 +34,7 @@ from chaos.experiment.model import Experiment
 from chaos.journal import Check, Journal
 from chaos.matrix import CellVerdict, Matrix, Protected, Row, Verdict
 from chaos.mesh.backend import MeshBackend
-from chaos.runner.checks import clients_of
+from chaos.runner.checks import CLIENTS, clients_of
 from chaos.runner.engine import Runner
 from chaos.runner.events import Handler
 from chaos.runner.overrides import merge_overrides
@@ -62,6 +63,9 @@ class Cell:
 
     experiment: Experiment
     defence: str | None = None
+    client: str | None = None
+    """A client of one's own (its spec), run in the all-on cell only: the cells switch the
+    resilient client's defences, which one's own does not have."""
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -79,7 +83,8 @@ class Cell:
     @property
     def overrides(self) -> dict[str, Any]:
         switch = {"defences": {self.defence: False}} if self.defence else None
-        return merge_overrides(self.experiment.workload, switch)
+        own = {"own": {"spec": self.client}} if self.client and not self.defence else None
+        return merge_overrides(self.experiment.workload, switch, own)
 
 
 def default_jobs() -> int:
@@ -169,6 +174,20 @@ def _resilient_result(experiment: Experiment, journal: Journal, spec: CheckSpec)
     return None
 
 
+def yours_held(experiment: Experiment, journal: Journal) -> dict[str, bool]:
+    """Defence -> a client of one's own held every expectation that defence protects. Its
+    results (``advisory``) follow the resilient client's expectations in file order."""
+    judged = [c for c in experiment.expectations if c.client in ("resilient", "both")]
+    if not journal.advisory or len(journal.advisory) != len(judged):
+        return {}
+    results = {id(spec): result for spec, result in zip(judged, journal.advisory, strict=True)}
+    return {
+        defence: all(results[id(s)].passed for s in experiment.protected(defence))
+        for defence in experiment.defences
+        if all(id(s) in results for s in experiment.protected(defence))
+    }
+
+
 def protected_results(experiment: Experiment, defence: str, journal: Journal) -> list[Check]:
     """The journal's results of the expectations ``defence`` protects (those it has)."""
     found = (_resilient_result(experiment, journal, s) for s in experiment.protected(defence))
@@ -220,7 +239,9 @@ class Ablation:
         base_port: int = 0,
         seed: int | None = None,
         handler: AblationHandler | None = None,
+        client: tuple[str, str] | None = None,
     ) -> None:
+        """``client``: (spec, label) of a client of one's own, run in each all-on cell."""
         if jobs < 1:
             raise ValueError("jobs must be 1 or more")
         if base_port and jobs > 1:
@@ -233,6 +254,7 @@ class Ablation:
         self.base_port = base_port
         self.seed = seed
         self.handler = handler or AblationHandler()
+        self.client = client
 
     async def run(self) -> Matrix:
         from services.workload.config import DEFENCES
@@ -241,9 +263,11 @@ class Ablation:
         matrix = Matrix(
             quick=self.quick,
             jobs=self.jobs,
+            yours=self.client[1] if self.client else None,
             started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
-        cells = cells_for(self.experiments)
+        spec = self.client[0] if self.client else None
+        cells = [dataclasses.replace(c, client=spec) for c in cells_for(self.experiments)]
         gate = asyncio.Semaphore(self.jobs)
         starting = asyncio.Lock()
         journals: dict[tuple[str, str | None], Journal] = {}
@@ -282,10 +306,16 @@ class Ablation:
                         )
                         for defence in experiment.defences
                     ),
+                    yours=yours_held(experiment, on) if self.client else {},
                 )
             )
         matrix.duration_s = round(time.monotonic() - started, 1)
         return matrix
+
+    def _clients(self, cell: Cell) -> tuple[str, ...]:
+        if self.client is None or cell.defence is not None:
+            return CLIENTS
+        return (*CLIENTS, self.client[1])
 
     def _path(self, cell: Cell) -> str:
         return f"{_folder(cell.experiment)}/{cell.stem}.json"
@@ -310,6 +340,7 @@ class Ablation:
                     quick=self.quick,
                     handler=_CellEvents(cell, self.handler),
                     target=self.backend.name,
+                    clients=self._clients(cell),
                 )
                 return await runner.run_one(cell.experiment)
         except Exception as exc:

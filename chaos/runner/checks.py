@@ -36,18 +36,20 @@ def evaluate(
     *,
     phase: str,
     detail: Callable[[str], str] | None = None,
+    clients: Sequence[str] | None = None,
 ) -> list[CheckResult]:
+    """``clients``: whom to judge, when not the check's own (a client of one's own)."""
     signal = signals[check.signal]
     age = signals.get(RUNNING)
     results = []
-    for client in clients_of(check):
+    for client in clients_of(check) if clients is None else clients:
         value = signal.value(snapshots, client) if len(snapshots) >= 2 else None
         running = age.value(snapshots, client) if age is not None and snapshots else None
         results.append(
             CheckResult(
                 description=check.description or f"{check.signal} {check.op} {check.threshold:g}",
                 phase=phase,  # type: ignore[arg-type]
-                client=client,  # type: ignore[arg-type]
+                client=client,
                 metric=check.signal,
                 op=check.op,
                 threshold=check.threshold,

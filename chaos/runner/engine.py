@@ -13,15 +13,16 @@ from typing import Any
 from chaos.experiment.model import Experiment
 from chaos.faults import ROLLBACKS
 from chaos.faults.base import FaultContext
-from chaos.journal import Journal, Rollback, Sample
+from chaos.journal import Check, Journal, Rollback, Sample
 from chaos.journal import Signal as SignalInfo
 from chaos.mesh.state import MeshState
 from chaos.runner.checks import CLIENTS, RUNNING, evaluate, holds, window
 from chaos.runner.events import Handler, NullHandler
+from chaos.runner.journeys import JourneyLog
 from chaos.runner.method import Method, execute_then_finish
 from chaos.signals import SIGNALS
 from chaos.signals.base import Signal, Snapshot
-from chaos.signals.library import JOURNEYS
+from chaos.signals.library import JOURNEYS, clients_in
 from chaos.signals.sampler import Sampler
 from chaos.signals.window import total
 
@@ -58,7 +59,10 @@ class Runner:
         signals: Mapping[str, Signal] | None = None,
         target: str = "embedded",
         actor: str = "fallacies-runner",
+        clients: tuple[str, ...] | None = None,
     ) -> None:
+        """``clients``: whom to watch; None, those the workload's metrics name (the two, and
+        one of one's own when the mesh runs it)."""
         self.state = state
         self.quick = quick
         self.out_dir = out_dir
@@ -66,6 +70,7 @@ class Runner:
         self.signals = signals if signals is not None else SIGNALS
         self.target = target
         self.actor = actor
+        self.clients = clients
 
     async def run(self, experiments: Sequence[Experiment]) -> RunResult:
         result = RunResult()
@@ -93,7 +98,9 @@ class Runner:
         async with self.state.session(10) as session:
             sampler = Sampler(self.state.metrics_targets(), session=session)
             ctx = FaultContext(self.state, session, actor=f"{self.actor}:{experiment.name}")
-            await until_warm(sampler)
+            first = await sampler.scrape(0.0)
+            journal.clients = list(self.clients or clients_in(first))
+            await until_warm(sampler, journal.clients)
             run = _Run(self, experiment, journal, sampler, ctx)
             await execute_then_finish(run, journal, self._write)
         self._write(journal)
@@ -108,7 +115,9 @@ class Runner:
             journal.write(self.out_dir / f"{journal.fallacy:02d}-{journal.name}.json")
 
 
-async def until_warm(sampler: Sampler, timeout_s: float = WARM_TIMEOUT_S) -> bool:
+async def until_warm(
+    sampler: Sampler, clients: Sequence[str] = CLIENTS, timeout_s: float = WARM_TIMEOUT_S
+) -> bool:
     """Wait until every client has finished a journey; False if none did in time.
 
     A mesh started for the run (an ablation cell, a defence switched off) is healthy
@@ -120,7 +129,7 @@ async def until_warm(sampler: Sampler, timeout_s: float = WARM_TIMEOUT_S) -> boo
     deadline = time.monotonic() + timeout_s
     while True:
         snapshot = await sampler.scrape(0.0)
-        done = [total(snapshot, JOURNEYS.where(client=c)) or 0.0 for c in CLIENTS]
+        done = [total(snapshot, JOURNEYS.where(client=c)) or 0.0 for c in clients]
         if all(count >= 1 for count in done):
             return True
         if time.monotonic() >= deadline:
@@ -163,6 +172,12 @@ class _Run:
         self.total = self.method_end + experiment.observe_after_s
         self._sampling: asyncio.Task[None] | None = None
         self._finished = False
+        workload = runner.state.nodes.get("workload")
+        url = workload.admin_url if workload is not None else None
+        self.journeys = JourneyLog(
+            f"{url}/journeys" if url else None, ctx.session, time.time() - self.now()
+        )
+        self._tracing: asyncio.Task[None] | None = None
 
     def now(self) -> float:
         return time.monotonic() - self.started
@@ -170,6 +185,7 @@ class _Run:
     async def execute(self) -> None:
         handler, exp = self.runner.handler, self.experiment
         self._sampling = asyncio.create_task(self._sample_loop())
+        self._tracing = asyncio.create_task(self.journeys.forever())
         handler.phase(exp, "warm-up", self.total)
         await self._sleep_until(self.method_start)
         before = window(self.snapshots, BEFORE_FROM_S, self.method_start)
@@ -193,15 +209,17 @@ class _Run:
         self.phase = "observe"
         handler.phase(exp, "observe", self.total - self.now())
         await self._sleep_until(self.total)
+        await self.journeys.fetch()
         self._judge()
 
     def _judge(self) -> None:
         exp, signals = self.experiment, self.runner.signals
         fault_start, fault_end = self.method.span(self.method_start, self.method_end)
+        self.journal.journeys = self.journeys.sample(fault_start, fault_end)
         during = window(self.snapshots, fault_start + exp.settle_s, fault_end)
         after = window(self.snapshots, fault_end + exp.recover_s, self.now())
         key, running = signals[exp.key_signal], self.runner.signals.get(RUNNING)
-        for client in CLIENTS:
+        for client in self.journal.clients:
             self.journal.key[client] = key.value(during, client) if len(during) >= 2 else None
             age = running.value(during, client) if running is not None else None
             self.journal.key_running_s[client] = age or 0.0
@@ -211,13 +229,19 @@ class _Run:
             def first_seen(client: str, check: Any = check) -> str:
                 return self._first_seen(check, client, fault_start)
 
-            self.journal.expectations += evaluate(
-                check,
-                snaps,
-                signals,
-                phase=check.phase,
-                detail=first_seen if check.phase == "during" else None,
-            )
+            yours = self.journal.clients[len(CLIENTS) :]
+            judged: list[tuple[list[Check], list[str] | None]] = [(self.journal.expectations, None)]
+            if check.client in ("resilient", "both") and yours:
+                judged.append((self.journal.advisory, yours))
+            for results, clients in judged:
+                results += evaluate(
+                    check,
+                    snaps,
+                    signals,
+                    phase=check.phase,
+                    detail=first_seen if check.phase == "during" else None,
+                    clients=clients,
+                )
         for check in exp.steady_state:
             self.journal.steady_state += evaluate(check, after, signals, phase="after")
         results = self.journal.steady_state + self.journal.expectations
@@ -255,9 +279,9 @@ class _Run:
         values: dict[str, dict[str, float | None]] = {}
         for name in self.experiment.signals:
             signal = self.runner.signals[name]
-            values[name] = {client: signal.value(recent, client) for client in CLIENTS}
+            values[name] = {c: signal.value(recent, c) for c in self.journal.clients}
         running = self.runner.signals.get(RUNNING)
-        ages = {c: running.value(recent, c) if running else None for c in CLIENTS}
+        ages = {c: running.value(recent, c) if running else None for c in self.journal.clients}
         self.journal.samples.append(Sample(t=round(snapshot.t, 3), values=values, running_s=ages))
         self.runner.handler.sample(
             self.experiment,
@@ -294,10 +318,11 @@ class _Run:
         except TimeoutError:
             self.journal.rollbacks.append(Rollback("all", "failed", "rollbacks timed out"))
         finally:
-            if self._sampling is not None:
-                self._sampling.cancel()
-                try:
-                    await self._sampling
-                except asyncio.CancelledError:
-                    pass
+            for task in (self._tracing, self._sampling):
+                if task is not None:
+                    task.cancel()
+                    try:
+                        await task
+                    except asyncio.CancelledError:
+                        pass
             self.journal.duration_s = round(self.now(), 3)

@@ -258,6 +258,21 @@ REPLICAS: tuple[str, ...] = ApiSettings().replicas
 JOURNEYS = sel("fallacies_workload_journeys_total")
 """Every finished journey, any outcome (the runner's warm-up and the console count them)."""
 
+BUILT_IN_CLIENTS = ("naive", "resilient")
+
+
+def clients_in(snapshot: Snapshot) -> tuple[str, ...]:
+    """The two clients, then any of one's own the workload runs (``up/run --client``): its
+    journeys series are born at 0, so a scrape names every client before any journey ends."""
+    values = snapshot.values
+    keys = (
+        values.named(JOURNEYS.name)
+        if isinstance(values, w.SeriesMap)
+        else [key for key in values if key[0] == JOURNEYS.name]
+    )
+    seen = (w.label(labels, "client") for _, labels in keys)
+    return tuple(dict.fromkeys([*BUILT_IN_CLIENTS, *(c for c in seen if c)]))
+
 
 LIBRARY: tuple[LibrarySignal, ...] = (
     # -- journeys: every fallacy ends here ----------------------------------------------

@@ -19,6 +19,7 @@ a caller can catch "anything of ours" in one clause and let real bugs through::
      ├── DnsError               services.workload: no usable DNS answer
      ├── RequestError           services.workload: an HTTP exchange gave no usable answer
      │    ├── RequestFailed, Refused, ForgedResponse
+     ├── OwnClientError         services.workload.own: a client of one's own cannot load
      │    chaos
      ├── ProxyApiError          chaos.proxy: an error answer of the fault proxy's API
      │    └── ListenError       a link could not bind its address

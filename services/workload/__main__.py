@@ -67,12 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        config = load(args.config, args.set)
+        service = WorkloadService(config=load(args.config, args.set))
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    return run_announcing_json(WorkloadService(config=config))
+    return run_announcing_json(service)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Final, TypeAlias
 
 from services.common.address import join
 
-ClientName: TypeAlias = Literal["naive", "resilient"]
+ClientName: TypeAlias = str
+"""``naive``, ``resilient``, or the name of a client of one's own (``own.py``)."""
+
+BUILT_IN: Final = ("naive", "resilient")
 
 
 @dataclass(frozen=True, slots=True)

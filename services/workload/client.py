@@ -28,6 +28,7 @@ from services.workload.http import HttpClient, Reply, Tally
 from services.workload.keys import Credentials, KeyBook
 from services.workload.metrics import WorkloadMetrics
 from services.workload.resolver import EndpointOracle
+from services.workload.trace import Journeys
 
 JSON_TYPE = "application/json"
 
@@ -68,6 +69,8 @@ class BaseClient(abc.ABC):
         self.http = HttpClient(client=self.name, metrics=shared.metrics, prices=config.prices)
         self.rng = random.Random(None if seed is None else f"{seed}:{self.name}")
         self.status = ClientStatus()
+        self.journeys = Journeys()
+        """The last journeys' spans (``trace.py``), for ``GET /journeys``."""
         self.logged_errors: set[str] = set()
         """Exception types already logged as unexpected: one log line each, not one per second."""
         self._write_seq = 0

@@ -284,6 +284,14 @@ DEFENCES: dict[str, str] = {
 
 
 @dataclass(frozen=True, kw_only=True)
+class OwnClientSettings:
+    """A third client, written by the user, run beside the two (``own.py`` loads it)."""
+
+    spec: str | None = None
+    """``path/to/file.py:Class`` or ``package.module:Class``; None runs only the two."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class WorkloadConfig:
     dns: DnsSettings = field(default_factory=DnsSettings)
     ntp: NtpSettings = field(default_factory=NtpSettings)
@@ -293,6 +301,7 @@ class WorkloadConfig:
     prices: Prices = field(default_factory=Prices)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     defences: Defences = field(default_factory=Defences)
+    own: OwnClientSettings = field(default_factory=OwnClientSettings)
     seed: int | None = None
     """Seeds jitter, hedging and item choice, so a run can be replayed."""
 

@@ -2,6 +2,10 @@
 
     request start ─► [connect] ─► headers + body sent ─► status + headers ─► body read
                      └ connect ┘ └────── request ─────┘ └──────── response ─────────┘
+                     └ connect ┘ └─────── send ───────┘ └──── wait ────┘ └── body ──┘
+
+The metrics keep the hops in aggregate (``hop_duration``); the journey's trace
+(``trace.py``) keeps them per request, the second line, wait split at the first byte.
 
 aiohttp's ``TraceConfig`` marks each boundary; ``connect`` is observed only when a
 new connection was opened (a pooled one costs nothing, which is the point of
@@ -38,6 +42,7 @@ from services.workload._types import ClientName, Endpoint
 from services.workload.config import Prices
 from services.workload.errors import RequestFailed
 from services.workload.metrics import WorkloadMetrics
+from services.workload.trace import record
 
 
 @dataclass
@@ -84,6 +89,9 @@ class _Hops:
     connect_start: float | None = None
     connect_end: float | None = None
     sent_at: float | None = None
+    headers_at: float | None = None
+    """Status line and headers read: the first byte's time, give or take a packet."""
+    done_at: float | None = None
     sent_bytes: int = 0
 
 
@@ -122,12 +130,35 @@ def _trace_config() -> aiohttp.TraceConfig:
             h.sent_bytes += len(params.chunk)
             h.sent_at = time.perf_counter()
 
+    async def on_end(_: Any, ctx: SimpleNamespace, __: Any) -> None:
+        if (h := hops(ctx)) is not None:
+            h.headers_at = time.perf_counter()
+
     trace.on_request_start.append(on_start)
+    trace.on_request_end.append(on_end)
     trace.on_connection_create_start.append(on_connect_start)
     trace.on_connection_create_end.append(on_connect_end)
     trace.on_request_headers_sent.append(on_headers_sent)
     trace.on_request_chunk_sent.append(on_chunk_sent)
     return trace
+
+
+def _trace_hops(hops: _Hops, name: str, replica: str, outcome: str | None) -> None:
+    """The request's hops as spans of the journey; the last one open ends where it failed."""
+    end = hops.done_at if hops.done_at is not None else time.perf_counter()
+    detail = f"{replica} · {outcome}" if outcome else replica
+    marks = [
+        ("connect", hops.connect_start, hops.connect_end),
+        ("send", hops.connect_end or hops.start, hops.sent_at),
+        ("wait", hops.sent_at, hops.headers_at),
+        ("body", hops.headers_at, hops.done_at),
+    ]
+    for kind, start, stop in marks:
+        if start is None:
+            continue
+        record(kind, name, start, stop if stop is not None else end, detail)
+        if stop is None:
+            return
 
 
 def _received_size(response: aiohttp.ClientResponse, body: bytes) -> int:
@@ -201,6 +232,7 @@ class HttpClient:
         tally.requests += 1
         hops = _Hops(start=time.perf_counter())
         received = 0
+        failure: str | None = None
         try:
             async with asyncio.timeout(timeout):
                 async with self._session.request(
@@ -213,6 +245,8 @@ class HttpClient:
                 ) as response:
                     raw = await response.read()
                     done = time.perf_counter()
+                    hops.done_at = done
+                    failure = f"HTTP {response.status}"
                     received = _received_size(response, raw)
                     decoded = decode_body(raw, response.headers.get("Content-Encoding"))
                     reply = Reply(
@@ -226,14 +260,21 @@ class HttpClient:
                     )
         except TimeoutError:
             limit = f"{timeout} s" if timeout is not None else "aiohttp's session timeout"
+            failure = "timeout"
             raise RequestFailed(endpoint, "timeout", f"no answer within {limit}") from None
         except aiohttp.ClientConnectorError as exc:
+            failure = "connect failed"
             raise RequestFailed(endpoint, "connect", str(exc)) from None
         except (aiohttp.ClientError, OSError, ValueError, EOFError, zlib.error) as exc:
+            failure = type(exc).__name__
             raise RequestFailed(endpoint, "network", repr(exc)) from None
+        except asyncio.CancelledError:
+            failure = "cancelled"
+            raise
         finally:
             m.requests_in_flight.labels(self.client).dec()
             self._account(tally, hops.sent_bytes, received)
+            _trace_hops(hops, f"{method} {target}", endpoint.node, failure)
         self._observe_hops(hops, done)
         m.replica_latency.labels(self.client, replica).observe(reply.elapsed)
         return reply

@@ -23,6 +23,7 @@ from services.api.signing import REQUEST_TIME_TOO_SKEWED
 from services.workload.client import BaseClient
 from services.workload.errors import DnsError, ForgedResponse, Refused, RequestFailed
 from services.workload.http import Tally
+from services.workload.trace import Trace, record, tracing
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,9 @@ def _step(client: BaseClient, step: str) -> Iterator[None]:
     try:
         yield
     finally:
-        client.metrics.step_duration.labels(client.name, step).observe(
-            time.perf_counter() - started
-        )
+        ended = time.perf_counter()
+        client.metrics.step_duration.labels(client.name, step).observe(ended - started)
+        record("step", step, started, ended)
 
 
 async def _steps(client: BaseClient, tally: Tally) -> None:
@@ -74,12 +75,14 @@ async def run_journey(client: BaseClient) -> str:
     """One journey, measured; returns its outcome. Cancellation propagates uncounted."""
     m, name = client.metrics, client.name
     tally = Tally()
-    started = time.perf_counter()
+    trace = Trace()
+    started = trace.started
     m.journey_started(name)
     error: str | None = None
     try:
-        async with asyncio.timeout(client.deadline_s):
-            await _steps(client, tally)
+        with tracing(trace):
+            async with asyncio.timeout(client.deadline_s):
+                await _steps(client, tally)
         outcome = "ok"
     except Exception as exc:
         outcome = outcome_of(exc)
@@ -90,6 +93,7 @@ async def run_journey(client: BaseClient) -> str:
     finally:
         m.journey_ended(name)
     duration = time.perf_counter() - started
+    client.journeys.done(trace, duration, outcome)
     m.journeys.labels(name, outcome).inc()
     m.journey_duration.labels(name).observe(duration)
     m.journey_requests.labels(name).observe(tally.requests)
@@ -111,9 +115,11 @@ async def run_forever(client: BaseClient, interval_s: float) -> None:
 
 
 async def sync_forever(client: BaseClient, interval_s: float) -> None:
-    while True:
-        try:
-            await client.sync_clock()
-        except Exception:
-            log.warning("%s clock sync failed", client.name, exc_info=True)
-        await asyncio.sleep(interval_s)
+    with tracing(client.journeys.clock):
+        while True:
+            try:
+                await client.sync_clock()
+            except Exception:
+                log.warning("%s clock sync failed", client.name, exc_info=True)
+            client.journeys.synced()
+            await asyncio.sleep(interval_s)

@@ -1,10 +1,10 @@
 """Every series the workload exposes, on an injected registry.
 
-Each is labelled ``client="naive|resilient"`` so a dashboard can put the two side by
-side. Labels are bounded: replica names come from the configured allowlist (or
-``other``), servers from the configured NTP names, reasons and outcomes from the
-fixed tuples below — never keys, addresses or ids. ``METRICS.md`` beside this file
-tables the same series; a test keeps the two in step.
+Each is labelled ``client="naive|resilient"`` (or a client of one's own, ``own.py``) so
+a dashboard can put them side by side. Labels are bounded: replica names come from
+the configured allowlist (or ``other``), servers from the configured NTP names,
+reasons and outcomes from the fixed tuples below — never keys, addresses or ids.
+``METRICS.md`` beside this file tables the same series; a test keeps the two in step.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-CLIENTS: Final = ("naive", "resilient")
+from services.workload._types import BUILT_IN
 
 OUTCOMES: Final = (
     "ok",
@@ -74,6 +74,7 @@ class WorkloadMetrics:
         registry: CollectorRegistry,
         *,
         replicas: tuple[str, ...] = (),
+        clients: tuple[str, ...] = BUILT_IN,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.replicas = frozenset(replicas)
@@ -258,7 +259,7 @@ class WorkloadMetrics:
             buckets=_DURATION_BUCKETS,
             registry=r,
         )
-        for client in CLIENTS:
+        for client in clients:
             for metric in (self.journeys_in_flight, self.requests_in_flight, self.clock_offset):
                 metric.labels(client).set(0)
             self._running_since[client] = None

@@ -33,10 +33,12 @@ import dns.name
 import dns.nameserver
 import dns.rcode
 import dns.rdataclass
+import dns.rdatatype
 import dns.resolver
 from dns.asyncbackend import Backend  # type: ignore[attr-defined]
 from dns.rdatatype import RdataType
 
+from services.workload import trace
 from services.workload._types import ClientName, Endpoint
 from services.workload.config import DnsSettings, parse_address
 from services.workload.errors import DnsError
@@ -84,10 +86,10 @@ class DnsClient:
             self._failed(exc)
             raise
         finally:
+            ended = time.perf_counter()
+            trace.record("dns", f"{rdtype.name} {name}", started, ended, transport)
             if self.metrics is not None:
-                self.metrics.hop_duration.labels(self.client, "dns").observe(
-                    time.perf_counter() - started
-                )
+                self.metrics.hop_duration.labels(self.client, "dns").observe(ended - started)
         return response
 
     async def _send(
@@ -181,30 +183,38 @@ class _MeshNameserver(dns.nameserver.Do53Nameserver):
         one_rr_per_rrset: bool = False,
         ignore_trailing: bool = False,
     ) -> dns.message.Message:
-        self._count("tcp" if max_size else "udp")
-        if not max_size:
-            return await super().async_query(
-                request,
-                timeout,
-                source,
-                source_port,
-                max_size,
-                backend,
-                one_rr_per_rrset,
-                ignore_trailing,
-            )
-        host, port = self._tcp
-        return await dns.asyncquery.tcp(
-            request,
-            host,
-            timeout=timeout,
-            port=port,
-            source=source,
-            source_port=source_port,
-            backend=backend,
-            one_rr_per_rrset=one_rr_per_rrset,
-            ignore_trailing=ignore_trailing,
+        transport = "tcp" if max_size else "udp"
+        self._count(transport)
+        question = request.question[0] if request.question else None
+        what = (
+            f"{dns.rdatatype.to_text(question.rdtype)} {question.name}"
+            if question is not None
+            else "?"
         )
+        with trace.span("dns", what, transport):
+            if not max_size:
+                return await super().async_query(
+                    request,
+                    timeout,
+                    source,
+                    source_port,
+                    max_size,
+                    backend,
+                    one_rr_per_rrset,
+                    ignore_trailing,
+                )
+            host, port = self._tcp
+            return await dns.asyncquery.tcp(
+                request,
+                host,
+                timeout=timeout,
+                port=port,
+                source=source,
+                source_port=source_port,
+                backend=backend,
+                one_rr_per_rrset=one_rr_per_rrset,
+                ignore_trailing=ignore_trailing,
+            )
 
 
 def _stub_error(exc: dns.exception.DNSException) -> DnsError:

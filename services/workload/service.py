@@ -1,9 +1,13 @@
 """The ``workload`` node: both clients running side by side, and a listener to watch them.
 
+A third client, one's own (``config.own.spec``, loaded by ``own.py``), runs beside them
+when configured.
+
     GET /metrics   Prometheus exposition of the injected registry
     GET /healthz   {"status": "ok", "clients": [...]} while the clients run
     GET /status    per client: journeys by outcome, the last outcome and error, clock
                    offset, NTP servers believed, endpoints in use, key id
+    GET /journeys  per client: its last journeys, hop by hop (``trace.py``)
 
 Each client has two tasks, the journey loop and the clock-sync loop; ``stop()``
 cancels all four and waits for them, so even a naive request stuck on a link that
@@ -25,12 +29,14 @@ from services.common import openapi
 from services.common.address import http_url
 from services.common.base import Service
 from services.common.http import start_site
+from services.workload._types import BUILT_IN
 from services.workload.client import BaseClient, Shared
 from services.workload.config import WorkloadConfig
 from services.workload.journey import run_forever, sync_forever
 from services.workload.keys import KeyBook
 from services.workload.metrics import WorkloadMetrics
 from services.workload.naive import NaiveClient
+from services.workload.own import load_client
 from services.workload.resilient import ResilientClient
 from services.workload.resolver import EndpointOracle
 
@@ -50,7 +56,11 @@ class WorkloadService(Service):
     ) -> None:
         self.config = config if config is not None else WorkloadConfig()
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.metrics = WorkloadMetrics(self.registry, replicas=self.config.api.replicas)
+        own = load_client(self.config.own.spec) if self.config.own.spec else None
+        names = BUILT_IN if own is None else (*BUILT_IN, own.name)
+        self.metrics = WorkloadMetrics(
+            self.registry, replicas=self.config.api.replicas, clients=names
+        )
         api = self.config.api
         shared = Shared(
             metrics=self.metrics,
@@ -59,13 +69,18 @@ class WorkloadService(Service):
         )
         self.naive = NaiveClient(self.config, shared, seed=self.config.seed)
         self.resilient = ResilientClient(self.config, shared, seed=self.config.seed)
+        self.own = own(self.config, shared, seed=self.config.seed) if own is not None else None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
     @property
     def clients(self) -> tuple[BaseClient, ...]:
-        return (self.naive, self.resilient)
+        return (
+            (self.naive, self.resilient)
+            if self.own is None
+            else (self.naive, self.resilient, self.own)
+        )
 
     @property
     def endpoints(self) -> dict[str, str]:
@@ -166,5 +181,11 @@ def create_app(service: WorkloadService) -> web.Application:
 
     app.router.add_get("/metrics", make_aiohttp_handler(service.registry))
     app.router.add_get("/healthz", healthz)
+
+    async def journeys(request: web.Request) -> web.Response:
+        clients = request.app[SERVICE].clients
+        return web.json_response({client.name: client.journeys.to_list() for client in clients})
+
     app.router.add_get("/status", status)
+    app.router.add_get("/journeys", journeys)
     return openapi.serve(app, openapi.load(__package__ or "services.workload"))

@@ -22,6 +22,7 @@ from services.workload._types import ClientName
 from services.workload.clock import ClientClock
 from services.workload.config import NtpServerRef, parse_address
 from services.workload.metrics import WorkloadMetrics
+from services.workload.trace import span
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,10 @@ class NaiveTimeSync:
     async def sync_once(self) -> None:
         m = self.metrics
         try:
-            sample = await query(
-                self._host, self._port, timeout=self.timeout_s, time_ns=self.clock.time_ns
-            )
+            with span("ntp", self.server.name):
+                sample = await query(
+                    self._host, self._port, timeout=self.timeout_s, time_ns=self.clock.time_ns
+                )
         except NTPClientError as exc:
             log.debug("%s: no time from %s: %s", self.client, self.server.name, exc)
             m.ntp_syncs.labels(self.client, "unreachable").inc()
@@ -86,9 +88,10 @@ class ResilientTimeSync:
     async def _sample(self, server: NtpServerRef) -> tuple[str, Sample] | None:
         host, port = parse_address(server.address)
         try:
-            sample = await burst(
-                host, port, self.burst_size, timeout=self.timeout_s, time_ns=self.clock.time_ns
-            )
+            with span("ntp", server.name, f"burst of {self.burst_size}"):
+                sample = await burst(
+                    host, port, self.burst_size, timeout=self.timeout_s, time_ns=self.clock.time_ns
+                )
         except NTPClientError as exc:
             log.debug("%s: no time from %s: %s", self.client, server.name, exc)
             return None

@@ -99,6 +99,16 @@ async def test_the_page_lists_every_node_and_link(page: Any, live: Console, shot
     await page.screenshot(path=str(shots / "01-mesh.png"), full_page=True)
 
 
+async def test_each_clients_last_journey_is_drawn_hop_by_hop(page: Any, shots: Path) -> None:
+    for client in ("naive", "resilient"):
+        box = page.locator(f'#journeys .wf[data-client="{client}"]')
+        await box.locator('.row[data-kind="http"]').first.wait_for(timeout=15_000)
+        steps = await box.locator('.row[data-kind="step"] .name').all_inner_texts()
+        assert steps == ["resolve", "write", "catalog", "items"], client
+        assert "last journey" in await box.locator("h3").inner_text()
+    await page.locator("#journeys-section").screenshot(path=str(shots / "01b-journeys.png"))
+
+
 async def test_a_fault_added_by_clicking_shows_within_a_second_and_ends_at_its_ttl(
     page: Any, live: Console, shots: Path
 ) -> None:

@@ -39,7 +39,7 @@ class _Scripted:
 
 
 def _wait(sampler: Any, timeout_s: float) -> bool:
-    return asyncio.run(until_warm(sampler, timeout_s))
+    return asyncio.run(until_warm(sampler, timeout_s=timeout_s))
 
 
 def test_waits_until_both_clients_finished_a_journey() -> None:

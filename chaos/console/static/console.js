@@ -4,8 +4,10 @@
  * operator's writes as JSON. Plain DOM, no framework: the server owns all state.
  */
 
-const CLIENTS = ["naive", "resilient"];
+/** The two clients, then one of one's own when the mesh runs it (`--client`). */
+let clients = ["naive", "resilient"];
 const COLOURS = { naive: "#d9480f", resilient: "#1864ab" };
+const OWN_COLOUR = "#7048e8";
 const HISTORY_S = 300;
 const GAP_S = 5;
 const ACTIVE_RUN = ["starting", "running", "waiting"];
@@ -257,8 +259,13 @@ async function api(method, path, body = {}) {
 /** @param {Sample} sample */
 function renderClients(sample) {
   const root = $("clients");
-  if (!root.querySelector(".client")) root.replaceChildren(...CLIENTS.map(makeClient));
-  for (const c of CLIENTS) {
+  const named = Object.keys(sample.clients);
+  if (named.length && named.join() !== clients.join()) {
+    clients = named;
+    root.replaceChildren();
+  }
+  if (!root.querySelector(".client")) root.replaceChildren(...clients.map(makeClient));
+  for (const c of clients) {
     const n = sample.clients[c];
     const col = /** @type {HTMLElement} */ (root.querySelector(`[data-client="${c}"]`));
     const failing = Boolean(n?.failing);
@@ -294,7 +301,59 @@ function makeClient(c) {
 
 /** @param {string} c */
 function colour(c) {
-  return c === "naive" || c === "resilient" ? COLOURS[c] : "#495057";
+  return c === "naive" || c === "resilient" ? COLOURS[c] : OWN_COLOUR;
+}
+
+// ---------------------------------------------------------------- journeys
+
+const HOP_COLOURS = /** @type {Record<string, string>} */ ({
+  connect: "#f59f00", send: "#74c0fc", wait: "#adb5bd", body: "#37b24d",
+  dns: "#ae3ec9", ntp: "#ae3ec9", more: "#dee2e6",
+});
+
+/**
+ * @param {number} start @param {number} end @param {number} total @param {string} hue
+ * @param {string} title
+ */
+function wfBar(start, end, total, hue, title) {
+  const left = Math.min(100, Math.max(0, (start / total) * 100));
+  const width = Math.max(0, Math.min(100 - left, ((end - Math.max(0, start)) / total) * 100));
+  return h("span", { class: "bar", title, style: `left:${left}%;width:${width}%;background:${hue}` });
+}
+
+/** @param {WaterfallRow} row @param {number} total @param {string} hue */
+function wfRow(row, total, hue) {
+  const bars = row.segments.length
+    ? row.segments.map((s) => wfBar(s.start_s, s.end_s, total, HOP_COLOURS[s.kind] ?? hue, `${s.kind} ${fmtDuration(s.end_s - s.start_s).join(" ")}`))
+    : [wfBar(row.start_s, row.end_s, total, row.kind === "step" ? hue : HOP_COLOURS[row.kind] ?? hue, row.name)];
+  const took = fmtDuration(row.duration_s).join(" ") + (row.detail ? ` · ${row.detail}` : "");
+  return h("div", { class: `row l${row.level}`, "data-kind": row.kind }, [
+    h("span", { class: "name", title: row.name }, [row.name]),
+    h("span", { class: "lane" }, bars),
+    h("span", { class: "t", title: took }, [took]),
+  ]);
+}
+
+/** @param {Snapshot} snap */
+function renderJourneys(snap) {
+  const journeys = snap.journeys ?? {};
+  const named = Object.keys(journeys);
+  if (!named.length) return;
+  const boxes = clients.filter((c) => journeys[c] || snap.sample?.clients[c]).map((c) => {
+    const last = journeys[c];
+    const running = num(snap.sample?.clients[c]?.running_s);
+    const stuck = running > 3 * Math.max(1, num(last?.duration_s));
+    const title = last && last.duration_s !== null
+      ? `${c} · last journey ${fmtDuration(last.duration_s).join(" ")} · ${last.outcome}`
+      : `${c} · no journey finished yet`;
+    const rows = last ? last.rows.map((r) => wfRow(r, Math.max(num(last.duration_s), 1e-6), colour(c))) : [];
+    return h("div", { class: "wf", "data-client": c }, [
+      h("h3", {}, [title]),
+      ...(stuck ? [h("p", { class: "stuck" }, [`a journey has been running ${fmtDuration(running).join(" ")}: stuck, none finished since`])] : []),
+      ...rows,
+    ]);
+  });
+  $("journeys").replaceChildren(...boxes);
 }
 
 // ---------------------------------------------------------------- diagram
@@ -823,8 +882,8 @@ function renderCharts() {
   const now = samples.length ? samples[samples.length - 1].t : Date.now() / 1000;
   const { shapes, annotations } = faultShading(now);
   for (const c of CHARTS) {
-    const traces = CLIENTS.map((name) => trace(name, c.y, false));
-    if (c.p50) traces.push(...CLIENTS.map((name) => trace(`${name} p50`, (n) => n.p50_s, true)));
+    const traces = clients.map((name) => trace(name, c.y, false));
+    if (c.p50) traces.push(...clients.map((name) => trace(`${name} p50`, (n) => n.p50_s, true)));
     /** @type {Partial<Plotly.Layout>} */
     const layout = {
       margin: { t: 6, r: 12, b: 26, l: 56 },
@@ -864,6 +923,7 @@ function render(snap) {
   note.hidden = snap.view.kind !== "run";
   setText(note, snap.view.kind === "run" ? `Run view: ${snap.view.why ?? "the run's own mesh"}` : "");
   if (snap.sample) renderClients(snap.sample);
+  if (fresh) renderJourneys(snap);
   renderDiagram(snap.nodes, snap.links);
   renderNodes(snap.nodes);
   renderLinks(snap.links);

@@ -41,9 +41,17 @@ interface Run {
   error: string | null; report: string | null;
 }
 interface MatrixRow { fallacy: number; experiment: string; defence: string; protects: string[]; last: string | null }
+interface WaterfallRow {
+  level: number; kind: string; name: string; start_s: number; end_s: number; duration_s: number;
+  detail: string; segments: { kind: string; start_s: number; end_s: number }[];
+}
+interface LastJourney {
+  started_at: number | null; duration_s: number | null; outcome: string | null; rows: WaterfallRow[];
+}
 interface Snapshot {
   t: number; sampled_in_ms: number; backend: string; view: { kind: string; why?: string };
   sample: Sample | null; windows: FaultWindow[]; nodes: MeshNode[]; links: Link[];
+  journeys: Record<string, LastJourney | undefined>;
   audit: AuditEntry[]; run: Run | null; matrix: MatrixRow[];
 }
 interface History { samples: Sample[]; windows: FaultWindow[] }
