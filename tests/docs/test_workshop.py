@@ -9,6 +9,7 @@ import re
 import shlex
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,8 @@ def _edit(path: Path, run: int) -> None:
         (snippet,) = [body for kind, body in _blocks() if kind == "python"]
         text = path.read_text()
         assert ATTEMPT.search(text), "the template keeps the markers the guide names"
-        path.write_text(ATTEMPT.sub(lambda _: snippet, text))
+        indented = textwrap.indent(snippet, " " * 8)  # the guide: "indented like the lines"
+        path.write_text(ATTEMPT.sub(lambda _: indented, text))
 
 
 def _check(command: str, out: str, run: Path | None) -> None:
