@@ -6,6 +6,7 @@
 #   fallacies/mesh:offline        compose/Dockerfile FROM the base, wheels built on the host
 #   fallacies/toxiproxy:2.12.0    the real Toxiproxy (go install, static) FROM the base
 #   fallacies/prometheus:bookworm Debian's prometheus package (a second debootstrap)
+#   fallacies/mesh-toxiproxy:offline  the app image + Toxiproxy (the Swarm stack's)
 #
 # The two debootstraps, the host's `pip wheel` and `go install` run in parallel.
 # A step is skipped when its image exists (the app image: when its source hash
@@ -41,6 +42,7 @@ BASE_IMAGE=fallacies/base:$SUITE
 FALLACIES_IMAGE=fallacies/mesh:offline
 TOXIPROXY_IMAGE=fallacies/toxiproxy:$TOXIPROXY_VERSION
 PROMETHEUS_IMAGE=fallacies/prometheus:$SUITE
+TOXIPROXY_GATED_IMAGE=fallacies/mesh-toxiproxy:offline
 
 mkdir -p "$WORK"
 started=$(date +%s.%N)
@@ -187,6 +189,25 @@ build_toxiproxy || failed=1
 wait "$app" || failed=1
 [[ $failed == 0 ]] || { say "a step failed (logs in $WORK)"; exit 1; }
 
+# Phase 3: the Swarm stack's Toxiproxy, FROM both (a copy of two files, seconds).
+build_gated() {
+  local app_id t0
+  app_id=$(docker image inspect -f '{{.Id}}' "$FALLACIES_IMAGE")
+  if have_image "$TOXIPROXY_GATED_IMAGE" &&
+    [[ $(image_label "$TOXIPROXY_GATED_IMAGE" org.fallacies.app-image) == "$app_id" ]]; then
+    say "$TOXIPROXY_GATED_IMAGE is up to date (cached)"
+    return
+  fi
+  t0=$(date +%s.%N)
+  tar -C "$ROOT/compose/toxiproxy" -c Dockerfile.gated |
+    docker build -q -f Dockerfile.gated --build-arg "TOXIPROXY_IMAGE=$TOXIPROXY_IMAGE" \
+      --build-arg "FALLACIES_IMAGE=$FALLACIES_IMAGE" --label "org.fallacies.app-image=$app_id" \
+      -t "$TOXIPROXY_GATED_IMAGE" - >"$WORK/gated-build.log" 2>&1 ||
+    { tail -30 "$WORK/gated-build.log" >&2; return 1; }
+  say "$TOXIPROXY_GATED_IMAGE built in $(elapsed "$t0")s"
+}
+build_gated || { say "a step failed (logs in $WORK)"; exit 1; }
+
 say "done in $(elapsed "$started")s"
 env_file=$ROOT/compose/offline.env
 cat >"$env_file" <<EOF
@@ -194,5 +215,6 @@ BASE_IMAGE=$BASE_IMAGE
 FALLACIES_IMAGE=$FALLACIES_IMAGE
 TOXIPROXY_IMAGE=$TOXIPROXY_IMAGE
 PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE
+TOXIPROXY_GATED_IMAGE=$TOXIPROXY_GATED_IMAGE
 EOF
 sed 's/^/export /' "$env_file"

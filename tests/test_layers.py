@@ -31,6 +31,7 @@ RANKS: dict[str, int] = {
     "chaos.testing": 3,
     "chaos.embedded": 3,
     "chaos.compose": 3,
+    "chaos.swarm": 4,
     "chaos.standalone": 3,
     "chaos.faults": 3,
     "chaos.signals": 3,
@@ -53,7 +54,7 @@ LEAVES = (
 )
 """Data every layer passes around: they import nothing of chaos."""
 
-BACKENDS = ("chaos.embedded", "chaos.compose", "chaos.standalone")
+BACKENDS = ("chaos.embedded", "chaos.compose", "chaos.swarm", "chaos.standalone")
 """Only the CLI picks a backend; the runner and the faults take a ``MeshBackend``/state."""
 
 SERVICE_DEPS: dict[str, set[str]] = {

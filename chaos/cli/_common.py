@@ -1,7 +1,7 @@
 """What every command group shares: the app, the consoles, the common options, the backend.
 
 The commands hold a ``MeshBackend`` (``backend``) and never ask which one it is: the
-``--compose`` flag picks it, once, here.
+``--compose`` or ``--swarm`` flag picks it, once, here.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ StateDir = Annotated[
     ),
 ]
 ComposeFlag = Annotated[bool, typer.Option(metavar="", help="The Docker Compose mesh.")]
+SwarmFlag = Annotated[
+    bool, typer.Option(metavar="", help="The Docker Swarm stack (compose/stack.yaml).")
+]
 ProxyUrl = Annotated[
     str | None,
     typer.Option(
@@ -58,9 +61,16 @@ def state_dir_of(state_dir: Path | None) -> Path:
     return state_dir if state_dir is not None else default_state_dir()
 
 
-def backend(compose: bool, state_dir: Path | None) -> MeshBackend:
-    """The mesh the command acts on: the compose one with ``--compose``, else embedded."""
+def backend(compose: bool, state_dir: Path | None, *, swarm: bool = False) -> MeshBackend:
+    """The mesh the command acts on: the compose one with ``--compose``, the Swarm stack
+    with ``--swarm``, else embedded."""
     directory = state_dir_of(state_dir)
+    if compose and swarm:
+        raise fail("--compose and --swarm name two meshes; give one", 2)
+    if swarm:
+        from chaos.swarm.backend import SwarmBackend
+
+        return SwarmBackend(directory)
     if compose:
         from chaos.compose.backend import ComposeBackend
 
@@ -84,7 +94,9 @@ def run(call: Coroutine[Any, Any, T]) -> T:
         raise fail(str(exc)) from None
 
 
-async def target_state(compose: bool, state_dir: Path | None, proxy: str | None) -> MeshState:
+async def target_state(
+    compose: bool, state_dir: Path | None, proxy: str | None, *, swarm: bool = False
+) -> MeshState:
     """What a fault command acts on: the links of the proxy at ``proxy`` (the admin token
     from the environment), else the running mesh; ``MeshError`` when there is none."""
     if proxy is not None:
@@ -92,15 +104,17 @@ async def target_state(compose: bool, state_dir: Path | None, proxy: str | None)
         from services.common.admin_token import token_from_env
 
         return await attach(proxy, token=token_from_env())
-    return await backend(compose, state_dir).running()
+    return await backend(compose, state_dir, swarm=swarm).running()
 
 
-def running(compose: bool, state_dir: Path | None, proxy: str | None = None) -> MeshState:
+def running(
+    compose: bool, state_dir: Path | None, proxy: str | None = None, *, swarm: bool = False
+) -> MeshState:
     """The running mesh (or the links of the proxy at ``proxy``), or exit 1 saying how
     to start one."""
-    if proxy is not None and compose:
-        raise fail("--proxy and --compose name two targets; give one", 2)
+    if proxy is not None and (compose or swarm):
+        raise fail("--proxy and a mesh name two targets; give one", 2)
     try:
-        return asyncio.run(target_state(compose, state_dir, proxy))
+        return asyncio.run(target_state(compose, state_dir, proxy, swarm=swarm))
     except MeshError as exc:
         raise fail(str(exc)) from None

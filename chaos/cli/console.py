@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from chaos.cli._common import ComposeFlag, StateDir, app, backend, console, fail, state_dir_of
+from chaos.cli._common import (
+    ComposeFlag,
+    StateDir,
+    SwarmFlag,
+    app,
+    backend,
+    console,
+    fail,
+    state_dir_of,
+)
 from chaos.console import DEFAULT_PORT
 from chaos.mesh.errors import MeshError
 from services.common.errors import PortInUseError
@@ -38,6 +47,7 @@ def _show(url: str, open_page: bool, hint: str = "") -> None:
 @app.command("console")
 def console_command(
     compose: ComposeFlag = False,
+    swarm: SwarmFlag = False,
     host: ConsoleHost = "127.0.0.1",
     port: ConsolePort = DEFAULT_PORT,
     open_page: Annotated[
@@ -61,7 +71,7 @@ def console_command(
     from chaos.console.server import ConsoleServer
 
     directory = state_dir_of(state_dir)
-    mesh = backend(compose, state_dir)
+    mesh = backend(compose, state_dir, swarm=swarm)
     existing = ConsoleRecord.read(directory, mesh.name)
     if existing is not None:
         _show(existing.page_url, open_page)

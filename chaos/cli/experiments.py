@@ -211,7 +211,10 @@ def run(
     ] = 17000,
     seed: Annotated[int | None, typer.Option(help="Seed for the fault proxy's draws.")] = None,
     target: Annotated[
-        str, typer.Option(help="embedded, or compose (a mesh started with `up --compose`).")
+        str,
+        typer.Option(
+            help="embedded, compose (a mesh started with `up --compose`) or swarm (`up --swarm`)."
+        ),
     ] = "embedded",
     state_dir: StateDir = None,
     links: Annotated[
@@ -234,8 +237,8 @@ def run(
 
     from chaos.cli.display import LiveDisplay, print_summary
 
-    if target not in ("embedded", "compose"):
-        raise fail(f"unknown target {target!r}; use embedded or compose", 2)
+    if target not in ("embedded", "compose", "swarm"):
+        raise fail(f"unknown target {target!r}; use embedded, compose or swarm", 2)
     check_defences(disable_defence)
     yours = own_client(client)
     given = _links_file(links)
@@ -267,7 +270,7 @@ def run(
         if own:
             result = asyncio.run(_run_own(own[0], given, proxy, quick, out_dir, seed, display))
         else:
-            mesh = backend(target == "compose", state_dir)
+            mesh = backend(target == "compose", state_dir, swarm=target == "swarm")
             result = asyncio.run(
                 _run_experiments(
                     mesh,

@@ -12,6 +12,7 @@ from chaos.cli._common import (
     ComposeFlag,
     ProxyUrl,
     StateDir,
+    SwarmFlag,
     app,
     backend,
     console,
@@ -112,6 +113,14 @@ def up(
             metavar="", help="Run the Docker Compose mesh (compose/compose.yaml) instead."
         ),
     ] = False,
+    swarm: Annotated[
+        bool,
+        typer.Option(
+            metavar="",
+            help="Deploy the Docker Swarm stack (compose/stack.yaml; the engine must be a "
+            "swarm manager) with --detach.",
+        ),
+    ] = False,
     build: Annotated[
         bool, typer.Option(metavar="", help="With --compose: build the images first.")
     ] = False,
@@ -120,7 +129,9 @@ def up(
     ] = False,
     env_file: Annotated[
         Path | None,
-        typer.Option(help="With --compose: image overrides (compose/offline.env from the build)."),
+        typer.Option(
+            help="With --compose or --swarm: image overrides (compose/offline.env from the build)."
+        ),
     ] = None,
     web_console: Annotated[
         bool,
@@ -140,15 +151,16 @@ def up(
     ] = None,
     state_dir: StateDir = None,
 ) -> None:
-    """Start the whole mesh as local processes on 127.0.0.1 (no Docker), or with --compose."""
+    """Start the whole mesh as local processes on 127.0.0.1 (no Docker), or with --compose
+    or --swarm."""
     from chaos.cli.experiments import own_client
     from chaos.console import lifecycle as web
     from chaos.mesh.backend import UpOptions
 
-    if client is not None and compose:
-        raise fail("--client is for the embedded mesh (the compose mesh runs built images)", 2)
+    if client is not None and (compose or swarm):
+        raise fail("--client is for the embedded mesh (the container meshes run built images)", 2)
     yours = own_client(client)
-    mesh = backend(compose, state_dir)
+    mesh = backend(compose, state_dir, swarm=swarm)
     directory = state_dir_of(state_dir)
     port = console_port if console_port is not None else (0 if base_port == 0 else DEFAULT_PORT)
 
@@ -208,18 +220,22 @@ def up(
 
 
 @app.command()
-def status(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
+def status(
+    compose: ComposeFlag = False, swarm: SwarmFlag = False, state_dir: StateDir = None
+) -> None:
     """Show the health of each node; exit 1 if any is down."""
-    if not _print_status_table(asyncio.run(backend(compose, state_dir).status())):
+    if not _print_status_table(asyncio.run(backend(compose, state_dir, swarm=swarm).status())):
         raise typer.Exit(code=1)
 
 
 @app.command()
-def down(compose: ComposeFlag = False, state_dir: StateDir = None) -> None:
+def down(
+    compose: ComposeFlag = False, swarm: SwarmFlag = False, state_dir: StateDir = None
+) -> None:
     """Stop every process of a mesh started with `fallacies up` (or its containers)."""
     from chaos.console.lifecycle import stop
 
-    mesh = backend(compose, state_dir)
+    mesh = backend(compose, state_dir, swarm=swarm)
     stop(state_dir_of(state_dir), mesh.name)
     try:
         console.print(mesh.down())
@@ -232,12 +248,13 @@ def node(
     name: Annotated[str, typer.Argument(help="Node name, e.g. api-1.")],
     action: Annotated[str, typer.Argument(help="stop | start | restart | kill | pause | resume")],
     compose: ComposeFlag = False,
+    swarm: SwarmFlag = False,
     state_dir: StateDir = None,
 ) -> None:
     """Stop, start, kill, pause or resume one node of the running mesh."""
     from chaos.mesh.control import node_action
 
-    result = run(node_action(running(compose, state_dir), name, action))
+    result = run(node_action(running(compose, state_dir, swarm=swarm), name, action))
     console.print(f"{result['name']}: {result['state']} (pid {result['pid'] or '-'})")
 
 

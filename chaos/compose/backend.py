@@ -59,7 +59,7 @@ class ComposeBackend:
         if workload_overrides or private:
             raise UsageError(
                 "workload overrides and meshes of their own need the embedded mesh "
-                "(the compose configs are fixed)"
+                f"(the {self.name} mesh's configs are fixed)"
             )
         return self._existing()
 

@@ -26,7 +26,11 @@ TTL) as in the embedded mesh; a process that dies on its own is restarted by Doc
 not Docker's periodic healthcheck, which lags by up to an interval; Docker's verdict
 is kept in the ``health`` field of ``GET /nodes``.
 
-``python -m chaos.compose.control [--host 127.0.0.1] [--port 18400] [--project NAME]``;
+With ``--stack`` the nodes are a Swarm stack's tasks (``TaskNode``): stop and start
+scale the service, kill and pause act on the task's container on this engine.
+
+``python -m chaos.compose.control [--host 127.0.0.1] [--port 18400] [--project NAME]
+[--stack]``;
 with ``$FALLACIES_ADMIN_TOKEN`` set every route but ``/healthz`` needs that token.
 """
 
@@ -59,13 +63,15 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 
-__all__ = ["ContainerNode", "ControlService", "DockerMesh", "main"]
+__all__ = ["ContainerNode", "ControlService", "DockerMesh", "TaskNode", "main"]
 
 log = logging.getLogger(__name__)
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 ONEOFF_LABEL = "com.docker.compose.oneoff"
+STACK_LABEL = "com.docker.stack.namespace"
+TASK_SERVICE_LABEL = "com.docker.swarm.service.name"
 STOP_TIMEOUT_S = 5
 CLEAN_EXIT_CODES = (0, 143)
 """How a node ends on ``docker stop`` (SIGTERM handled, or not): stopped, not crashed."""
@@ -182,6 +188,37 @@ class ContainerNode:
         await self.refresh()
 
 
+class TaskNode(ContainerNode):
+    """A Swarm stack's service with one task. ``stop`` and ``start`` scale it to 0 and 1,
+    the orchestrator's own stop: a stopped container would be replaced at once. ``kill``
+    and ``pause`` act on the task's container, and the swarm's answer to a kill (a new
+    task, a new address) is shown, not fought."""
+
+    async def start(self) -> None:
+        await self.refresh()
+        if self.state in ("starting", "running", "paused"):
+            return
+        self._stopped_on_purpose = False
+        await asyncio.to_thread(self._mesh.scale, self.name, 1)
+        # The old task's container stays, exited, until the new one is created.
+        deadline = time.monotonic() + self._mesh.start_timeout_s
+        while time.monotonic() < deadline:
+            await self.refresh()
+            if self.state in ("running", "paused"):
+                return
+            await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        self._stopped_on_purpose = True
+        await asyncio.to_thread(self._mesh.scale, self.name, 0)
+        deadline = time.monotonic() + STOP_TIMEOUT_S * 3
+        while time.monotonic() < deadline:
+            await self.refresh()
+            if self.state in ("stopped", "exited"):
+                return
+            await asyncio.sleep(0.2)
+
+
 class DockerMesh:
     """The part of ``Supervisor`` that ``chaos.mesh.control.create_app`` uses, over Docker.
 
@@ -197,27 +234,43 @@ class DockerMesh:
         *,
         project: str = PROJECT,
         start_timeout_s: float = 30.0,
+        stack: bool = False,
     ) -> None:
         self.plan = plan
         self.client = client
         self.project = project
+        self.stack = stack
+        """A Swarm stack's tasks, not a compose project's containers."""
         self.start_timeout_s = start_timeout_s
-        self.nodes = {node.name: ContainerNode(node.name, node.kind, self) for node in plan.nodes}
+        node_type = TaskNode if stack else ContainerNode
+        self.nodes = {node.name: node_type(node.name, node.kind, self) for node in plan.nodes}
         self.janitor = Janitor()
         self.shutdown_requested = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
 
     def containers(self, service: str | None = None) -> dict[str, Container]:
         """The project's containers by service name (blocking: call in a thread)."""
-        labels = [f"{PROJECT_LABEL}={self.project}", f"{ONEOFF_LABEL}=False"]
-        if service is not None:
-            labels.append(f"{SERVICE_LABEL}={service}")
+        if self.stack:
+            labels = [f"{STACK_LABEL}={self.project}"]
+            key, prefix = TASK_SERVICE_LABEL, f"{self.project}_"
+            if service is not None:
+                labels.append(f"{key}={prefix}{service}")
+        else:
+            labels = [f"{PROJECT_LABEL}={self.project}", f"{ONEOFF_LABEL}=False"]
+            key, prefix = SERVICE_LABEL, ""
+            if service is not None:
+                labels.append(f"{key}={service}")
         found: dict[str, Container] = {}
         for container in self.client.containers.list(all=True, filters={"label": labels}):
-            name = container.labels.get(SERVICE_LABEL)
+            name = container.labels.get(key, "").removeprefix(prefix)
             if name and (name not in found or container.status == "running"):
                 found[name] = container
         return found
+
+    def scale(self, name: str, replicas: int) -> None:
+        """Set a stack service's replicas (blocking: call in a thread)."""
+        service = self.client.services.get(f"{self.project}_{name}")  # type: ignore[no-untyped-call]
+        service.scale(replicas)
 
     def rejoin_namespace(self, container: Container) -> None:
         """Restart the containers that share ``container``'s network namespace
@@ -338,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("FALLACIES_COMPOSE_PROJECT") or PROJECT,
         help="compose project whose containers are the nodes",
     )
+    parser.add_argument(
+        "--stack", action="store_true", help="the project is a Swarm stack (tasks are the nodes)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
@@ -353,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     except docker.errors.DockerException as exc:
         print(f"error: cannot reach the Docker engine: {exc}", file=sys.stderr)
         return 2
-    mesh = DockerMesh(compose_plan(), client, project=args.project)
+    mesh = DockerMesh(compose_plan(), client, project=args.project, stack=args.stack)
 
     def announce(endpoints: dict[str, str]) -> None:
         print(json.dumps({"node": "control", "endpoints": endpoints}), flush=True)

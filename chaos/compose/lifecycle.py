@@ -43,6 +43,7 @@ __all__ = [
     "down",
     "known_state",
     "require_running",
+    "run_docker",
     "running_state",
     "status",
     "up",
@@ -78,7 +79,14 @@ def compose_command(
     return [*command, *args]
 
 
-def _run(command: list[str], *, env: Mapping[str, str] | None, timeout_s: float) -> None:
+def run_docker(
+    command: list[str],
+    *,
+    env: Mapping[str, str] | None,
+    timeout_s: float,
+    error: type[MeshError] = ComposeError,
+) -> str:
+    """Run a docker command; its stdout, or ``error`` with the last lines it printed."""
     try:
         done = subprocess.run(
             command,
@@ -90,10 +98,15 @@ def _run(command: list[str], *, env: Mapping[str, str] | None, timeout_s: float)
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise ComposeError(f"{' '.join(command[1:])}: no result within {timeout_s:.0f} s") from exc
+        raise error(f"{' '.join(command[1:])}: no result within {timeout_s:.0f} s") from exc
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-        raise ComposeError(f"{' '.join(command[1:])} failed ({done.returncode}):\n{tail}")
+        raise error(f"{' '.join(command[1:])} failed ({done.returncode}):\n{tail}")
+    return done.stdout
+
+
+def _run(command: list[str], *, env: Mapping[str, str] | None, timeout_s: float) -> None:
+    run_docker(command, env=env, timeout_s=timeout_s)
 
 
 def admin_token(env: Mapping[str, str] | None = None, state_dir: Path | None = None) -> str | None:

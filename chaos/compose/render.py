@@ -20,7 +20,7 @@ import yaml
 from chaos.compose import topology
 from chaos.mesh.model import ZONE, MeshPlan
 
-__all__ = ["CONFIG_DIR", "render", "write"]
+__all__ = ["CONFIG_DIR", "render", "write", "zone_yaml"]
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "compose" / "config"
 """``compose/config`` of a source checkout."""
@@ -38,6 +38,11 @@ _ZONE_HEADER = """\
 
 
 def _zone(plan: MeshPlan) -> str:
+    return zone_yaml(plan, ns=topology.IPS["dns"])
+
+
+def zone_yaml(plan: MeshPlan, *, ns: str) -> str:
+    """The zone file: the packaged zone with the plan's records, ``ns`` the DNS node's address."""
     default = Path(__file__).resolve().parents[2] / "services" / "dns" / "default_zone.yaml"
     zone: dict[str, Any] = yaml.safe_load(default.read_text(encoding="utf-8"))
     wanted = {(r["name"], r["type"]): r for r in plan.records}
@@ -46,7 +51,7 @@ def _zone(plan: MeshPlan) -> str:
         name = record["name"]
         absolute = ZONE if name == "@" else f"{name}.{ZONE}"
         if name == "ns":
-            record = {**record, "values": [topology.IPS["dns"]]}
+            record = {**record, "values": [ns]}
         found = wanted.get((absolute, record["type"]))
         if found is not None:
             record = {**record, "ttl": found["ttl"]}

@@ -139,8 +139,8 @@ ROGUE_RESPONSE_SECRET = "compose-rogue-own-response-secret"
 ROGUE_BOOTSTRAP_TOKEN = "compose-rogue-bootstrap-token"
 
 
-def at(node: str, port: int) -> str:
-    return f"{IPS[node]}:{port}"
+def at(node: str, port: int, ips: dict[str, str] | None = None) -> str:
+    return f"{(ips or IPS)[node]}:{port}"
 
 
 def published_url(node: str, role: str) -> str:
@@ -151,13 +151,13 @@ def link_port(name: str) -> int:
     return LINK_PORTS[name][1]
 
 
-def _links() -> tuple[LinkPlan, ...]:
+def _links(ips: dict[str, str] | None = None) -> tuple[LinkPlan, ...]:
     links = []
     for name, (carrier, port, upstream, upstream_port) in LINK_PORTS.items():
         protocol = LINKS[name]
         if CARRIERS[protocol] != carrier:
             raise ValueError(f"{name} is {protocol}: it rides {CARRIERS[protocol]}, not {carrier}")
-        listen, target = at(carrier, port), at(upstream, upstream_port)
+        listen, target = at(carrier, port, ips), at(upstream, upstream_port, ips)
         links.append(LinkPlan(name, protocol, listen, target, carrier))
     return tuple(links)
 
@@ -169,7 +169,7 @@ def link_config(link: LinkPlan) -> dict[str, Any]:
     return body
 
 
-def _api(name: str, links: dict[str, LinkPlan]) -> NodePlan:
+def _api(name: str, links: dict[str, LinkPlan], ips: dict[str, str]) -> NodePlan:
     peers = (
         {
             peer: f"http://{links[f'repl-{name[-1]}-{peer[-1]}'].listen}"
@@ -202,7 +202,7 @@ def _api(name: str, links: dict[str, LinkPlan]) -> NodePlan:
         config=config,
         health_url=f"{http}/healthz",
         metrics_url=f"{http}/metrics",
-        listen={"http": at(name, HTTP_PORT), "admin": at(name, ADMIN_PORT)},
+        listen={"http": at(name, HTTP_PORT, ips), "admin": at(name, ADMIN_PORT, ips)},
         admin_url=published_url(name, "admin"),
     )
 
@@ -220,10 +220,15 @@ def _admin_node(name: str, kind: str, config: dict[str, Any], listen: dict[str, 
     )
 
 
-def compose_plan(admin_token: str | None = None) -> MeshPlan:
+def compose_plan(admin_token: str | None = None, ips: dict[str, str] | None = None) -> MeshPlan:
     """The compose mesh in the embedded mesh's terms, seen from the host; ``admin_token``
-    is the ``$FALLACIES_ADMIN_TOKEN`` it was started with, which its admin APIs want."""
-    links = _links()
+    is the ``$FALLACIES_ADMIN_TOKEN`` it was started with, which its admin APIs want.
+
+    ``ips`` (default ``IPS``) is where each node is inside the network: the Swarm stack,
+    which has no static addresses, passes its services' virtual IPs, or placeholders
+    its nodes resolve at start (``chaos.node.names``)."""
+    ips = ips or IPS
+    links = _links(ips)
     by_name = {link.name: link for link in links}
     nodes: list[NodePlan] = [
         _admin_node(
@@ -236,7 +241,7 @@ def compose_plan(admin_token: str | None = None) -> MeshPlan:
                 "admin_port": ADMIN_PORT,
                 "zone": "/config/zone.yaml",
             },
-            {"udp+tcp": at("dns", DNS_PORT), "admin": at("dns", ADMIN_PORT)},
+            {"udp+tcp": at("dns", DNS_PORT, ips), "admin": at("dns", ADMIN_PORT, ips)},
         )
     ]
     for name in NTP_NODES:
@@ -253,10 +258,10 @@ def compose_plan(admin_token: str | None = None) -> MeshPlan:
                     # Every client arrives from the proxy's address: one bucket per socket.
                     "rate_limit_key": "address",
                 },
-                {"udp": at(name, NTP_PORT), "admin": at(name, ADMIN_PORT)},
+                {"udp": at(name, NTP_PORT, ips), "admin": at(name, ADMIN_PORT, ips)},
             )
         )
-    nodes += [_api(name, by_name) for name in (*API_NODES, "rogue")]
+    nodes += [_api(name, by_name, ips) for name in (*API_NODES, "rogue")]
     for carrier in ("proxy", "toxiproxy"):
         api = published_url(carrier, "api")
         config: dict[str, Any] = {}
@@ -276,7 +281,9 @@ def compose_plan(admin_token: str | None = None) -> MeshPlan:
                 metrics_url=f"{api}/metrics",
                 listen={
                     "api": at(
-                        carrier, TOXIPROXY_GATE_PORT if carrier == "toxiproxy" else PROXY_API_PORT
+                        carrier,
+                        TOXIPROXY_GATE_PORT if carrier == "toxiproxy" else PROXY_API_PORT,
+                        ips,
                     )
                 },
                 admin_url=api,
@@ -309,7 +316,7 @@ def compose_plan(admin_token: str | None = None) -> MeshPlan:
             },
             health_url=f"{workload}/healthz",
             metrics_url=f"{workload}/metrics",
-            listen={"http": at("workload", WORKLOAD_PORT)},
+            listen={"http": at("workload", WORKLOAD_PORT, ips)},
             admin_url=workload,
         )
     )

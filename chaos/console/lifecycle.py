@@ -167,7 +167,7 @@ def launch(
     state_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_path(state_dir, backend)
     args = [sys.executable, "-m", "chaos.cli", "console", "--no-open", "--serve"]
-    args += ["--compose"] if backend == "compose" else []
+    args += [f"--{backend}"] if backend in ("compose", "swarm") else []
     args += ["--state-dir", str(state_dir), "--host", host, "--port", str(port)]
     args += ["--out", str(out_root), "--wait", str(wait_s)]
     with open(log_file, "wb") as log:

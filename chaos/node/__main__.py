@@ -3,7 +3,8 @@
 The embedded mesh and the containers start nodes this way: importing only what the
 node needs keeps the whole mesh healthy within a couple of seconds. Prints the
 endpoints as one JSON line once every socket is bound. ``$FALLACIES_ADMIN_TOKEN``,
-when set, is the node's admin token whatever its config says.
+when set, is the node's admin token whatever its config says; ``{{ip:NAME}}`` in the
+config is NAME's address, looked up at start (``chaos.node.names``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import logging
 import sys
 
+from chaos.node.names import resolve_names
 from chaos.node.registry import FACTORIES, build
 from services.common.admin_token import from_env
 from services.common.lifecycle import run_announcing_json
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         with open(args.config, encoding="utf-8") as fh:
-            config = from_env(json.load(fh))
+            config = resolve_names(from_env(json.load(fh)))
         service = build(args.kind, config)
     except (OSError, ValueError) as exc:
         print(f"error: {args.config}: {exc}", file=sys.stderr)

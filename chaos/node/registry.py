@@ -23,7 +23,10 @@ def _dns(config: Config) -> Service:
         admin_host=config.get("admin_host", "127.0.0.1"),
         admin_port=int(config.get("admin_port", 0)),
         admin_token=config.get("admin_token"),
-        zone=Zone.from_file(zone) if zone else None,
+        # A path, or the zone itself (the Swarm stack's, with addresses learnt at start).
+        zone=(Zone.from_dict(zone) if isinstance(zone, dict) else Zone.from_file(zone))
+        if zone
+        else None,
     )
 
 

@@ -28,6 +28,7 @@ import asyncio
 import functools
 import logging
 import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,8 @@ from chaos.proxy.wrapper import ToxicWrapper
 __all__ = ["UdpLink"]
 
 log = logging.getLogger(__name__)
+RESOLVE_TTL_S = 5.0
+"""How long an upstream's name is trusted (an IP literal costs nothing to resolve again)."""
 
 Address = tuple[Any, ...]
 
@@ -85,6 +88,7 @@ class UdpLink:
         self.max_sessions = max_sessions
         self.upstream = ""
         self._resolved: tuple[int, Address] | None = None
+        self._resolved_at = 0.0
         self._sessions: dict[Address | bytes, _Session] = {}
         self._listener: socket.socket | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -279,6 +283,9 @@ class UdpLink:
         session.connected(sock, family, target)
 
     async def _resolve(self) -> tuple[int, Address]:
+        # A name is asked again after a while: the task behind it may have moved.
+        if self._resolved is not None and time.monotonic() - self._resolved_at > RESOLVE_TTL_S:
+            self._resolved = None
         if self._resolved is None:
             host, port = address.split(self.upstream, default_host="localhost")
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_DGRAM)
@@ -286,6 +293,7 @@ class UdpLink:
                 raise OSError(f"cannot resolve {host}")
             family, _, _, _, target = infos[0]
             self._resolved = (family, target)
+            self._resolved_at = time.monotonic()
         return self._resolved
 
     async def _sweep(self) -> None:

@@ -83,7 +83,13 @@ def images() -> dict[str, str]:
     for line in done.stdout.splitlines():
         name, _, value = line.removeprefix("export ").partition("=")
         env[name] = value
-    assert set(env) == {"BASE_IMAGE", "FALLACIES_IMAGE", "TOXIPROXY_IMAGE", "PROMETHEUS_IMAGE"}
+    assert set(env) == {
+        "BASE_IMAGE",
+        "FALLACIES_IMAGE",
+        "TOXIPROXY_IMAGE",
+        "PROMETHEUS_IMAGE",
+        "TOXIPROXY_GATED_IMAGE",
+    }
     return env
 
 

@@ -1,0 +1,253 @@
+"""``up``, ``down`` and ``status`` of the Swarm stack, around ``docker stack``.
+
+    up()     docker stack deploy -c compose/stack.yaml fallacies, then on this engine
+             the gateway (the admin ports, published on 127.0.0.1 only) and the
+             control service (host network, loopback); writes the MeshState
+    down()   both containers removed, docker stack rm, waits until the network is gone
+
+The host sees the same ports as the compose mesh (``chaos.compose.topology.PUBLISHED``),
+so the runner, the faults and the console work unchanged. The two meshes cannot run at
+once on one machine; ``up`` says so when a port is taken.
+
+The engine must be a swarm manager (``docker swarm init`` on one engine); ``up`` never
+changes a engine's swarm membership on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from chaos.compose import topology
+from chaos.compose.lifecycle import ComposeError, run_docker, wait_healthy
+from chaos.compose.state import NO_SUPERVISOR
+from chaos.mesh.control import fetch_status
+from chaos.mesh.errors import MeshError
+from chaos.mesh.model import NodeStatus
+from chaos.mesh.state import MeshState, default_state_dir
+from chaos.swarm.stack import NETWORK, STACK, STACK_FILE, gateway_config
+from services.common.admin_token import ENV as TOKEN_ENV
+from services.common.admin_token import token_from_env
+
+__all__ = ["CONTROL", "GATEWAY", "SwarmError", "down", "running_state", "status", "up"]
+
+GATEWAY = f"{STACK}-swarm-gateway"
+CONTROL = f"{STACK}-swarm-control"
+OFFLINE_ENV = STACK_FILE.parent / "offline.env"
+DEFAULT_IMAGE = "fallacies/mesh:latest"
+STACK_FILTER = f"label=com.docker.stack.namespace={STACK}"
+OWN_LABEL = "org.fallacies.swarm"
+"""On the two containers ``up`` starts beside the stack, so ``down`` finds them."""
+
+
+class SwarmError(MeshError):
+    """``docker stack`` failed, or the engine is not a swarm manager; the message says
+    what to do."""
+
+
+def swarm_state_dir(state_dir: Path | None = None) -> Path:
+    return (state_dir or default_state_dir()) / "swarm"
+
+
+def _docker() -> str:
+    docker = shutil.which("docker")
+    if docker is None:
+        raise SwarmError("docker is not installed (the Swarm stack needs a Docker engine)")
+    return docker
+
+
+def _run(args: list[str], *, env: Mapping[str, str] | None = None, timeout_s: float = 120) -> str:
+    return run_docker([_docker(), *args], env=env, timeout_s=timeout_s, error=SwarmError)
+
+
+def require_manager() -> None:
+    """A clear error unless this engine manages a swarm."""
+    out = _run(["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"])
+    state, _, manager = out.strip().partition(" ")
+    if state != "active":
+        raise SwarmError(
+            f"this Docker engine is not in a swarm (state: {state or 'unknown'}): run "
+            "`docker swarm init --advertise-addr 127.0.0.1` for one engine, or join it to one"
+        )
+    if manager != "true":
+        raise SwarmError("this engine is a swarm worker: run `fallacies up --swarm` on a manager")
+
+
+def _env_file(path: Path | None) -> dict[str, str]:
+    """``KEY=VALUE`` lines (compose/offline.env): ``docker stack`` has no --env-file."""
+    path = path if path is not None else (OFFLINE_ENV if OFFLINE_ENV.exists() else None)
+    if path is None:
+        return {}
+    env = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            env[key] = value
+    return env
+
+
+def admin_token(state_dir: Path | None = None) -> str | None:
+    given = token_from_env()
+    if given:
+        return given
+    kept = MeshState.read(swarm_state_dir(state_dir))
+    return kept.secrets.get("admin_token") if kept is not None else None
+
+
+def swarm_state(admin_token: str | None, ips: dict[str, str] | None = None) -> MeshState:
+    plan = topology.compose_plan(admin_token, ips=ips)
+    return MeshState.from_plan(plan, supervisor_pid=NO_SUPERVISOR)
+
+
+CARRIERS = ("proxy", "toxiproxy")
+"""The nodes the mesh's DNS names by address: the links listen there."""
+
+
+def host_view(task_ips: dict[str, str]) -> dict[str, str]:
+    """Where the runner says each node is: the carriers by address (DNS records hold
+    them), every other node by name, as the carriers dial it, so an upstream put back
+    after a fault follows a task the swarm has moved."""
+    missing = [name for name in CARRIERS if name not in task_ips]
+    if missing:
+        raise SwarmError(f"no running task of {', '.join(missing)} on this engine")
+    return {name: task_ips[name] if name in CARRIERS else name for name in topology.IPS}
+
+
+def _task_ips() -> dict[str, str]:
+    """Each running task's address on the stack's network (this engine's containers)."""
+    ids = _run(["ps", "-q", "--filter", STACK_FILTER]).split()
+    if not ids:
+        return {}
+    ips: dict[str, str] = {}
+    for item in json.loads(_run(["inspect", *ids])):
+        labels = item["Config"]["Labels"]
+        name = labels.get("com.docker.swarm.service.name", "").removeprefix(f"{STACK}_")
+        network = item["NetworkSettings"]["Networks"].get(f"{STACK}_{NETWORK}") or {}
+        if name and network.get("IPAddress"):
+            ips[name] = network["IPAddress"]
+    return ips
+
+
+def _wait_tasks(timeout_s: float) -> None:
+    """Every service of the stack with its replicas running (Swarm's own health gate)."""
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        last = _run(
+            ["service", "ls", "--filter", STACK_FILTER,
+             "--format", "{{.Name}} {{.Replicas}}"]
+        )  # fmt: skip
+        rows = [line.split()[:2] for line in last.strip().splitlines() if line.strip()]
+        if rows and all(a == b for _, r in rows for a, b in [r.split("/")]):
+            return
+        time.sleep(1)
+    raise SwarmError(f"the stack's services did not all run within {timeout_s:.0f} s:\n{last}")
+
+
+def up(
+    *,
+    env_file: Path | None = None,
+    state_dir: Path | None = None,
+    wait_timeout_s: float = 180.0,
+) -> MeshState:
+    """Deploy the stack and its gateway and control; return its state once healthy."""
+    require_manager()
+    token = admin_token(state_dir) or secrets.token_hex(16)
+    env = {**_env_file(env_file), TOKEN_ENV: token}
+    image = env.get("FALLACIES_IMAGE") or os.environ.get("FALLACIES_IMAGE") or DEFAULT_IMAGE
+    directory = swarm_state_dir(state_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    _run(["stack", "deploy", "--prune", "-c", str(STACK_FILE), STACK], env=env, timeout_s=300)
+    _wait_tasks(wait_timeout_s)
+    gateway = directory / "gateway.json"
+    gateway.write_text(json.dumps(gateway_config(), indent=2) + "\n", encoding="utf-8")
+    gateway.chmod(0o644)
+    _remove_own()
+    ports = [
+        arg
+        for (node, role), port in topology.PUBLISHED.items()
+        if node != "grafana"
+        for arg in ("-p", f"{topology.HOST}:{port}:{port}")
+    ]
+    common = ["--detach", "--restart", "unless-stopped", "--label", f"{OWN_LABEL}={STACK}"]
+    _run(
+        ["run", *common, "--name", GATEWAY, "--network", f"{STACK}_{NETWORK}", *ports,
+         "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
+         "-v", f"{gateway}:/config/gateway.json:ro",
+         image, "python", "-m", "chaos.node", "proxy", "--config", "/config/gateway.json"]
+    )  # fmt: skip
+    _run(
+        ["run", *common, "--name", CONTROL, "--network", "host", "--user", "root",
+         "--read-only", "-e", f"{TOKEN_ENV}={token}",
+         "-v", "/var/run/docker.sock:/var/run/docker.sock",
+         image, "python", "-m", "chaos.compose.control", "--host", topology.HOST,
+         "--port", str(topology.CONTROL_PORT), "--project", STACK, "--stack"]
+    )  # fmt: skip
+    state = swarm_state(token, host_view(_task_ips()))
+    try:
+        asyncio.run(wait_healthy(state, timeout_s=wait_timeout_s))
+    except ComposeError as exc:
+        raise SwarmError(str(exc)) from None
+    state.write(directory)
+    return state
+
+
+def _remove_own() -> None:
+    ids = _run(["ps", "-aq", "--filter", f"label={OWN_LABEL}={STACK}"]).split()
+    if ids:
+        _run(["rm", "-f", *ids])
+
+
+def down(*, state_dir: Path | None = None, timeout_s: float = 120.0) -> None:
+    """Remove the gateway, control and the stack; return once its network is gone."""
+    _remove_own()
+    _run(["stack", "rm", STACK])
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        left = _run(["ps", "-aq", "--filter", STACK_FILTER])
+        nets = _run(["network", "ls", "-q", "--filter", STACK_FILTER])
+        if not left.split() and not nets.split():
+            break
+        time.sleep(0.5)
+    else:
+        raise SwarmError(f"the stack's containers or network outlived {timeout_s:.0f} s")
+    MeshState.remove(swarm_state_dir(state_dir))
+
+
+def known_state(state_dir: Path | None = None) -> MeshState:
+    kept = MeshState.read(swarm_state_dir(state_dir))
+    return kept if kept is not None else swarm_state(admin_token(state_dir))
+
+
+async def running_state(state_dir: Path | None = None) -> MeshState | None:
+    """The stack's state if its control service answers (and takes the token), else None."""
+    state = known_state(state_dir)
+    nodes = await fetch_status(state)
+    return state if nodes is not None else None
+
+
+async def require_running(state_dir: Path | None = None) -> MeshState:
+    state = await running_state(state_dir)
+    if state is None:
+        raise SwarmError("no Swarm stack is running (start it with `fallacies up --swarm`)")
+    return state
+
+
+async def status(state_dir: Path | None = None) -> list[NodeStatus] | None:
+    return await fetch_status(known_state(state_dir))
+
+
+def stack_services() -> list[dict[str, Any]]:
+    """The stack's services as ``docker service ls`` lists them (for leftovers checks)."""
+    out = _run(
+        ["service", "ls", "--filter", STACK_FILTER,
+         "--format", "{{json .}}"]
+    )  # fmt: skip
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
