@@ -166,3 +166,17 @@ def test_the_runner_sees_carriers_by_address_and_every_other_node_by_name() -> N
     assert state.nodes["rogue"].listen["http"] == "rogue:8000"
     with pytest.raises(SwarmError, match="no running task of toxiproxy"):
         host_view({"proxy": "10.0.9.30"})
+
+
+@pytest.mark.tool("promtool")
+def test_promtool_accepts_the_stacks_prometheus_config() -> None:
+    promtool = require_tool("promtool")
+    done = subprocess.run(
+        [promtool, "check", "config", "prometheus.yml"],
+        cwd=stack.SWARM_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout
