@@ -3,7 +3,8 @@
     up()     docker stack deploy -c compose/stack.yaml fallacies, then on this engine
              the gateway (the admin ports, published on 127.0.0.1 only) and the
              control service (host network, loopback); writes the MeshState
-    down()   both containers removed, docker stack rm, waits until the network is gone
+    down()   both containers removed, docker stack rm, waits until the network is gone,
+             then removes the stack's volumes (Prometheus' data)
 
 The host sees the same ports as the compose mesh (``chaos.compose.topology.PUBLISHED``),
 so the runner, the faults and the console work unchanged. The two meshes cannot run at
@@ -218,6 +219,10 @@ def down(*, state_dir: Path | None = None, timeout_s: float = 120.0) -> None:
         time.sleep(0.5)
     else:
         raise SwarmError(f"the stack's containers or network outlived {timeout_s:.0f} s")
+    # docker stack rm leaves volumes; the stack's data goes with it, as `down -v` does.
+    volumes = _run(["volume", "ls", "-q", "--filter", STACK_FILTER]).split()
+    if volumes:
+        _run(["volume", "rm", *volumes])
     MeshState.remove(swarm_state_dir(state_dir))
 
 

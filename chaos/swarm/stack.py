@@ -43,6 +43,9 @@ ROOT = Path(__file__).resolve().parents[2]
 STACK_FILE = ROOT / "compose" / "stack.yaml"
 SWARM_DIR = ROOT / "compose" / "swarm"
 STACK = topology.PROJECT
+PROMETHEUS_VOLUME = "swarm-prometheus-data"
+"""Not the compose mesh's ``prometheus-data``: both would be ``fallacies_…`` on one engine,
+and this one is written as root (the Docker socket), which the compose Prometheus cannot."""
 NETWORK = "mesh"
 """The stack's overlay network; ``fallacies_mesh`` on the engine."""
 
@@ -276,7 +279,7 @@ def render_stack(files: dict[str, str] | None = None) -> str:
                 "target": "/var/run/docker.sock",
                 "read_only": True,
             },
-            {"type": "volume", "source": "prometheus-data", "target": "/prometheus"},
+            {"type": "volume", "source": PROMETHEUS_VOLUME, "target": "/prometheus"},
         ],
         "configs": [
             _mount("prometheus-yml", "/etc/prometheus/prometheus.yml"),
@@ -299,7 +302,7 @@ def render_stack(files: dict[str, str] | None = None) -> str:
         "version": "3.8",
         "services": services,
         "networks": {NETWORK: {"driver": "overlay", "attachable": True}},
-        "volumes": {"prometheus-data": {}},
+        "volumes": {PROMETHEUS_VOLUME: {}},
         "configs": configs,
     }
     return _HEADER + yaml.safe_dump(stack, sort_keys=False, width=100)

@@ -29,6 +29,7 @@ a caller can catch "anything of ours" in one clause and let real bugs through::
      ├── MeshError              chaos.mesh: something about a mesh a user can act on
      │    ├── MeshStartError    a node did not come up
      │    ├── ComposeError      docker compose failed or is missing
+     │    ├── SwarmError        docker stack failed, or the engine manages no swarm
      │    ├── UsageError        asked for what cannot be (an option a backend lacks)
      │    ├── LinkError         a link change a user can fix (unknown link, refused toxic)
      │    └── PrometheusConfigError

@@ -52,6 +52,7 @@ def leftovers(docker: str) -> dict[str, list[str]]:
         "containers": docker_out(docker, "ps", "-aq", "--filter", STACK_LABEL).split(),
         "networks": docker_out(docker, "network", "ls", "-q", "--filter", STACK_LABEL).split(),
         "configs": docker_out(docker, "config", "ls", "-q", "--filter", STACK_LABEL).split(),
+        "volumes": docker_out(docker, "volume", "ls", "-q", "--filter", STACK_LABEL).split(),
         "own": docker_out(
             docker, "ps", "-aq", "--filter", f"label={lifecycle.OWN_LABEL}={STACK}"
         ).split(),

@@ -43,6 +43,8 @@ def test_nothing_is_published_and_every_service_asks_the_engines_dns_for_tasks()
         assert service["deploy"]["restart_policy"]["condition"] == "any", name
         assert "healthcheck" in service, name
     assert _stack()["networks"][stack.NETWORK] == {"driver": "overlay", "attachable": True}
+    # The compose mesh's volume is fallacies_prometheus-data too: one engine, two owners.
+    assert set(_stack()["volumes"]) == {"swarm-prometheus-data"}
 
 
 def test_every_admin_api_wants_the_token_and_toxiproxy_sits_behind_its_gate() -> None:
