@@ -210,7 +210,9 @@ async def status(state_dir: Path | None = None) -> list[NodeStatus] | None:
     return await fetch_status(known_state(state_dir))
 
 
-async def wait_healthy(state: MeshState, timeout_s: float = 60.0) -> list[NodeStatus]:
+async def wait_healthy(
+    state: MeshState, timeout_s: float = 60.0, *, error: type[MeshError] = ComposeError
+) -> list[NodeStatus]:
     """Poll the control service until every node is running and healthy."""
     deadline = time.monotonic() + timeout_s
     last: list[NodeStatus] | None = None
@@ -220,4 +222,4 @@ async def wait_healthy(state: MeshState, timeout_s: float = 60.0) -> list[NodeSt
             return last
         await asyncio.sleep(0.2)
     down_nodes = [n.name for n in last or [] if not n.healthy]
-    raise ComposeError(f"nodes not healthy within {timeout_s:.0f} s: {down_nodes or 'no answer'}")
+    raise error(f"nodes not healthy within {timeout_s:.0f} s: {down_nodes or 'no answer'}")

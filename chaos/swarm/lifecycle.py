@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from chaos.compose import topology
-from chaos.compose.lifecycle import ComposeError, run_docker, wait_healthy
+from chaos.compose.control import STACK_LABEL, TASK_SERVICE_LABEL
+from chaos.compose.lifecycle import run_docker, wait_healthy
 from chaos.compose.state import NO_SUPERVISOR
 from chaos.mesh.control import fetch_status
 from chaos.mesh.errors import MeshError
@@ -43,7 +44,7 @@ GATEWAY = f"{STACK}-swarm-gateway"
 CONTROL = f"{STACK}-swarm-control"
 OFFLINE_ENV = STACK_FILE.parent / "offline.env"
 DEFAULT_IMAGE = "fallacies/mesh:latest"
-STACK_FILTER = f"label=com.docker.stack.namespace={STACK}"
+STACK_FILTER = f"label={STACK_LABEL}={STACK}"
 OWN_LABEL = "org.fallacies.swarm"
 """On the two containers ``up`` starts beside the stack, so ``down`` finds them."""
 
@@ -129,7 +130,7 @@ def _task_ips() -> dict[str, str]:
     ips: dict[str, str] = {}
     for item in json.loads(_run(["inspect", *ids])):
         labels = item["Config"]["Labels"]
-        name = labels.get("com.docker.swarm.service.name", "").removeprefix(f"{STACK}_")
+        name = labels.get(TASK_SERVICE_LABEL, "").removeprefix(f"{STACK}_")
         network = item["NetworkSettings"]["Networks"].get(f"{STACK}_{NETWORK}") or {}
         if name and network.get("IPAddress"):
             ips[name] = network["IPAddress"]
@@ -192,10 +193,7 @@ def up(
          "--port", str(topology.CONTROL_PORT), "--project", STACK, "--stack"]
     )  # fmt: skip
     state = swarm_state(token, host_view(_task_ips()))
-    try:
-        asyncio.run(wait_healthy(state, timeout_s=wait_timeout_s))
-    except ComposeError as exc:
-        raise SwarmError(str(exc)) from None
+    asyncio.run(wait_healthy(state, timeout_s=wait_timeout_s, error=SwarmError))
     state.write(directory)
     return state
 

@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from chaos.compose import render, topology
-from chaos.mesh.model import API_NODES
+from chaos.mesh.model import API_NODES, MeshPlan
 
 __all__ = ["NETWORK", "STACK", "STACK_FILE", "SWARM_DIR", "gateway_config", "render_stack"]
 
@@ -93,35 +93,25 @@ def _json(data: Any) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-def _zone() -> dict[str, Any]:
-    plan = topology.compose_plan(ips=PLACEHOLDERS)
-    data: dict[str, Any] = yaml.safe_load(render.zone_yaml(plan, ns="{{ip:@self}}"))
-    return data
+def _carried(by_name: MeshPlan, carrier: str) -> list[dict[str, Any]]:
+    """A carrier's links as it creates them, dialling their upstreams by name (a task
+    the swarm reschedules moves)."""
+    return [topology.link_config(link) for link in by_name.links if link.proxy == carrier]
 
 
 def config_files() -> dict[str, str]:
     """File name → content of every file in ``compose/swarm``."""
     plan = topology.compose_plan(ips=PLACEHOLDERS)
+    by_name = topology.compose_plan(ips=BY_NAME)
     files: dict[str, str] = {}
     for name in render.APP_NODES:
         config = dict(plan.node(name).config)
         if name == "dns":
-            config["zone"] = _zone()
+            config["zone"] = yaml.safe_load(render.zone_yaml(plan, ns="{{ip:@self}}"))
         if name == "proxy":
-            # The UDP links dial their upstreams by name (a rescheduled task moves).
-            config["proxies"] = [
-                topology.link_config(link)
-                for link in topology.compose_plan(ips=BY_NAME).links
-                if link.proxy == "proxy"
-            ]
+            config["proxies"] = _carried(by_name, "proxy")
         files[f"{name}.json"] = _json(config)
-    files["toxiproxy.json"] = _json(
-        [
-            topology.link_config(link)
-            for link in topology.compose_plan(ips=BY_NAME).links
-            if link.proxy == "toxiproxy"
-        ]
-    )
+    files["toxiproxy.json"] = _json(_carried(by_name, "toxiproxy"))
     files["prometheus.yml"] = _prometheus()
     return files
 
@@ -238,8 +228,9 @@ def render_stack(files: dict[str, str] | None = None) -> str:
             "file": f"../dashboards/rules/{name}",
         }
     services: dict[str, Any] = {}
+    plan = topology.compose_plan()
     for name in render.APP_NODES:
-        kind = topology.compose_plan().node(name).kind
+        kind = plan.node(name).kind
         services[name] = _node(
             name,
             image=image,
@@ -363,29 +354,22 @@ def _node(
 
 def gateway_config() -> dict[str, Any]:
     """The gateway's proxy config: one plain TCP link per published admin port, on the
-    same port inside, to the node by name (the gateway's own API stays on its loopback)."""
-    ports = {
-        "admin": topology.ADMIN_PORT,
-        "http": topology.HTTP_PORT,
-        "api": topology.PROXY_API_PORT,
-    }
+    same port inside, to where the node listens in the stack, by name (the gateway's own
+    API stays on its loopback)."""
+    plan = topology.compose_plan(ips=BY_NAME)
     links = []
     for (node, role), published in topology.PUBLISHED.items():
         if node == "grafana":
             continue
-        if node == "toxiproxy":
-            port = topology.TOXIPROXY_GATE_PORT
-        elif node == "workload":
-            port = topology.WORKLOAD_PORT
-        elif node == "prometheus":
-            port = topology.PROMETHEUS_PORT
+        if node == "prometheus":  # not a node of the plan
+            upstream = f"{node}:{topology.PROMETHEUS_PORT}"
         else:
-            port = ports[role]
+            upstream = plan.node(node).listen[role]
         links.append(
             {
                 "name": f"{node}-{role}",
                 "listen": f"0.0.0.0:{published}",
-                "upstream": f"{node}:{port}",
+                "upstream": upstream,
                 "enabled": True,
             }
         )
