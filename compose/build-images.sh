@@ -7,6 +7,8 @@
 #   fallacies/toxiproxy:2.12.0    the real Toxiproxy (go install, static) FROM the base
 #   fallacies/prometheus:bookworm Debian's prometheus package (a second debootstrap)
 #   fallacies/mesh-toxiproxy:offline  the app image + Toxiproxy (the Swarm stack's)
+#   fallacies/engine:bookworm     Debian's docker.io + docker-registry FROM the base
+#                                 (a swarm of engines in containers, chaos/swarm/lab.py)
 #
 # The two debootstraps, the host's `pip wheel` and `go install` run in parallel.
 # A step is skipped when its image exists (the app image: when its source hash
@@ -21,7 +23,7 @@
 # /var/tmp/fallacies-build) keeps the .deb and wheel caches between runs.
 set -euo pipefail
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 REBUILD=0
 for arg in "$@"; do
   case $arg in
@@ -43,6 +45,7 @@ FALLACIES_IMAGE=fallacies/mesh:offline
 TOXIPROXY_IMAGE=fallacies/toxiproxy:$TOXIPROXY_VERSION
 PROMETHEUS_IMAGE=fallacies/prometheus:$SUITE
 TOXIPROXY_GATED_IMAGE=fallacies/mesh-toxiproxy:offline
+ENGINE_IMAGE=fallacies/engine:$SUITE
 
 mkdir -p "$WORK"
 started=$(date +%s.%N)
@@ -164,6 +167,16 @@ build_toxiproxy() {
   say "$TOXIPROXY_IMAGE built in $(elapsed "$t0")s"
 }
 
+build_engine() {
+  if have_image "$ENGINE_IMAGE"; then say "$ENGINE_IMAGE exists (cached)"; return; fi
+  local t0
+  t0=$(date +%s.%N)
+  tar -C "$ROOT/compose/engine" -c Dockerfile |
+    docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$ENGINE_IMAGE" - \
+      >"$WORK/engine-build.log" 2>&1 || { tail -30 "$WORK/engine-build.log" >&2; return 1; }
+  say "$ENGINE_IMAGE built in $(elapsed "$t0")s"
+}
+
 command -v docker >/dev/null || { echo "build-images: docker is not installed" >&2; exit 1; }
 docker info >/dev/null 2>&1 || { echo "build-images: the Docker engine does not answer" >&2; exit 1; }
 
@@ -185,8 +198,11 @@ for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
 # Phase 2: images FROM the base.
 build_app &
 app=$!
+build_engine &
+engine=$!
 build_toxiproxy || failed=1
 wait "$app" || failed=1
+wait "$engine" || failed=1
 [[ $failed == 0 ]] || { say "a step failed (logs in $WORK)"; exit 1; }
 
 # Phase 3: the Swarm stack's Toxiproxy, FROM both (a copy of two files, seconds).
@@ -216,5 +232,6 @@ FALLACIES_IMAGE=$FALLACIES_IMAGE
 TOXIPROXY_IMAGE=$TOXIPROXY_IMAGE
 PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE
 TOXIPROXY_GATED_IMAGE=$TOXIPROXY_GATED_IMAGE
+ENGINE_IMAGE=$ENGINE_IMAGE
 EOF
 sed 's/^/export /' "$env_file"

@@ -27,7 +27,9 @@ not Docker's periodic healthcheck, which lags by up to an interval; Docker's ver
 is kept in the ``health`` field of ``GET /nodes``.
 
 With ``--stack`` the nodes are a Swarm stack's tasks (``TaskNode``): stop and start
-scale the service, kill and pause act on the task's container on this engine.
+scale the service, kill and pause act on the task's container on this engine (a task
+on another engine is out of their reach: the error says where it runs), and the
+swarm's engines can be drained (``chaos.compose.engines``).
 
 ``python -m chaos.compose.control [--host 127.0.0.1] [--port 18400] [--project NAME]
 [--stack]``;
@@ -48,8 +50,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
+from chaos.compose.engines import STACK_LABEL, SwarmEngines, engine_names, stack_tasks
 from chaos.compose.topology import CONTROL_PORT, HOST, PROJECT, compose_plan
-from chaos.mesh.control import create_app
+from chaos.mesh.control import Engines, create_app
 from chaos.mesh.errors import MeshStartError
 from chaos.mesh.janitor import Janitor
 from chaos.mesh.model import HEALTH_TIMEOUT_S, MeshPlan, NodePlan, NodeState, NodeStatus
@@ -70,7 +73,6 @@ log = logging.getLogger(__name__)
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 ONEOFF_LABEL = "com.docker.compose.oneoff"
-STACK_LABEL = "com.docker.stack.namespace"
 TASK_SERVICE_LABEL = "com.docker.swarm.service.name"
 STOP_TIMEOUT_S = 5
 CLEAN_EXIT_CODES = (0, 143)
@@ -188,11 +190,63 @@ class ContainerNode:
         await self.refresh()
 
 
+TASK_STATES: dict[str, NodeState] = {
+    "running": "running",
+    **dict.fromkeys(
+        ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting"), "starting"
+    ),
+    **dict.fromkeys(("complete", "shutdown", "orphaned", "remove"), "stopped"),
+    **dict.fromkeys(("failed", "rejected"), "exited"),
+}
+"""A Swarm task's state as a node's (``docker service ps``'s words on the left)."""
+TASK_ID_LABEL = "com.docker.swarm.task.id"
+
+
 class TaskNode(ContainerNode):
-    """A Swarm stack's service with one task. ``stop`` and ``start`` scale it to 0 and 1,
-    the orchestrator's own stop: a stopped container would be replaced at once. ``kill``
-    and ``pause`` act on the task's container, and the swarm's answer to a kill (a new
-    task, a new address) is shown, not fought."""
+    """A Swarm stack's service with one task, on whichever engine the swarm put it.
+
+    Its state is the task's, as the manager reports it; a task on this engine also
+    gives its container's (paused, Docker's health). ``stop`` and ``start`` scale the
+    service to 0 and 1, the orchestrator's own stop: a stopped container would be
+    replaced at once. ``kill`` and ``pause`` act on the task's container, so only on
+    this engine, and the swarm's answer to a kill (a new task, a new address) is shown,
+    not fought."""
+
+    def __init__(self, name: str, kind: str, mesh: DockerMesh) -> None:
+        super().__init__(name, kind, mesh)
+        self.engine: str | None = None
+        """The hostname of the engine its task runs on."""
+
+    def update_task(self, task: dict[str, Any] | None, container: Container | None) -> None:
+        if task is None:
+            self.update(None)
+            return
+        status: dict[str, Any] = task.get("Status") or {}
+        state = TASK_STATES.get(str(status.get("State", "")), "starting")
+        self.engine = self._mesh.engine_names.get(str(task.get("NodeID", "")))
+        if container is not None and container.labels.get(TASK_ID_LABEL) == task.get("ID"):
+            if state == "running":
+                self.update(container)
+                return
+        found: dict[str, Any] = status.get("ContainerStatus") or {}
+        self.health = None
+        self.pid = int(found["PID"]) if found.get("PID") else None
+        self.returncode = int(found.get("ExitCode", -1)) if state == "exited" else None
+        self.state = "stopped" if state == "exited" and self._stopped_on_purpose else state
+
+    async def refresh(self) -> None:
+        tasks, local = await asyncio.to_thread(self._mesh.tasks_and_containers, self.name)
+        self.update_task(tasks.get(self.name), local.get(self.name))
+
+    def _container(self) -> Container:
+        found = self._mesh.containers(self.name)
+        if self.name not in found:
+            where = self.engine or "another engine"
+            raise LookupError(
+                f"{self.name}'s task runs on {where}: kill and pause reach the containers of "
+                "the engine the control service runs on only (stop and start, any)"
+            )
+        return found[self.name]
 
     async def start(self) -> None:
         await self.refresh()
@@ -200,7 +254,6 @@ class TaskNode(ContainerNode):
             return
         self._stopped_on_purpose = False
         await asyncio.to_thread(self._mesh.scale, self.name, 1)
-        # The old task's container stays, exited, until the new one is created.
         deadline = time.monotonic() + self._mesh.start_timeout_s
         while time.monotonic() < deadline:
             await self.refresh()
@@ -245,6 +298,8 @@ class DockerMesh:
         node_type = TaskNode if stack else ContainerNode
         self.nodes = {node.name: node_type(node.name, node.kind, self) for node in plan.nodes}
         self.janitor = Janitor()
+        self.engine_names: dict[str, str] = {}
+        """Swarm node ID → hostname, as of the last ``tasks_and_containers``."""
         self.shutdown_requested = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
 
@@ -266,6 +321,19 @@ class DockerMesh:
             if name and (name not in found or container.status == "running"):
                 found[name] = container
         return found
+
+    def tasks_and_containers(
+        self, service: str | None = None
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Container]]:
+        """Each stack service's current task (the one meant to run, else the newest),
+        by the manager, and this engine's containers (blocking: call in a thread)."""
+        self.engine_names = engine_names(self.client)
+        chosen: dict[str, dict[str, Any]] = {}
+        for name, task in stack_tasks(self.client, self.project, service):
+            meant = task.get("DesiredState") == "running"
+            if meant or chosen.get(name, {}).get("DesiredState") != "running":
+                chosen[name] = task
+        return chosen, self.containers(service)
 
     def scale(self, name: str, replicas: int) -> None:
         """Set a stack service's replicas (blocking: call in a thread)."""
@@ -296,11 +364,17 @@ class DockerMesh:
             return False
 
     async def status(self) -> list[NodeStatus]:
-        found = await asyncio.to_thread(self.containers)
+        if self.stack:
+            tasks, found = await asyncio.to_thread(self.tasks_and_containers)
+        else:
+            tasks, found = {}, await asyncio.to_thread(self.containers)
 
         async def one(node: NodePlan) -> NodeStatus:
             proc = self.nodes[node.name]
-            proc.update(found.get(node.name))
+            if isinstance(proc, TaskNode):
+                proc.update_task(tasks.get(node.name), found.get(node.name))
+            else:
+                proc.update(found.get(node.name))
             healthy = proc.state == "running" and await self._healthy(node)
             return NodeStatus.of(node, proc, healthy=healthy)
 
@@ -345,8 +419,10 @@ class ControlService(Service):
         host: str = HOST,
         port: int = CONTROL_PORT,
         admin_token: str | None = None,
+        engines: Engines | None = None,
     ) -> None:
         self.mesh = mesh
+        self.engines = engines
         self.host = host
         self.port = port
         self.admin_token = admin_token
@@ -358,7 +434,8 @@ class ControlService(Service):
         return {"control": http_url(self.host, self.port)}
 
     async def start(self) -> None:
-        app = protect(create_app(self.mesh), token=self.admin_token, host=self.host)
+        app = create_app(self.mesh, engines=self.engines)
+        app = protect(app, token=self.admin_token, host=self.host)
         self._runner, self.port = await start_site(
             app, self.host, self.port, what="compose control API"
         )
@@ -410,13 +487,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot reach the Docker engine: {exc}", file=sys.stderr)
         return 2
     mesh = DockerMesh(compose_plan(), client, project=args.project, stack=args.stack)
+    engines = SwarmEngines(client, project=args.project) if args.stack else None
 
     def announce(endpoints: dict[str, str]) -> None:
         print(json.dumps({"node": "control", "endpoints": endpoints}), flush=True)
 
     try:
         token = token_from_env()
-        run(ControlService(mesh, host=args.host, port=args.port, admin_token=token), announce)
+        service = ControlService(
+            mesh, host=args.host, port=args.port, admin_token=token, engines=engines
+        )
+        run(service, announce)
     except PortInUseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

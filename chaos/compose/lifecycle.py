@@ -85,12 +85,14 @@ def run_docker(
     env: Mapping[str, str] | None,
     timeout_s: float,
     error: type[MeshError] = ComposeError,
+    base_env: Mapping[str, str] | None = None,
 ) -> str:
-    """Run a docker command; its stdout, or ``error`` with the last lines it printed."""
+    """Run a docker command; its stdout, or ``error`` with the last lines it printed.
+    ``env`` is added to ``base_env`` (default: this process's environment)."""
     try:
         done = subprocess.run(
             command,
-            env={**os.environ, **(env or {})},
+            env={**(os.environ if base_env is None else base_env), **(env or {})},
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

@@ -10,6 +10,7 @@ the proxy's toxics). Toxic-backed kinds share one implementation, a row each::
     redirect                       api link    redirect.py   (upstream → rogue replica)
     profile                        link        profile.py    (ethernet | wifi | lte)
     node_stop / _kill / _pause     node        node.py       (control API, ?ttl=)
+    engine_drain                   node        engine_drain.py (its Swarm engine; ?ttl=)
     dns_record                     record      dns_record.py (janitor puts it back)
     move                           api link    move.py       (new port, SRV follows; TTL)
     catalog_update                 api         catalog_update.py (new versions; janitor)

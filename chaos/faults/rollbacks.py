@@ -10,6 +10,7 @@ and returns a short line for the journal::
     reset_clocks   every NTP server tells the truth again
     restore_keys   the original API request key active again on api-1 and api-2
     restore_dns    the mesh's own records (replica A records, _api._tcp SRV) registered again
+    activate_engines  every drained engine of a Swarm stack active again (none elsewhere)
 
 None takes arguments: ``validate_rollback`` says so before anything runs.
 """
@@ -68,12 +69,24 @@ async def restore_dns(ctx: FaultContext, args: dict[str, Any]) -> str:
     return f"restored {', '.join(changed)}" if changed else "the mesh's records were in place"
 
 
+async def activate_engines(ctx: FaultContext, args: dict[str, Any]) -> str:
+    engines = await http(ctx, "GET", f"{ctx.state.control_url}/engines", missing_ok=True)
+    if engines is None:
+        return "no engines: this mesh runs on one host"
+    drained = [e["hostname"] for e in engines if e.get("availability") != "active"]
+    for hostname in drained:
+        url = f"{ctx.state.control_url}/engines/{hostname}/activate"
+        await http(ctx, "POST", url, timeout_s=CONTROL_TIMEOUT_S)
+    return f"activated {', '.join(drained)}" if drained else "every engine was active"
+
+
 ROLLBACKS: dict[str, Rollback] = {
     "reset_links": reset_links,
     "start_nodes": start_nodes,
     "reset_clocks": reset_clocks,
     "restore_keys": restore_keys,
     "restore_dns": restore_dns,
+    "activate_engines": activate_engines,
 }
 
 

@@ -32,7 +32,9 @@ from services.common.jsonbody import body_bytes, parse_json
 
 __all__ = [
     "ACTIONS",
+    "ENGINE_ACTIONS",
     "ControlledMesh",
+    "Engines",
     "cancel_revert",
     "create_app",
     "fetch_status",
@@ -56,8 +58,18 @@ class ControlledMesh(Protocol):
     async def start_node(self, name: str) -> None: ...
 
 
+class Engines(Protocol):
+    """A Swarm's engines (``chaos.compose.engines.SwarmEngines``): only the Swarm
+    stack's control has them; elsewhere ``/engines`` answers 404."""
+
+    async def describe(self) -> list[dict[str, Any]]: ...
+    async def act(self, name: str, action: str) -> dict[str, Any]: ...
+
+
 ACTIONS = ("stop", "start", "restart", "kill", "pause", "resume")
 REVERSIBLE = {"stop": "start", "kill": "start", "pause": "resume"}
+ENGINE_ACTIONS = ("drain", "activate")
+NO_ENGINES = "this mesh is not a Swarm stack: it runs on one host, with no engine to drain"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -71,7 +83,18 @@ def _ttl(request: web.Request) -> float | None:
     return value
 
 
-def create_app(supervisor: ControlledMesh) -> web.Application:
+def _action_and_ttl(request: web.Request, actions: tuple[str, ...]) -> float | None | web.Response:
+    """The request's ``?ttl=`` once its action is one of ``actions``, or the 400 to send."""
+    action = request.match_info["action"]
+    if action not in actions:
+        return json_error(400, f"unknown action {action!r}; use one of {', '.join(actions)}")
+    try:
+        return _ttl(request)
+    except ValueError as exc:
+        return json_error(400, str(exc), field="ttl")
+
+
+def create_app(supervisor: ControlledMesh, *, engines: Engines | None = None) -> web.Application:
     allowed = tuple(
         node.admin_url.rstrip("/") + "/" for node in supervisor.plan.nodes if node.admin_url
     )
@@ -86,12 +109,10 @@ def create_app(supervisor: ControlledMesh) -> web.Application:
         name, action = request.match_info["name"], request.match_info["action"]
         if name not in supervisor.nodes:
             return json_error(404, f"no node named {name!r}")
-        if action not in ACTIONS:
-            return json_error(400, f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
-        try:
-            ttl = _ttl(request)
-        except ValueError as exc:
-            return json_error(400, str(exc), field="ttl")
+        checked = _action_and_ttl(request, ACTIONS)
+        if isinstance(checked, web.Response):
+            return checked
+        ttl = checked
         try:
             await perform(name, action)
         except (RuntimeError, LookupError) as exc:
@@ -168,6 +189,33 @@ def create_app(supervisor: ControlledMesh) -> web.Application:
         supervisor.shutdown_requested.set()
         return web.json_response({"status": "stopping"})
 
+    async def engine_list(request: web.Request) -> web.Response:
+        if engines is None:
+            return json_error(404, NO_ENGINES)
+        return web.json_response(await engines.describe())
+
+    async def engine_act(request: web.Request) -> web.Response:
+        name, action = request.match_info["name"], request.match_info["action"]
+        if engines is None:
+            return json_error(404, NO_ENGINES)
+        checked = _action_and_ttl(request, ENGINE_ACTIONS)
+        if isinstance(checked, web.Response):
+            return checked
+        ttl = checked
+        try:
+            body = await engines.act(name, action)
+        except LookupError as exc:
+            return json_error(404, str(exc))
+        except Exception as exc:  # refused (a manager), or the engine API said no
+            return json_error(409, f"{action} {name}: {exc}")
+        if ttl is not None and action == "drain":
+
+            async def undo() -> None:
+                await engines.act(name, "activate")
+
+            body["revert"] = supervisor.janitor.schedule(ttl, f"activate {name}", undo).to_dict()
+        return web.json_response(body)
+
     app = web.Application(middlewares=[browser_guard(), json_errors])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/nodes", nodes)
@@ -176,6 +224,8 @@ def create_app(supervisor: ControlledMesh) -> web.Application:
     app.router.add_post("/janitor", janitor_add)
     app.router.add_delete("/janitor/{id}", janitor_cancel)
     app.router.add_post("/shutdown", shutdown)
+    app.router.add_get("/engines", engine_list)
+    app.router.add_post("/engines/{name}/{action}", engine_act)
     return openapi.serve(app, document())
 
 
@@ -184,6 +234,8 @@ def document() -> dict[str, Any]:
     doc = openapi.load(__package__ or "chaos.mesh")
     action = doc["paths"]["/nodes/{name}/{action}"]["post"]["parameters"][1]["schema"]
     action["enum"] = list(ACTIONS)
+    engine = doc["paths"]["/engines/{name}/{action}"]["post"]["parameters"][1]["schema"]
+    engine["enum"] = list(ENGINE_ACTIONS)
     schemas = doc["components"]["schemas"]
     schemas["Ttl"]["maximum"] = MAX_TTL_S
     janitor = schemas["Janitor"]["properties"]

@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from chaos.compose import topology
-from chaos.compose.control import STACK_LABEL, TASK_SERVICE_LABEL
+from chaos.compose.engines import STACK_LABEL
 from chaos.compose.lifecycle import run_docker, wait_healthy
 from chaos.compose.state import NO_SUPERVISOR
 from chaos.mesh.control import fetch_status
 from chaos.mesh.errors import MeshError
 from chaos.mesh.model import NodeStatus
 from chaos.mesh.state import MeshState, default_state_dir
-from chaos.swarm.stack import NETWORK, STACK, STACK_FILE, gateway_config
+from chaos.swarm.stack import NETWORK, SERVER_PLACEMENT, STACK, STACK_FILE, gateway_config
 from services.common.admin_token import ENV as TOKEN_ENV
 from services.common.admin_token import token_from_env
 
@@ -47,6 +47,12 @@ DEFAULT_IMAGE = "fallacies/mesh:latest"
 STACK_FILTER = f"label={STACK_LABEL}={STACK}"
 OWN_LABEL = "org.fallacies.swarm"
 """On the two containers ``up`` starts beside the stack, so ``down`` finds them."""
+PUBLISH_LABEL = "org.fallacies.publish-host"
+"""An engine label: where the gateway and control listen, when the engine's loopback is
+not the host's (an engine in a container, whose ports the host publishes)."""
+REGISTRY_LABEL = "org.fallacies.registry"
+"""An engine label: the registry the stack's images are pulled from, as ``HOST:PORT``."""
+IMAGE_KEYS = ("FALLACIES_IMAGE", "TOXIPROXY_GATED_IMAGE", "PROMETHEUS_IMAGE")
 
 
 class SwarmError(MeshError):
@@ -82,7 +88,7 @@ def require_manager() -> None:
         raise SwarmError("this engine is a swarm worker: run `fallacies up --swarm` on a manager")
 
 
-def _env_file(path: Path | None) -> dict[str, str]:
+def read_env_file(path: Path | None) -> dict[str, str]:
     """``KEY=VALUE`` lines (compose/offline.env): ``docker stack`` has no --env-file."""
     path = path if path is not None else (OFFLINE_ENV if OFFLINE_ENV.exists() else None)
     if path is None:
@@ -123,34 +129,96 @@ def host_view(task_ips: dict[str, str]) -> dict[str, str]:
 
 
 def _task_ips() -> dict[str, str]:
-    """Each running task's address on the stack's network (this engine's containers)."""
-    ids = _run(["ps", "-q", "--filter", STACK_FILTER]).split()
+    """Each running task's address on the stack's network, on whichever engine it runs
+    (the manager knows every task)."""
+    ids = _run(
+        ["stack", "ps", "-q", "--no-trunc", "--filter", "desired-state=running", STACK]
+    ).split()
     if not ids:
         return {}
+    services = {
+        item["ID"]: item["Spec"]["Name"].removeprefix(f"{STACK}_")
+        for item in json.loads(_run(["service", "inspect", *_service_ids()]))
+    }
     ips: dict[str, str] = {}
-    for item in json.loads(_run(["inspect", *ids])):
-        labels = item["Config"]["Labels"]
-        name = labels.get(TASK_SERVICE_LABEL, "").removeprefix(f"{STACK}_")
-        network = item["NetworkSettings"]["Networks"].get(f"{STACK}_{NETWORK}") or {}
-        if name and network.get("IPAddress"):
-            ips[name] = network["IPAddress"]
+    for task in json.loads(_run(["inspect", "--type", "task", *ids])):
+        if (task.get("Status") or {}).get("State") != "running":
+            continue
+        name = services.get(task.get("ServiceID", ""))
+        for attachment in task.get("NetworksAttachments") or []:
+            if attachment["Network"]["Spec"]["Name"] == f"{STACK}_{NETWORK}" and name:
+                ips[name] = attachment["Addresses"][0].partition("/")[0]
     return ips
 
 
+def _service_ids() -> list[str]:
+    return _run(["service", "ls", "-q", "--filter", STACK_FILTER]).split()
+
+
+def _active_workers() -> list[str]:
+    """The hostnames of the swarm's workers that take tasks."""
+    out = _run(
+        ["node", "ls", "--filter", "role=worker",
+         "--format", "{{.Hostname}} {{.Status}} {{.Availability}}"]
+    )  # fmt: skip
+    return [line.split()[0] for line in out.splitlines() if line.split()[1:] == ["Ready", "Active"]]
+
+
+def engine_labels() -> dict[str, str]:
+    """The engine's own labels (``dockerd --label``): a lab engine says where its
+    ports are published and where the stack's images come from (chaos.swarm.lab)."""
+    out = _run(["info", "--format", "{{json .Labels}}"])
+    labels: dict[str, str] = {}
+    for item in json.loads(out) or []:
+        key, _, value = str(item).partition("=")
+        labels[key] = value
+    return labels
+
+
+CONVERGED = ("ContainerSpec.Image", "Placement", "ForceUpdate")
+"""What a running task must share with its service's spec to count as up to date."""
+
+
+def _pick(spec: dict[str, Any], path: str) -> Any:
+    for key in path.split("."):
+        spec = (spec or {}).get(key) or {}
+    return spec or None
+
+
+def _stale_services() -> list[str]:
+    """The stack's services without a running task of their current spec: a redeploy's
+    rolling update, a placement change, a forced restart still under way."""
+    services = json.loads(_run(["service", "inspect", *_service_ids()]))
+    ids = _run(
+        ["stack", "ps", "-q", "--no-trunc", "--filter", "desired-state=running", STACK]
+    ).split()
+    tasks = json.loads(_run(["inspect", "--type", "task", *ids])) if ids else []
+    running: dict[str, list[dict[str, Any]]] = {}
+    for task in tasks:
+        if (task.get("Status") or {}).get("State") == "running":
+            running.setdefault(task["ServiceID"], []).append(task["Spec"])
+    stale = []
+    for service in services:
+        want = service["Spec"]["TaskTemplate"]
+        have = running.get(service["ID"], [])
+        if not any(all(_pick(t, k) == _pick(want, k) for k in CONVERGED) for t in have):
+            stale.append(service["Spec"]["Name"])
+    return stale
+
+
 def _wait_tasks(timeout_s: float) -> None:
-    """Every service of the stack with its replicas running (Swarm's own health gate)."""
+    """Every service of the stack running a task of its current spec (Swarm's own
+    health gate passed): a redeploy's update has finished."""
     deadline = time.monotonic() + timeout_s
-    last = ""
+    stale: list[str] = []
     while time.monotonic() < deadline:
-        last = _run(
-            ["service", "ls", "--filter", STACK_FILTER,
-             "--format", "{{.Name}} {{.Replicas}}"]
-        )  # fmt: skip
-        rows = [line.split()[:2] for line in last.strip().splitlines() if line.strip()]
-        if rows and all(a == b for _, r in rows for a, b in [r.split("/")]):
+        stale = _stale_services() if _service_ids() else ["(no service yet)"]
+        if not stale:
             return
         time.sleep(1)
-    raise SwarmError(f"the stack's services did not all run within {timeout_s:.0f} s:\n{last}")
+    raise SwarmError(
+        f"the stack's services did not all run within {timeout_s:.0f} s: {', '.join(stale)}"
+    )
 
 
 def up(
@@ -162,34 +230,41 @@ def up(
     """Deploy the stack and its gateway and control; return its state once healthy."""
     require_manager()
     token = admin_token(state_dir) or secrets.token_hex(16)
-    env = {**_env_file(env_file), TOKEN_ENV: token}
-    image = env.get("FALLACIES_IMAGE") or os.environ.get("FALLACIES_IMAGE") or DEFAULT_IMAGE
+    engine = engine_labels()
+    env = {**read_env_file(env_file), TOKEN_ENV: token}
+    env.setdefault("FALLACIES_IMAGE", os.environ.get("FALLACIES_IMAGE") or DEFAULT_IMAGE)
+    registry = engine.get(REGISTRY_LABEL)
+    if registry:
+        for key in IMAGE_KEYS:
+            if env.get(key):
+                env[key] = f"{registry}/{env[key]}"
+    image = env["FALLACIES_IMAGE"]
+    publish = engine.get(PUBLISH_LABEL, topology.HOST)
+    if _active_workers():
+        env.setdefault(SERVER_PLACEMENT, "node.role == worker")
     directory = swarm_state_dir(state_dir)
     directory.mkdir(parents=True, exist_ok=True)
     _run(["stack", "deploy", "--prune", "-c", str(STACK_FILE), STACK], env=env, timeout_s=300)
     _wait_tasks(wait_timeout_s)
-    gateway = directory / "gateway.json"
-    gateway.write_text(json.dumps(gateway_config(), indent=2) + "\n", encoding="utf-8")
-    gateway.chmod(0o644)
     _remove_own()
     ports = [
         arg
         for (node, role), port in topology.PUBLISHED.items()
         if node != "grafana"
-        for arg in ("-p", f"{topology.HOST}:{port}:{port}")
+        for arg in ("-p", f"{publish}:{port}:{port}")
     ]
     common = ["--detach", "--restart", "unless-stopped", "--label", f"{OWN_LABEL}={STACK}"]
     _run(
         ["run", *common, "--name", GATEWAY, "--network", f"{STACK}_{NETWORK}", *ports,
          "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
-         "-v", f"{gateway}:/config/gateway.json:ro",
-         image, "python", "-m", "chaos.node", "proxy", "--config", "/config/gateway.json"]
+         image, "python", "-m", "chaos.node", "proxy",
+         "--config-json", json.dumps(gateway_config(), separators=(",", ":"))]
     )  # fmt: skip
     _run(
         ["run", *common, "--name", CONTROL, "--network", "host", "--user", "root",
          "--read-only", "-e", f"{TOKEN_ENV}={token}",
          "-v", "/var/run/docker.sock:/var/run/docker.sock",
-         image, "python", "-m", "chaos.compose.control", "--host", topology.HOST,
+         image, "python", "-m", "chaos.compose.control", "--host", publish,
          "--port", str(topology.CONTROL_PORT), "--project", STACK, "--stack"]
     )  # fmt: skip
     state = swarm_state(token, host_view(_task_ips()))

@@ -18,6 +18,8 @@ What Swarm changes, and how the stack answers it:
     no bind mounts across    every node's config is a Swarm config
     engines                  (compose/swarm/*.json, named by content hash)
     no fixed targets         Prometheus finds every task by dockerswarm_sd_configs
+    several engines          the API replicas spread over the workers; the fabric, the
+                             rogue and the workload stay on the managers (SERVERS)
 
 ``docker stack deploy -c compose/stack.yaml fallacies`` runs it too; every admin API
 wants ``$FALLACIES_ADMIN_TOKEN`` as in the compose mesh.
@@ -26,6 +28,7 @@ wants ``$FALLACIES_ADMIN_TOKEN`` as in the compose mesh.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import sys
@@ -65,6 +68,20 @@ HEALTH = {
     "workload": (topology.WORKLOAD_PORT, "/healthz"),
 }
 """Node → (port, path) of its health check, and of the metrics Prometheus scrapes."""
+
+SERVERS = API_NODES
+"""Spread over the engines, so a drained one moves them (``engine_drain``): over the
+workers when there are any (``fallacies up --swarm`` sets the variable below), each
+replica where the fewest tasks run. The rest stays on the managers: the mesh's fabric
+(DNS, time, the carriers, Prometheus; a moved carrier would take a new address the
+zone never learns), the workload that watches, and the rogue, which is no replica."""
+SERVER_PLACEMENT = "FALLACIES_SERVER_PLACEMENT"
+ANYWHERE = "node.platform.os == linux"
+SPREAD: dict[str, Any] = {
+    "constraints": [f"${{{SERVER_PLACEMENT}:-{ANYWHERE}}}"],
+    "preferences": [{"spread": "node.id"}],
+}
+ON_MANAGER: dict[str, Any] = {"constraints": ["node.role == manager"]}
 
 JOBS = {"ntp-a": "ntp", "ntp-b": "ntp", "ntp-c": "ntp", "api-1": "api", "api-2": "api"}
 
@@ -285,7 +302,7 @@ def render_stack(files: dict[str, str] | None = None) -> str:
         ),
         "deploy": {
             "endpoint_mode": "dnsrr",
-            "placement": {"constraints": ["node.role == manager"]},
+            "placement": copy.deepcopy(ON_MANAGER),
             "restart_policy": {"condition": "any", "delay": "1s"},
         },
     }
@@ -318,8 +335,7 @@ def _node(
     sysctls: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     port, path = HEALTH[name]
-    spread = name in API_NODES or name == "workload"
-    placement: dict[str, Any] = {"preferences": [{"spread": "node.id"}]} if spread else {}
+    placement = copy.deepcopy(SPREAD if name in SERVERS else ON_MANAGER)
     return {
         "image": image,
         "command": command,
@@ -347,7 +363,7 @@ def _node(
                 "org.fallacies.metrics-path": "/metrics",
             },
             "restart_policy": {"condition": "any", "delay": "1s"},
-            **({"placement": placement} if placement else {}),
+            "placement": placement,
         },
     }
 

@@ -89,6 +89,7 @@ def images() -> dict[str, str]:
         "TOXIPROXY_IMAGE",
         "PROMETHEUS_IMAGE",
         "TOXIPROXY_GATED_IMAGE",
+        "ENGINE_IMAGE",
     }
     return env
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from chaos.faults import FAULTS, FaultContext
+from chaos.faults.base import FaultError
 from chaos.faults.dns_record import mesh_records
 from chaos.faults.rollbacks import ROLLBACKS
 from services.api.headers import ADMIN_TOKEN
@@ -93,6 +94,14 @@ async def test_restarting_dns_keeps_the_mesh_records(ctx: FaultContext) -> None:
     applied = await FAULTS["node_stop"].apply(ctx, fault_step, 60)
     await FAULTS["node_stop"].revert(ctx, fault_step, applied)
     assert await mesh_records_in_place(ctx)
+
+
+async def test_an_engine_drain_on_one_host_says_it_needs_the_swarm(ctx: FaultContext) -> None:
+    with pytest.raises(FaultError, match="engine_drain needs the Swarm stack"):
+        await FAULTS["engine_drain"].apply(ctx, step("engine_drain", "api-1"), 30)
+    assert not await janitor_ids(ctx)
+    detail = await ROLLBACKS["activate_engines"](ctx, {})
+    assert detail == "no engines: this mesh runs on one host"
 
 
 # -- DNS records ----------------------------------------------------------------------

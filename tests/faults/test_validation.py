@@ -25,7 +25,7 @@ KINDS = {
     "duplicate", "slow_close", "partition", "dns_rewrite", "link_down", "node_stop",
     "node_kill", "node_pause", "dns_record", "clock_skew", "key_rotation", "redirect",
     "profile", "move", "catalog_update", "http_status", "http_latency", "http_header",
-    "http_body", "http_abort",
+    "http_body", "http_abort", "engine_drain",
 }  # fmt: skip
 
 
@@ -59,6 +59,7 @@ def test_every_kind_is_registered_once_with_a_description() -> None:
         "reset_clocks",
         "restore_keys",
         "restore_dns",
+        "activate_engines",
     }
 
 

@@ -8,7 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.compose.conftest import missing, require_docker_daemon
+from tests.compose.conftest import COMPOSE_DIR, missing, require_docker_daemon
+
+
+def build_images() -> None:
+    """compose/build-images.sh: cached steps skipped, the app image rebuilt if stale."""
+    built = subprocess.run(
+        ["bash", str(COMPOSE_DIR / "build-images.sh")], capture_output=True, text=True, timeout=900
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
 
 
 def swarm_state(docker: str) -> str:

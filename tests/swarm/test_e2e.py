@@ -21,7 +21,8 @@ from chaos.swarm import lifecycle
 from chaos.swarm.stack import STACK
 from services.common.admin_token import ENV as ADMIN_ENV
 from services.common.admin_token import HEADER as ADMIN_HEADER
-from tests.compose.conftest import COMPOSE_DIR, missing
+from tests.compose.conftest import missing
+from tests.swarm.conftest import build_images
 
 pytestmark = [pytest.mark.tool("docker"), pytest.mark.timeout(900)]
 
@@ -65,10 +66,7 @@ def stack(swarm: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     docker = swarm
     if any(leftovers(docker).values()):
         missing(f"a stack named {STACK!r} exists already: `fallacies down --swarm` first")
-    built = subprocess.run(
-        ["bash", str(COMPOSE_DIR / "build-images.sh")], capture_output=True, text=True, timeout=900
-    )
-    assert built.returncode == 0, built.stderr[-3000:]
+    build_images()
     state_dir = tmp_path_factory.mktemp("swarm-state")
     try:
         up = cli("up", "--swarm", "--detach", "--no-console", "--state-dir", str(state_dir))

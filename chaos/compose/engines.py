@@ -1,0 +1,150 @@
+"""A Swarm's engines as the control service sees them: which tasks each runs, and
+``drain`` / ``activate``, the topology fault that takes a whole host away.
+
+Draining hands the engine's tasks back to the orchestrator, which starts them again
+elsewhere, at new addresses: what a host taken out for maintenance does to the mesh.
+The swarm's own rescheduling is the point, so nothing here steers it. Managers are
+not drained: the stack keeps the mesh's fabric (DNS, time, the carriers, Prometheus)
+and the workload there, and a drained manager would take the observer with the
+observed; nor is the last active worker, whose replicas would have nowhere to go.
+``activate`` takes new tasks again, and spreads the API replicas again where the drain
+left two on one engine (Swarm never moves a running task back by itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from chaos.mesh.control import ENGINE_ACTIONS
+from chaos.mesh.model import API_NODES
+
+if TYPE_CHECKING:
+    import docker
+
+__all__ = ["EngineRefused", "SwarmEngines", "engine_names", "stack_tasks"]
+
+STACK_LABEL = "com.docker.stack.namespace"
+
+
+class EngineRefused(Exception):
+    """The action would break the mesh rather than show a fault (a manager drained)."""
+
+
+def stack_tasks(
+    client: docker.DockerClient, project: str, service: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every task of the stack's services (or of one), oldest first, with its service's
+    name in the stack, as the manager knows them: on any engine (blocking)."""
+    wanted = f"{project}_{service}" if service is not None else None
+    services = {
+        str(found.id): str(found.name).removeprefix(f"{project}_")
+        for found in client.services.list(filters={"label": f"{STACK_LABEL}={project}"})
+        if wanted is None or found.name == wanted
+    }
+    every: list[dict[str, Any]] = client.api.tasks()  # type: ignore[no-untyped-call]
+    return [
+        (services[str(task.get("ServiceID"))], task)
+        for task in sorted(every, key=lambda t: str(t.get("CreatedAt", "")))
+        if str(task.get("ServiceID")) in services
+    ]
+
+
+def engine_names(client: docker.DockerClient) -> dict[str, str]:
+    """Swarm node ID → the engine's hostname (blocking)."""
+    return {
+        str(node.id): str((node.attrs.get("Description") or {}).get("Hostname", ""))
+        for node in client.nodes.list()
+    }
+
+
+class SwarmEngines:
+    """The swarm's nodes over the Docker SDK (blocking calls run in threads)."""
+
+    def __init__(self, client: docker.DockerClient, *, project: str) -> None:
+        self.client = client
+        self.project = project
+
+    def _list(self) -> list[dict[str, Any]]:
+        tasks: dict[str, list[str]] = {}
+        for name, task in stack_tasks(self.client, self.project):
+            running = (task.get("Status") or {}).get("State") == "running"
+            if running and task.get("DesiredState") == "running":
+                tasks.setdefault(str(task.get("NodeID", "")), []).append(name)
+        engines = []
+        for node in self.client.nodes.list():
+            attrs = node.attrs
+            spec, description = attrs.get("Spec", {}), attrs.get("Description", {})
+            node_id = str(node.id)
+            engines.append(
+                {
+                    "id": node_id,
+                    "hostname": description.get("Hostname", ""),
+                    "role": spec.get("Role", ""),
+                    "availability": spec.get("Availability", ""),
+                    "state": (attrs.get("Status") or {}).get("State", ""),
+                    "tasks": sorted(tasks.get(node_id, [])),
+                }
+            )
+        return sorted(engines, key=lambda engine: (engine["role"] != "manager", engine["hostname"]))
+
+    async def describe(self) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self._list)
+
+    def _act(self, name: str, action: str) -> dict[str, Any]:
+        if action not in ENGINE_ACTIONS:
+            raise ValueError(f"unknown action {action!r}; use one of {', '.join(ENGINE_ACTIONS)}")
+        engines = self._list()
+        found = [e for e in engines if name in (e["hostname"], e["id"])]
+        if not found:
+            known = ", ".join(e["hostname"] for e in engines)
+            raise LookupError(f"no engine named {name!r} in this swarm ({known})")
+        engine = found[0]
+        if action == "drain" and engine["role"] == "manager":
+            raise EngineRefused(
+                f"{engine['hostname']} is a manager: the mesh's fabric and its control run "
+                "there; drain a worker"
+            )
+        others = [
+            e for e in engines
+            if e["role"] == "worker" and e["id"] != engine["id"]
+            and e["availability"] == "active" and e["state"] == "ready"
+        ]  # fmt: skip
+        if action == "drain" and not others:
+            raise EngineRefused(
+                f"{engine['hostname']} is the last active worker: the API replicas, which "
+                "run on workers, would have nowhere to go"
+            )
+        node = self.client.nodes.get(engine["id"])
+        spec = dict(node.attrs["Spec"])
+        spec["Availability"] = "drain" if action == "drain" else "active"
+        node.update(spec)
+        done = {**engine, "availability": spec["Availability"]}
+        if action == "activate":
+            done["respread"] = self._respread()
+        return done
+
+    def _respread(self) -> list[str]:
+        """Restart a replica that shares an engine with another while an active worker
+        runs none: the swarm places it on the least loaded engine, as an operator's
+        ``docker service update --force`` after maintenance would. Swarm never moves a
+        running task by itself, and two replicas on one host make the next drain take
+        both (blocking)."""
+        engines = self._list()
+        spare = [
+            e for e in engines
+            if e["role"] == "worker" and e["availability"] == "active" and e["state"] == "ready"
+            and not set(e["tasks"]) & set(API_NODES)
+        ]  # fmt: skip
+        moved: list[str] = []
+        for engine in engines:
+            shared = [name for name in API_NODES if name in engine["tasks"]]
+            for name in shared[1:]:
+                if len(moved) < len(spare):
+                    self.client.services.get(f"{self.project}_{name}").force_update()  # type: ignore[no-untyped-call]
+                    moved.append(name)
+        return moved
+
+    async def act(self, name: str, action: str) -> dict[str, Any]:
+        """Drain or activate an engine by hostname or ID; the engine as it was asked to be."""
+        return await asyncio.to_thread(self._act, name, action)

@@ -1,0 +1,254 @@
+"""The control API's ``/engines`` and the ``engine_drain`` fault, without a swarm: the
+routes over a stand-in for the engines, ``SwarmEngines`` over a stand-in Docker SDK,
+and the fault against the control API."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+
+from chaos.compose.engines import EngineRefused, SwarmEngines
+from chaos.embedded.plan import build_plan
+from chaos.experiment.model import FaultStep
+from chaos.faults import FAULTS, FaultContext, validate_step
+from chaos.faults.base import FaultError
+from chaos.mesh.control import NO_ENGINES, create_app
+from chaos.mesh.state import MeshState
+from tests import polling
+from tests.common.apis import FakeMesh
+
+ENGINES = [
+    {"id": "m1", "hostname": "engine-1", "role": "manager", "availability": "active",
+     "state": "ready", "tasks": ["dns", "proxy", "workload"]},
+    {"id": "w2", "hostname": "engine-2", "role": "worker", "availability": "active",
+     "state": "ready", "tasks": ["api-1"]},
+]  # fmt: skip
+
+
+class FakeEngines:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    async def describe(self) -> list[dict[str, Any]]:
+        return [dict(e) for e in ENGINES]
+
+    async def act(self, name: str, action: str) -> dict[str, Any]:
+        self.calls.append((name, action))
+        if name == "engine-1":
+            raise EngineRefused("engine-1 is a manager")
+        if name != "engine-2":
+            raise LookupError(f"no engine named {name!r}")
+        return {**ENGINES[1], "availability": "drain" if action == "drain" else "active"}
+
+
+def fake_mesh() -> FakeMesh:
+    return FakeMesh(build_plan(base_port=0))
+
+
+@pytest_asyncio.fixture
+async def engines() -> AsyncIterator[tuple[TestClient[Any, Any], FakeEngines]]:
+    fake = FakeEngines()
+    client = TestClient(TestServer(create_app(fake_mesh(), engines=fake)))
+    await client.start_server()
+    yield client, fake
+    await client.close()
+
+
+async def test_a_mesh_without_engines_says_it_runs_on_one_host() -> None:
+    async with TestClient(TestServer(create_app(fake_mesh()))) as client:
+        for method, path in (("GET", "/engines"), ("POST", "/engines/engine-2/drain")):
+            response = await client.request(method, path)
+            assert response.status == 404
+            assert (await response.json())["error"] == NO_ENGINES
+
+
+async def test_engines_are_listed_with_the_tasks_each_runs(
+    engines: tuple[TestClient[Any, Any], FakeEngines],
+) -> None:
+    client, _ = engines
+    response = await client.get("/engines")
+    assert response.status == 200
+    assert [e["tasks"] for e in await response.json()] == [e["tasks"] for e in ENGINES]
+
+
+async def test_a_drain_with_ttl_is_made_active_again_by_the_janitor(
+    engines: tuple[TestClient[Any, Any], FakeEngines],
+) -> None:
+    client, fake = engines
+    response = await client.post("/engines/engine-2/drain?ttl=0.3")
+    body = await response.json()
+    assert response.status == 200, body
+    assert body["availability"] == "drain" and body["revert"]["description"] == "activate engine-2"
+    began = time.monotonic()
+    await polling.eventually(lambda: ("engine-2", "activate") in fake.calls, timeout=5.0)
+    assert time.monotonic() - began < 5.0
+    assert fake.calls == [("engine-2", "drain"), ("engine-2", "activate")]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "words"),
+    [
+        ("/engines/engine-2/reboot", 400, "unknown action 'reboot'"),
+        ("/engines/engine-2/drain?ttl=-1", 400, "ttl must be"),
+        ("/engines/engine-9/drain", 404, "no engine named 'engine-9'"),
+        ("/engines/engine-1/drain", 409, "is a manager"),
+    ],
+)
+async def test_a_bad_engine_request_is_refused_with_the_reason(
+    engines: tuple[TestClient[Any, Any], FakeEngines], path: str, status: int, words: str
+) -> None:
+    client, fake = engines
+    response = await client.post(path)
+    assert response.status == status
+    assert words in (await response.json())["error"]
+    assert ("engine-2", "drain") not in fake.calls
+
+
+# -- SwarmEngines over a stand-in SDK ------------------------------------------------
+
+
+class FakeNode:
+    def __init__(self, node_id: str, hostname: str, role: str) -> None:
+        self.id = node_id
+        self.attrs: dict[str, Any] = {
+            "Spec": {"Role": role, "Availability": "active"},
+            "Description": {"Hostname": hostname},
+            "Status": {"State": "ready"},
+        }
+        self.updates: list[dict[str, Any]] = []
+
+    def update(self, spec: dict[str, Any]) -> None:
+        self.updates.append(spec)
+        self.attrs["Spec"] = spec
+
+
+class FakeService:
+    def __init__(self, service_id: str, name: str, forced: list[str] | None = None) -> None:
+        self.id, self.name = service_id, name
+        self.forced = forced if forced is not None else []
+
+    def force_update(self) -> None:
+        self.forced.append(self.name)
+
+
+class FakeSdk:
+    """The few calls SwarmEngines makes: services, tasks, nodes."""
+
+    def __init__(self) -> None:
+        self.nodes_by_id = {
+            "m1": FakeNode("m1", "engine-1", "manager"),
+            "w2": FakeNode("w2", "engine-2", "worker"),
+            "w3": FakeNode("w3", "engine-3", "worker"),
+        }
+        self.tasks = [
+            {"ID": "t3", "ServiceID": "s-api", "NodeID": "w2", "CreatedAt": "3",
+             "DesiredState": "running", "Status": {"State": "running"}},
+            {"ID": "t2", "ServiceID": "s-dns", "NodeID": "m1", "CreatedAt": "2",
+             "DesiredState": "running", "Status": {"State": "running"}},
+            {"ID": "t1", "ServiceID": "s-dns", "NodeID": "w2", "CreatedAt": "1",
+             "DesiredState": "shutdown", "Status": {"State": "shutdown"}},
+            {"ID": "t0", "ServiceID": "s-other", "NodeID": "w2", "CreatedAt": "0",
+             "DesiredState": "running", "Status": {"State": "running"}},
+        ]  # fmt: skip
+        self.forced: list[str] = []
+        self.names = {"s-api": "fallacies_api-1", "s-dns": "fallacies_dns"}
+        sdk = self
+
+        class Services:
+            def list(self, filters: dict[str, str]) -> list[FakeService]:
+                assert filters == {"label": "com.docker.stack.namespace=fallacies"}
+                return [FakeService(i, name) for i, name in sdk.names.items()]
+
+            def get(self, name: str) -> FakeService:
+                return FakeService("?", name, sdk.forced)
+
+        class Nodes:
+            def list(self) -> list[FakeNode]:
+                return list(sdk.nodes_by_id.values())
+
+            def get(self, node_id: str) -> FakeNode:
+                return sdk.nodes_by_id[node_id]
+
+        class Api:
+            def tasks(self) -> list[dict[str, Any]]:
+                return sdk.tasks
+
+        self.services, self.nodes, self.api = Services(), Nodes(), Api()
+
+
+async def test_swarm_engines_name_each_engines_running_tasks_and_drain_only_workers() -> None:
+    sdk = FakeSdk()
+    engines = SwarmEngines(sdk, project="fallacies")  # type: ignore[arg-type]
+    listed = await engines.describe()
+    assert [(e["hostname"], e["role"], e["tasks"]) for e in listed] == [
+        ("engine-1", "manager", ["dns"]),
+        ("engine-2", "worker", ["api-1"]),
+        ("engine-3", "worker", []),
+    ]
+    with pytest.raises(EngineRefused, match="engine-1 is a manager"):
+        await engines.act("engine-1", "drain")
+    assert not sdk.nodes_by_id["m1"].updates
+    drained = await engines.act("w2", "drain")
+    assert drained["availability"] == "drain"
+    assert sdk.nodes_by_id["w2"].updates[-1]["Availability"] == "drain"
+    await engines.act("engine-2", "activate")
+    assert sdk.nodes_by_id["w2"].attrs["Spec"]["Availability"] == "active"
+    assert not sdk.forced
+
+
+async def test_activating_an_engine_spreads_replicas_a_drain_left_on_one_engine() -> None:
+    sdk = FakeSdk()
+    sdk.names["s-api2"] = "fallacies_api-2"
+    sdk.tasks.append(
+        {"ID": "t4", "ServiceID": "s-api2", "NodeID": "w2", "CreatedAt": "4",
+         "DesiredState": "running", "Status": {"State": "running"}}
+    )  # fmt: skip
+    engines = SwarmEngines(sdk, project="fallacies")  # type: ignore[arg-type]
+    sdk.nodes_by_id["w3"].attrs["Spec"]["Availability"] = "drain"
+    done = await engines.act("engine-3", "activate")
+    assert done["respread"] == ["api-2"] and sdk.forced == ["fallacies_api-2"]
+    sdk.tasks[-1]["NodeID"] = "w3"
+    assert (await engines.act("engine-3", "activate"))["respread"] == []
+    assert sdk.forced == ["fallacies_api-2"]
+    with pytest.raises(LookupError, match="no engine named 'engine-7'"):
+        await engines.act("engine-7", "drain")
+    await engines.act("engine-3", "drain")
+    with pytest.raises(EngineRefused, match="engine-2 is the last active worker"):
+        await engines.act("engine-2", "drain")
+    assert sdk.nodes_by_id["w2"].attrs["Spec"]["Availability"] == "active"
+
+
+# -- the fault, against the control API ----------------------------------------------
+
+
+def drain_step(target: str) -> FaultStep:
+    step = FaultStep(kind="engine_drain", target=target, at_s=0, duration_s=5, attributes={})
+    validate_step(step)
+    return step
+
+
+async def test_engine_drain_drains_the_engine_running_its_target_and_reverts(
+    engines: tuple[TestClient[Any, Any], FakeEngines],
+) -> None:
+    client, fake = engines
+    plan = build_plan(base_port=0)
+    url = str(client.make_url("")).rstrip("/")
+    state = MeshState.from_plan(plan, supervisor_pid=0)
+    state = dataclasses.replace(state, control_url=url)
+    fault = FAULTS["engine_drain"]
+    async with aiohttp.ClientSession() as session:
+        ctx = FaultContext(state, session, actor="tests/swarm")
+        applied = await fault.apply(ctx, drain_step("api-1"), 30.0)
+        assert applied["engine"] == "engine-2" and applied["tasks"] == ["api-1"]
+        assert applied["janitor"]
+        await fault.revert(ctx, drain_step("api-1"), applied)
+        with pytest.raises(FaultError, match="no engine runs a task of 'api-2'"):
+            await fault.apply(ctx, drain_step("api-2"), 30.0)
+    assert fake.calls == [("engine-2", "drain"), ("engine-2", "activate")]
