@@ -13,9 +13,9 @@ without the hosts, for CI and for a rehearsal before a chaos day on real ones.
 Each engine is a container of ``fallacies/engine`` (Debian's docker.io, built by
 ``compose/build-images.sh``) on a bridge network of its own, with its ``/var/lib/docker``
 on a volume. Engine 1 manages the swarm, the others join as workers. A registry
-(Debian's docker-registry, in a container of the same image, reachable only on that
-network) holds the mesh's images: they are loaded into engine 1 from this engine and
-pushed there, and the workers pull them as the stack's tasks land on them.
+(Debian's docker-registry, in a container of the same image, on that network and on an
+ephemeral port of this machine's loopback) holds the mesh's images: this engine pushes
+them there, and each engine pulls them as the stack's tasks land on it.
 
 The host reaches engine 1's Docker API through a socket in ``<state>/lab`` and the
 mesh's admin ports through engine 1's ports, published on 127.0.0.1 here. Inside
@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -184,6 +183,7 @@ def up(
         ["run", "--detach", "--name", REGISTRY, "--network", NETWORK,
          "--network-alias", REGISTRY_ADDRESS.partition(":")[0],
          "--label", f"{LAB_LABEL}=registry", "--read-only",
+         "-p", f"{topology.HOST}::5000",
          "-v", f"{config}:/etc/fallacies-registry.yml:ro",
          "--mount", f"type=volume,source={REGISTRY},target=/var/lib/docker-registry,"
                     f"volume-label={LAB_LABEL}=volume",
@@ -226,18 +226,18 @@ def up(
     for socket in sockets[1:]:
         _inner(socket, ["swarm", "join", "--token", token, f"{address}:2377"])
     _say(f"lab: one swarm, engine-1 ({address}) manages it")
-    _push(manager, stack_images)
+    _push(stack_images)
     _say(f"lab: images in the registry ({time.monotonic() - started:.1f} s)")
     return Lab(tuple(sockets))
 
 
-def push(*, state_dir: Path | None = None, env_path: Path | None = None) -> None:
+def push(*, env_path: Path | None = None) -> None:
     """The stack's images, as built on this engine now, into the running lab's registry."""
     names = engines()
     if not names:
         raise SwarmError("no lab is running: `python -m chaos.swarm.lab up` first")
     images = read_env_file(env_path)
-    _push(lab_dir(state_dir) / names[0] / "docker.sock", [images[k] for k in IMAGE_KEYS])
+    _push([images[k] for k in IMAGE_KEYS])
 
 
 def _has(image: str) -> bool:
@@ -254,26 +254,21 @@ def _address(container: str) -> str:
     return address
 
 
-def _push(manager: Path, images: list[str]) -> None:
-    """This engine's images into engine 1 (one stream, shared layers once), then into
-    the registry under ``registry:5000/<name>``."""
-    docker, env = _docker(), outer_env()
-    with subprocess.Popen([docker, "save", *images], stdout=subprocess.PIPE, env=env) as save:
-        loaded = subprocess.run(
-            [docker, "-H", f"unix://{manager}", "load", "-q"],
-            stdin=save.stdout,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-            check=False,
-        )
-    if save.returncode != 0 or loaded.returncode != 0:
-        raise SwarmError(f"loading the images into engine 1 failed:\n{loaded.stderr[-2000:]}")
+def _push(images: list[str]) -> None:
+    """This engine's images into the registry, through its port on this machine's
+    loopback (a registry there needs no TLS), under the same names the engines pull
+    from ``registry:5000``; the tags made for it are removed again."""
+    out = _outer(["port", REGISTRY, "5000/tcp"]).split()
+    port = out[0].rpartition(":")[2] if out else ""
+    if not port.isdigit():
+        raise SwarmError(f"the lab's registry publishes no port: {' '.join(out) or 'none'}")
     for image in images:
-        remote = f"{REGISTRY_ADDRESS}/{image}"
-        _inner(manager, ["tag", image, remote])
-        _inner(manager, ["push", "-q", remote], timeout_s=600)
+        local = f"{topology.HOST}:{port}/{image}"
+        _outer(["tag", image, local])
+        try:
+            _outer(["push", "-q", local], timeout_s=600)
+        finally:
+            _outer(["rmi", local])
 
 
 def down(*, state_dir: Path | None = None) -> None:
