@@ -32,6 +32,7 @@ RANKS: dict[str, int] = {
     "chaos.embedded": 3,
     "chaos.compose": 3,
     "chaos.swarm": 4,
+    "chaos.kube": 5,
     "chaos.standalone": 3,
     "chaos.faults": 3,
     "chaos.signals": 3,
@@ -54,8 +55,9 @@ LEAVES = (
 )
 """Data every layer passes around: they import nothing of chaos."""
 
-BACKENDS = ("chaos.embedded", "chaos.compose", "chaos.swarm", "chaos.standalone")
-"""Only the CLI picks a backend; the runner and the faults take a ``MeshBackend``/state."""
+BACKENDS = ("chaos.embedded", "chaos.compose", "chaos.swarm", "chaos.standalone", "chaos.kube")
+"""Only the CLI picks a backend; the runner and the faults take a ``MeshBackend``/state.
+(``chaos.kube`` only renders, from the Swarm stack's configs: Kubernetes on paper.)"""
 
 SERVICE_DEPS: dict[str, set[str]] = {
     "common": set(),

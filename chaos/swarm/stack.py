@@ -40,7 +40,16 @@ import yaml
 from chaos.compose import render, topology
 from chaos.mesh.model import API_NODES, MeshPlan
 
-__all__ = ["NETWORK", "STACK", "STACK_FILE", "SWARM_DIR", "gateway_config", "render_stack"]
+__all__ = [
+    "NETWORK",
+    "STACK",
+    "STACK_FILE",
+    "SWARM_DIR",
+    "config_files",
+    "gateway_config",
+    "render_stack",
+    "rule_files",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_FILE = ROOT / "compose" / "stack.yaml"
@@ -225,7 +234,8 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def _rules() -> dict[str, Path]:
+def rule_files() -> dict[str, Path]:
+    """Prometheus' rule files (dashboards/rules), by name."""
     return {path.name: path for path in sorted((ROOT / "dashboards" / "rules").glob("*.yaml"))}
 
 
@@ -238,7 +248,7 @@ def render_stack(files: dict[str, str] | None = None) -> str:
     for name, text in files.items():
         key = name.replace(".", "-")
         configs[key] = {"name": f"{STACK}-{key}-{_digest(text)}", "file": f"./swarm/{name}"}
-    for name, path in _rules().items():
+    for name, path in rule_files().items():
         key = "rules-" + name.replace(".", "-")
         configs[key] = {
             "name": f"{STACK}-{key}-{_digest(path.read_text(encoding='utf-8'))}",
@@ -293,7 +303,7 @@ def render_stack(files: dict[str, str] | None = None) -> str:
             _mount("prometheus-yml", "/etc/prometheus/prometheus.yml"),
             *(
                 _mount("rules-" + n.replace(".", "-"), f"/etc/prometheus/rules/{n}")
-                for n in _rules()
+                for n in rule_files()
             ),
         ],
         "networks": [NETWORK],
