@@ -158,11 +158,23 @@ def up(
     timeout_s: float = 120.0,
 ) -> Lab:
     """Start ``count`` engines and the registry, join them into one swarm, and put the
-    stack's images in the registry; ``SwarmError`` if a lab is running already."""
+    stack's images in the registry; ``SwarmError`` if a lab (or what is left of one) is
+    here already. A start that fails half way is removed again."""
     if not 1 <= count <= 9:
         raise SwarmError(f"a lab has 1 to 9 engines, not {count}")
-    if engines():
-        raise SwarmError("a lab is running already: `python -m chaos.swarm.lab down` first")
+    if any(leftovers().values()):
+        raise SwarmError(
+            "a lab, or what is left of one, is on this engine: "
+            "`python -m chaos.swarm.lab down` first"
+        )
+    try:
+        return _start(count, state_dir=state_dir, env_path=env_path, timeout_s=timeout_s)
+    except BaseException:
+        down(state_dir=state_dir)
+        raise
+
+
+def _start(count: int, *, state_dir: Path | None, env_path: Path | None, timeout_s: float) -> Lab:
     images = read_env_file(env_path)
     engine_image = images.get("ENGINE_IMAGE", DEFAULT_ENGINE_IMAGE)
     stack_images = [images.get(key, "") for key in IMAGE_KEYS]

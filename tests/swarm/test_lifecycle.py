@@ -58,3 +58,14 @@ def test_options_the_stack_cannot_honour_are_refused_with_exit_2(tmp_path: Path)
         done = up(env, tmp_path, "--detach", option)
         assert done.returncode == 2, (option, done.stdout + done.stderr)
     assert not (tmp_path / "calls").exists()
+
+
+def test_the_lab_says_what_is_wrong_before_it_starts_anything(tmp_path: Path) -> None:
+    env = fake_docker(tmp_path, "inactive false")
+    done = subprocess.run(
+        [sys.executable, "-m", "chaos.swarm.lab", "up", "--engines", "12"],
+        capture_output=True, text=True, timeout=60, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "a lab has 1 to 9 engines, not 12" in done.stderr
+    assert not (tmp_path / "calls").exists()
