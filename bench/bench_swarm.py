@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,8 @@ def one_size(count: int, seconds: float) -> dict[str, object]:
         time.sleep(5)  # past the first journeys' connection set-up
         names = lab.engines()
         dirs = {name: _cgroup_dirs(name) for name in names}
+        if not all(dirs.values()):
+            raise SystemExit(f"no cgroup of an engine's container under {CGROUP}: {dirs}")
         before = {name: _cpu_s(d) for name, d in dirs.items()}
         first = _journeys()
         time.sleep(seconds)
@@ -107,6 +110,7 @@ def one_size(count: int, seconds: float) -> dict[str, object]:
             [*cli, "down", "--swarm", "--state-dir", str(state_dir)], capture_output=True, env=env
         )
         lab.down(state_dir=state_dir)
+        shutil.rmtree(state_dir, ignore_errors=True)  # the stack's state holds its token
     return {"lab_s": lab_s, "up_s": up_s, "cpu": cpu, "memory": memory, "rates": rates}
 
 
@@ -127,7 +131,7 @@ def main() -> None:
             f"{count} engine(s): lab up {r['lab_s']:.1f} s, stack healthy in {r['up_s']:.1f} s; "
             f"journeys/s naive {rates.get('naive', 0):.2f}, "
             f"resilient {rates.get('resilient', 0):.2f}; "
-            f"CPU {total:.1f} % of one core in all ({total / base_cpu:.2f}x), "
+            f"CPU {total:.1f} % of one core in all ({total / max(base_cpu, 1e-9):.2f}x), "
             f"memory {sum(memory.values()):.0f} MB"
         )
         for name in cpu:

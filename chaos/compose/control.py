@@ -239,14 +239,17 @@ class TaskNode(ContainerNode):
         self.update_task(tasks.get(self.name), local.get(self.name))
 
     def _container(self) -> Container:
-        found = self._mesh.containers(self.name)
-        if self.name not in found:
+        """The current task's container, if it is on this engine (blocking)."""
+        tasks, found = self._mesh.tasks_and_containers(self.name)
+        task = tasks.get(self.name) or {}
+        container = found.get(self.name)
+        if container is None or container.labels.get(TASK_ID_LABEL) != task.get("ID"):
             where = self.engine or "another engine"
             raise LookupError(
                 f"{self.name}'s task runs on {where}: kill and pause reach the containers of "
                 "the engine the control service runs on only (stop and start, any)"
             )
-        return found[self.name]
+        return container
 
     async def start(self) -> None:
         await self.refresh()
@@ -408,7 +411,8 @@ class DockerMesh:
 
 
 class ControlService(Service):
-    """The control API on loopback, serving a ``DockerMesh``."""
+    """The control API on loopback (inside a lab engine: where its label says, the host
+    publishing that on its loopback), serving a ``DockerMesh``."""
 
     name = "control"
 

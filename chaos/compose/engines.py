@@ -14,21 +14,19 @@ left two on one engine (Swarm never moves a running task back by itself).
 from __future__ import annotations
 
 import asyncio
+import threading
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from chaos.mesh.control import ENGINE_ACTIONS
+from chaos.mesh.control import ENGINE_ACTIONS, EngineRefused, NoSuchEngine
 from chaos.mesh.model import API_NODES
 
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["EngineRefused", "SwarmEngines", "engine_names", "stack_tasks"]
+__all__ = ["EngineRefused", "NoSuchEngine", "SwarmEngines", "engine_names", "stack_tasks"]
 
 STACK_LABEL = "com.docker.stack.namespace"
-
-
-class EngineRefused(Exception):
-    """The action would break the mesh rather than show a fault (a manager drained)."""
 
 
 def stack_tasks(
@@ -45,9 +43,16 @@ def stack_tasks(
     every: list[dict[str, Any]] = client.api.tasks()  # type: ignore[no-untyped-call]
     return [
         (services[str(task.get("ServiceID"))], task)
-        for task in sorted(every, key=lambda t: str(t.get("CreatedAt", "")))
+        for task in sorted(every, key=_created)
         if str(task.get("ServiceID")) in services
     ]
+
+
+def _created(task: dict[str, Any]) -> datetime:
+    """RFC 3339 with trimmed nanoseconds: compared as text, ``.1Z`` sorts after ``.12Z``."""
+    text = str(task.get("CreatedAt") or "1970-01-01T00:00:00Z")
+    head, _, fraction = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{fraction[:6].ljust(6, '0')}+00:00")
 
 
 def engine_names(client: docker.DockerClient) -> dict[str, str]:
@@ -64,6 +69,8 @@ class SwarmEngines:
     def __init__(self, client: docker.DockerClient, *, project: str) -> None:
         self.client = client
         self.project = project
+        self._lock = threading.Lock()
+        """One action at a time: two drains checked at once could take every worker."""
 
     def _list(self) -> list[dict[str, Any]]:
         tasks: dict[str, list[str]] = {}
@@ -92,13 +99,17 @@ class SwarmEngines:
         return await asyncio.to_thread(self._list)
 
     def _act(self, name: str, action: str) -> dict[str, Any]:
+        with self._lock:
+            return self._act_alone(name, action)
+
+    def _act_alone(self, name: str, action: str) -> dict[str, Any]:
         if action not in ENGINE_ACTIONS:
             raise ValueError(f"unknown action {action!r}; use one of {', '.join(ENGINE_ACTIONS)}")
         engines = self._list()
         found = [e for e in engines if name in (e["hostname"], e["id"])]
         if not found:
             known = ", ".join(e["hostname"] for e in engines)
-            raise LookupError(f"no engine named {name!r} in this swarm ({known})")
+            raise NoSuchEngine(f"no engine named {name!r} in this swarm ({known})")
         engine = found[0]
         if action == "drain" and engine["role"] == "manager":
             raise EngineRefused(

@@ -4,8 +4,9 @@ The target names a mesh node (``api-1``); the fault drains the engine its task r
 on, through the control API's ``/engines`` with ``?ttl=``, so the janitor makes the
 engine active again even if the runner dies. The swarm starts the drained tasks
 elsewhere, at new addresses, and that move is what the clients see: the fault never
-steers where they land. An engine made active again takes new tasks only; running
-ones stay where the swarm put them, which is the topology change fallacy 5 is about.
+steers where they land. Made active again, the engine takes new tasks, and a replica
+the drain left beside the other is restarted to spread them again (Swarm moves no
+running task back by itself, and the next drain would take both).
 
 Only the Swarm stack has engines: on the embedded or compose mesh the control API
 answers 404 and the fault says to run with ``--target swarm``.

@@ -34,7 +34,9 @@ __all__ = [
     "ACTIONS",
     "ENGINE_ACTIONS",
     "ControlledMesh",
+    "EngineRefused",
     "Engines",
+    "NoSuchEngine",
     "cancel_revert",
     "create_app",
     "fetch_status",
@@ -56,6 +58,14 @@ class ControlledMesh(Protocol):
     def shutdown_requested(self) -> asyncio.Event: ...
     async def status(self) -> list[NodeStatus]: ...
     async def start_node(self, name: str) -> None: ...
+
+
+class NoSuchEngine(LookupError):
+    """No engine of the swarm has that hostname or ID (404)."""
+
+
+class EngineRefused(MeshError):
+    """The engine action would break the mesh rather than show a fault (409)."""
 
 
 class Engines(Protocol):
@@ -202,12 +212,16 @@ def create_app(supervisor: ControlledMesh, *, engines: Engines | None = None) ->
         if isinstance(checked, web.Response):
             return checked
         ttl = checked
+        if ttl is not None and action != "drain":
+            return json_error(400, "only a drain takes a ttl (it reverts to active)", field="ttl")
         try:
             body = await engines.act(name, action)
-        except LookupError as exc:
+        except NoSuchEngine as exc:
             return json_error(404, str(exc))
-        except Exception as exc:  # refused (a manager), or the engine API said no
+        except EngineRefused as exc:
             return json_error(409, f"{action} {name}: {exc}")
+        except Exception as exc:  # the engine API said no, or did not answer
+            return json_error(502, f"{action} {name}: the engine API: {exc}")
         if ttl is not None and action == "drain":
 
             async def undo() -> None:

@@ -44,6 +44,7 @@ from chaos.compose.lifecycle import run_docker
 from chaos.mesh.state import default_state_dir
 from chaos.swarm.lifecycle import (
     IMAGE_KEYS,
+    LAB_LABEL,
     OFFLINE_ENV,
     PUBLISH_LABEL,
     REGISTRY_LABEL,
@@ -64,7 +65,6 @@ PREFIX = "fallacies-lab"
 NETWORK = PREFIX
 REGISTRY = f"{PREFIX}-registry"
 REGISTRY_ADDRESS = "registry:5000"
-LAB_LABEL = "org.fallacies.lab"
 DEFAULT_ENGINE_IMAGE = "fallacies/engine:bookworm"
 INNER_SOCKET = "/run/outer/docker.sock"
 REGISTRY_CONFIG = """\
@@ -170,7 +170,10 @@ def up(
     try:
         return _start(count, state_dir=state_dir, env_path=env_path, timeout_s=timeout_s)
     except BaseException:
-        down(state_dir=state_dir)
+        try:
+            down(state_dir=state_dir)
+        except SwarmError as exc:  # the start's own error is the one to see
+            _say(f"lab: removing the half-started lab failed too: {exc}")
         raise
 
 
@@ -186,6 +189,7 @@ def _start(count: int, *, state_dir: Path | None, env_path: Path | None, timeout
         )
     directory = lab_dir(state_dir)
     directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)  # the engines' sockets: root on an engine with every capability
     started = time.monotonic()
     label = ["--label", f"{LAB_LABEL}=engine"]
     _outer(["network", "create", "--label", f"{LAB_LABEL}=network", NETWORK])
@@ -223,7 +227,8 @@ def _start(count: int, *, state_dir: Path | None, env_path: Path | None, timeout
              "--mount", f"type=volume,source={name},target=/var/lib/docker,"
                         f"volume-label={LAB_LABEL}=volume",
              engine_image, "dockerd", "-H", "unix:///var/run/docker.sock",
-             "-H", f"unix://{INNER_SOCKET}", "--cgroup-parent", name,
+             "-H", f"unix://{INNER_SOCKET}", "--group", "root", "--cgroup-parent", name,
+             "--label", f"{LAB_LABEL}=engine",
              "--insecure-registry", REGISTRY_ADDRESS,
              *(["--label", f"{PUBLISH_LABEL}=0.0.0.0", "--label",
                 f"{REGISTRY_LABEL}={REGISTRY_ADDRESS}"] if index == 1 else [])]
@@ -249,6 +254,9 @@ def push(*, env_path: Path | None = None) -> None:
     if not names:
         raise SwarmError("no lab is running: `python -m chaos.swarm.lab up` first")
     images = read_env_file(env_path)
+    missing = [key for key in IMAGE_KEYS if not images.get(key)]
+    if missing:
+        raise SwarmError(f"{env_path or OFFLINE_ENV} names no {', '.join(missing)}")
     _push([images[k] for k in IMAGE_KEYS])
 
 

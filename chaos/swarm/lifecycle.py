@@ -50,6 +50,8 @@ OWN_LABEL = "org.fallacies.swarm"
 PUBLISH_LABEL = "org.fallacies.publish-host"
 """An engine label: where the gateway and control listen, when the engine's loopback is
 not the host's (an engine in a container, whose ports the host publishes)."""
+LAB_LABEL = "org.fallacies.lab"
+"""On the lab's containers (chaos.swarm.lab), and an engine label of the lab's engines."""
 REGISTRY_LABEL = "org.fallacies.registry"
 """An engine label: the registry the stack's images are pulled from, as ``HOST:PORT``."""
 IMAGE_KEYS = ("FALLACIES_IMAGE", "TOXIPROXY_GATED_IMAGE", "PROMETHEUS_IMAGE")
@@ -124,7 +126,7 @@ def host_view(task_ips: dict[str, str]) -> dict[str, str]:
     after a fault follows a task the swarm has moved."""
     missing = [name for name in CARRIERS if name not in task_ips]
     if missing:
-        raise SwarmError(f"no running task of {', '.join(missing)} on this engine")
+        raise SwarmError(f"no running task of {', '.join(missing)} in the stack")
     return {name: task_ips[name] if name in CARRIERS else name for name in topology.IPS}
 
 
@@ -231,15 +233,21 @@ def up(
     require_manager()
     token = admin_token(state_dir) or secrets.token_hex(16)
     engine = engine_labels()
-    env = {**read_env_file(env_file), TOKEN_ENV: token}
-    env.setdefault("FALLACIES_IMAGE", os.environ.get("FALLACIES_IMAGE") or DEFAULT_IMAGE)
+    # The environment overrides the file, as with compose; the registry prefix and the
+    # placement are applied to whichever won.
+    given = {k: os.environ[k] for k in (*IMAGE_KEYS, SERVER_PLACEMENT) if os.environ.get(k)}
+    env = {**read_env_file(env_file), **given, TOKEN_ENV: token}
+    env.setdefault("FALLACIES_IMAGE", DEFAULT_IMAGE)
     registry = engine.get(REGISTRY_LABEL)
     if registry:
         for key in IMAGE_KEYS:
             if env.get(key):
                 env[key] = f"{registry}/{env[key]}"
     image = env["FALLACIES_IMAGE"]
-    publish = engine.get(PUBLISH_LABEL, topology.HOST)
+    # Only an engine in a container of the lab's, whose ports the host publishes on its
+    # loopback, may move the admin ports off the engine's own loopback.
+    lab_engine = engine.get(LAB_LABEL) == "engine"
+    publish = (engine.get(PUBLISH_LABEL) if lab_engine else None) or topology.HOST
     if _active_workers():
         env.setdefault(SERVER_PLACEMENT, "node.role == worker")
     directory = swarm_state_dir(state_dir)

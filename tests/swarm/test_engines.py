@@ -14,16 +14,17 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from chaos.compose.engines import EngineRefused, SwarmEngines
+from chaos.compose.engines import SwarmEngines, _created
 from chaos.embedded.plan import build_plan
 from chaos.experiment.model import FaultStep
 from chaos.faults import FAULTS, FaultContext, validate_step
 from chaos.faults.base import FaultError
-from chaos.mesh.control import NO_ENGINES, create_app
+from chaos.mesh.control import NO_ENGINES, EngineRefused, NoSuchEngine, create_app
 from chaos.mesh.state import MeshState
 from tests import polling
 from tests.common.apis import FakeMesh
 
+T = "2026-12-07T10:00:"
 ENGINES = [
     {"id": "m1", "hostname": "engine-1", "role": "manager", "availability": "active",
      "state": "ready", "tasks": ["dns", "proxy", "workload"]},
@@ -43,8 +44,10 @@ class FakeEngines:
         self.calls.append((name, action))
         if name == "engine-1":
             raise EngineRefused("engine-1 is a manager")
+        if name == "engine-3":
+            raise RuntimeError("engine-3 is gone")
         if name != "engine-2":
-            raise LookupError(f"no engine named {name!r}")
+            raise NoSuchEngine(f"no engine named {name!r}")
         return {**ENGINES[1], "availability": "drain" if action == "drain" else "active"}
 
 
@@ -99,6 +102,8 @@ async def test_a_drain_with_ttl_is_made_active_again_by_the_janitor(
         ("/engines/engine-2/drain?ttl=-1", 400, "ttl must be"),
         ("/engines/engine-9/drain", 404, "no engine named 'engine-9'"),
         ("/engines/engine-1/drain", 409, "is a manager"),
+        ("/engines/engine-2/activate?ttl=5", 400, "only a drain takes a ttl"),
+        ("/engines/engine-3/drain", 502, "the engine API: engine-3 is gone"),
     ],
 )
 async def test_a_bad_engine_request_is_refused_with_the_reason(
@@ -148,13 +153,13 @@ class FakeSdk:
             "w3": FakeNode("w3", "engine-3", "worker"),
         }
         self.tasks = [
-            {"ID": "t3", "ServiceID": "s-api", "NodeID": "w2", "CreatedAt": "3",
+            {"ID": "t3", "ServiceID": "s-api", "NodeID": "w2", "CreatedAt": T + "03.1Z",
              "DesiredState": "running", "Status": {"State": "running"}},
-            {"ID": "t2", "ServiceID": "s-dns", "NodeID": "m1", "CreatedAt": "2",
+            {"ID": "t2", "ServiceID": "s-dns", "NodeID": "m1", "CreatedAt": T + "02.1Z",
              "DesiredState": "running", "Status": {"State": "running"}},
-            {"ID": "t1", "ServiceID": "s-dns", "NodeID": "w2", "CreatedAt": "1",
+            {"ID": "t1", "ServiceID": "s-dns", "NodeID": "w2", "CreatedAt": T + "01.1Z",
              "DesiredState": "shutdown", "Status": {"State": "shutdown"}},
-            {"ID": "t0", "ServiceID": "s-other", "NodeID": "w2", "CreatedAt": "0",
+            {"ID": "t0", "ServiceID": "s-other", "NodeID": "w2", "CreatedAt": T + "00.1Z",
              "DesiredState": "running", "Status": {"State": "running"}},
         ]  # fmt: skip
         self.forced: list[str] = []
@@ -207,7 +212,7 @@ async def test_activating_an_engine_spreads_replicas_a_drain_left_on_one_engine(
     sdk = FakeSdk()
     sdk.names["s-api2"] = "fallacies_api-2"
     sdk.tasks.append(
-        {"ID": "t4", "ServiceID": "s-api2", "NodeID": "w2", "CreatedAt": "4",
+        {"ID": "t4", "ServiceID": "s-api2", "NodeID": "w2", "CreatedAt": T + "03.12Z",
          "DesiredState": "running", "Status": {"State": "running"}}
     )  # fmt: skip
     engines = SwarmEngines(sdk, project="fallacies")  # type: ignore[arg-type]
@@ -252,3 +257,10 @@ async def test_engine_drain_drains_the_engine_running_its_target_and_reverts(
         with pytest.raises(FaultError, match="no engine runs a task of 'api-2'"):
             await fault.apply(ctx, drain_step("api-2"), 30.0)
     assert fake.calls == [("engine-2", "drain"), ("engine-2", "activate")]
+
+
+def test_tasks_are_ordered_by_time_not_by_their_trimmed_timestamps() -> None:
+    early, late = {"CreatedAt": T + "03.1Z"}, {"CreatedAt": T + "03.12Z"}
+    assert str(early["CreatedAt"]) > str(late["CreatedAt"])
+    assert _created(early) < _created(late)
+    assert _created({"CreatedAt": T + "03.123456789Z"}) > _created(late)
