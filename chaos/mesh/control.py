@@ -60,7 +60,7 @@ class ControlledMesh(Protocol):
     async def start_node(self, name: str) -> None: ...
 
 
-class NoSuchEngine(LookupError):
+class NoSuchEngine(MeshError, LookupError):
     """No engine of the swarm has that hostname or ID (404)."""
 
 
