@@ -130,23 +130,26 @@ def host_view(task_ips: dict[str, str]) -> dict[str, str]:
     return {name: task_ips[name] if name in CARRIERS else name for name in topology.IPS}
 
 
-def _task_ips() -> dict[str, str]:
-    """Each running task's address on the stack's network, on whichever engine it runs
-    (the manager knows every task)."""
-    ids = _run(
+def _services_and_running_tasks() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The stack's services and its running tasks, on whichever engine each runs (the
+    manager knows every task), as ``docker inspect`` gives them."""
+    ids = _service_ids()
+    services = json.loads(_run(["service", "inspect", *ids])) if ids else []
+    tasks = _run(
         ["stack", "ps", "-q", "--no-trunc", "--filter", "desired-state=running", STACK]
     ).split()
-    if not ids:
-        return {}
-    services = {
-        item["ID"]: item["Spec"]["Name"].removeprefix(f"{STACK}_")
-        for item in json.loads(_run(["service", "inspect", *_service_ids()]))
-    }
+    found = json.loads(_run(["inspect", "--type", "task", *tasks])) if tasks else []
+    running = [t for t in found if (t.get("Status") or {}).get("State") == "running"]
+    return services, running
+
+
+def _task_ips() -> dict[str, str]:
+    """Each running task's address on the stack's network, by service."""
+    services, tasks = _services_and_running_tasks()
+    names = {item["ID"]: item["Spec"]["Name"].removeprefix(f"{STACK}_") for item in services}
     ips: dict[str, str] = {}
-    for task in json.loads(_run(["inspect", "--type", "task", *ids])):
-        if (task.get("Status") or {}).get("State") != "running":
-            continue
-        name = services.get(task.get("ServiceID", ""))
+    for task in tasks:
+        name = names.get(task.get("ServiceID", ""))
         for attachment in task.get("NetworksAttachments") or []:
             if attachment["Network"]["Spec"]["Name"] == f"{STACK}_{NETWORK}" and name:
                 ips[name] = attachment["Addresses"][0].partition("/")[0]
@@ -190,15 +193,12 @@ def _pick(spec: dict[str, Any], path: str) -> Any:
 def _stale_services() -> list[str]:
     """The stack's services without a running task of their current spec: a redeploy's
     rolling update, a placement change, a forced restart still under way."""
-    services = json.loads(_run(["service", "inspect", *_service_ids()]))
-    ids = _run(
-        ["stack", "ps", "-q", "--no-trunc", "--filter", "desired-state=running", STACK]
-    ).split()
-    tasks = json.loads(_run(["inspect", "--type", "task", *ids])) if ids else []
+    services, tasks = _services_and_running_tasks()
+    if not services:
+        return ["(no service yet)"]
     running: dict[str, list[dict[str, Any]]] = {}
     for task in tasks:
-        if (task.get("Status") or {}).get("State") == "running":
-            running.setdefault(task["ServiceID"], []).append(task["Spec"])
+        running.setdefault(task["ServiceID"], []).append(task["Spec"])
     stale = []
     for service in services:
         want = service["Spec"]["TaskTemplate"]
@@ -214,7 +214,7 @@ def _wait_tasks(timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     stale: list[str] = []
     while time.monotonic() < deadline:
-        stale = _stale_services() if _service_ids() else ["(no service yet)"]
+        stale = _stale_services()
         if not stale:
             return
         time.sleep(1)
