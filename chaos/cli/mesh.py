@@ -23,7 +23,9 @@ from chaos.cli._common import (
     state_dir_of,
 )
 from chaos.console import DEFAULT_PORT
+from chaos.mesh.backend import SCALE_IS_SWARM
 from chaos.mesh.errors import MeshError, UsageError
+from chaos.mesh.model import DEFAULT_SCALE, MAX_API_REPLICAS, MAX_WORKLOAD_PAIRS, Scale
 from services.common.errors import PortInUseError
 
 if TYPE_CHECKING:
@@ -149,6 +151,20 @@ def up(
             "package.module:Class (template: examples/my_client.py).",
         ),
     ] = None,
+    api_replicas: Annotated[
+        int | None,
+        typer.Option(
+            help=f"With --swarm: API replicas, {DEFAULT_SCALE.api} to {MAX_API_REPLICAS} "
+            f"(default {DEFAULT_SCALE.api})."
+        ),
+    ] = None,
+    workloads: Annotated[
+        int | None,
+        typer.Option(
+            help=f"With --swarm: workload pairs (a naive and a resilient client each), 1 to "
+            f"{MAX_WORKLOAD_PAIRS} (default {DEFAULT_SCALE.workloads})."
+        ),
+    ] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Start the whole mesh as local processes on 127.0.0.1 (no Docker), or with --compose
@@ -156,6 +172,16 @@ def up(
     from chaos.cli.experiments import own_client
     from chaos.console import lifecycle as web
     from chaos.mesh.backend import UpOptions
+
+    if (api_replicas is not None or workloads is not None) and not swarm:
+        raise fail(SCALE_IS_SWARM, 2)
+    try:
+        scale = Scale(
+            api_replicas if api_replicas is not None else DEFAULT_SCALE.api,
+            workloads if workloads is not None else DEFAULT_SCALE.workloads,
+        )
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
 
     if client is not None and (compose or swarm):
         raise fail("--client is for the embedded mesh (the container meshes run built images)", 2)
@@ -199,6 +225,7 @@ def up(
         grafana=grafana,
         env_file=env_file,
         client=yours[0] if yours else None,
+        scale=scale,
     )
     try:
         state = mesh.up(options, ready)

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from chaos.compose import lifecycle
-from chaos.mesh.backend import Ready, UpOptions
+from chaos.mesh.backend import SCALE_IS_SWARM, Ready, UpOptions
 from chaos.mesh.errors import UsageError
-from chaos.mesh.model import NodeStatus
+from chaos.mesh.model import DEFAULT_SCALE, NodeStatus
 from chaos.mesh.state import MeshState
 
 __all__ = ["ComposeBackend"]
@@ -28,6 +28,8 @@ class ComposeBackend:
                 "--toxiproxy, --seed and --no-prometheus are for the embedded mesh: the "
                 "compose mesh always carries TCP on Toxiproxy and runs Prometheus"
             )
+        if options.scale != DEFAULT_SCALE:
+            raise UsageError(SCALE_IS_SWARM)
         state = lifecycle.up(
             detach=options.detach,
             build=options.build,

@@ -51,11 +51,19 @@ import aiohttp
 from aiohttp import web
 
 from chaos.compose.engines import STACK_LABEL, SwarmEngines, engine_names, stack_tasks
-from chaos.compose.topology import CONTROL_PORT, HOST, PROJECT, compose_plan
+from chaos.compose.topology import CONTROL_PORT, HOST, PROJECT, by_name, compose_plan
 from chaos.mesh.control import Engines, create_app
 from chaos.mesh.errors import MeshStartError
 from chaos.mesh.janitor import Janitor
-from chaos.mesh.model import HEALTH_TIMEOUT_S, MeshPlan, NodePlan, NodeState, NodeStatus
+from chaos.mesh.model import (
+    DEFAULT_SCALE,
+    HEALTH_TIMEOUT_S,
+    MeshPlan,
+    NodePlan,
+    NodeState,
+    NodeStatus,
+    Scale,
+)
 from services.common.address import http_url
 from services.common.admin_token import protect, token_from_env
 from services.common.base import Service
@@ -475,7 +483,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stack", action="store_true", help="the project is a Swarm stack (tasks are the nodes)"
     )
+    parser.add_argument(
+        "--api-replicas", type=int, default=DEFAULT_SCALE.api, help="API replicas in the stack"
+    )
+    parser.add_argument(
+        "--workloads", type=int, default=DEFAULT_SCALE.workloads, help="workload pairs in it"
+    )
     args = parser.parse_args(argv)
+    try:
+        scale = Scale(args.api_replicas, args.workloads)
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -490,7 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     except docker.errors.DockerException as exc:
         print(f"error: cannot reach the Docker engine: {exc}", file=sys.stderr)
         return 2
-    mesh = DockerMesh(compose_plan(), client, project=args.project, stack=args.stack)
+    ips = None if scale == DEFAULT_SCALE else by_name(scale)
+    plan = compose_plan(ips=ips, scale=scale)
+    mesh = DockerMesh(plan, client, project=args.project, stack=args.stack)
     engines = SwarmEngines(client, project=args.project) if args.stack else None
 
     def announce(endpoints: dict[str, str]) -> None:

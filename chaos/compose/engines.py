@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from chaos.mesh.control import ENGINE_ACTIONS, EngineRefused, NoSuchEngine
-from chaos.mesh.model import API_NODES
+from chaos.mesh.model import api_replicas
 
 if TYPE_CHECKING:
     import docker
@@ -145,11 +145,11 @@ class SwarmEngines:
         spare = [
             e for e in engines
             if e["role"] == "worker" and e["availability"] == "active" and e["state"] == "ready"
-            and not set(e["tasks"]) & set(API_NODES)
+            and not api_replicas(e["tasks"])
         ]  # fmt: skip
         moved: list[str] = []
         for engine in engines:
-            shared = [name for name in API_NODES if name in engine["tasks"]]
+            shared = api_replicas(engine["tasks"])
             for name in shared[1:]:
                 if len(moved) < len(spare):
                     self.client.services.get(f"{self.project}_{name}").force_update()  # type: ignore[no-untyped-call]

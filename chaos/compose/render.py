@@ -58,6 +58,14 @@ def zone_yaml(plan: MeshPlan, *, ns: str) -> str:
             if "values" in found:
                 record["values"] = found["values"]
         records.append(record)
+    known = {(ZONE if r["name"] == "@" else f"{r['name']}.{ZONE}", r["type"]) for r in records}
+    for (absolute, kind), found in wanted.items():
+        if (absolute, kind) not in known and "values" in found:
+            # A replica past the packaged zone's two (a Swarm stack of more, Scale).
+            name = absolute.removesuffix(f".{ZONE}")
+            records.append(
+                {"name": name, "type": kind, "ttl": found["ttl"], "values": found["values"]}
+            )
     zone["records"] = records
     return _ZONE_HEADER + yaml.safe_dump(zone, sort_keys=False, allow_unicode=True, width=100)
 

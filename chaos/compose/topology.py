@@ -27,14 +27,14 @@ from __future__ import annotations
 from typing import Any
 
 from chaos.mesh.model import (
-    API_NODES,
     API_SRV,
-    LINKS,
+    DEFAULT_SCALE,
     NTP_NODES,
     LinkPlan,
     LinkProtocol,
     MeshPlan,
     NodePlan,
+    Scale,
     mesh_records,
 )
 
@@ -45,9 +45,11 @@ __all__ = [
     "PROJECT",
     "PUBLISHED",
     "SECRETS",
+    "by_name",
     "SUBNET",
     "compose_plan",
     "link_port",
+    "published",
 ]
 
 PROJECT = "fallacies"
@@ -105,21 +107,60 @@ PUBLISHED: dict[tuple[str, str], int] = {
     ("grafana", "http"): 18415,
 }
 """(node, role) → host port, each published as ``127.0.0.1:PORT:<container port>``."""
+EXTRA_API_PORT, EXTRA_WORKLOAD_PORT = 18416, 18430
+"""A Swarm stack of more replicas or workloads (``Scale``) publishes api-3 … on 18416 on
+(http, admin in turn) and workload-2 … on 18430 on: each node's port is its own, whatever
+the scale, so a URL never changes meaning between two stacks."""
+PUBLISHED_RANGE = (min(PUBLISHED.values()), EXTRA_WORKLOAD_PORT + 6)
+"""Every port any scale publishes (what a lab engine forwards from the host)."""
 
-LINK_PORTS: dict[str, tuple[str, int, str, int]] = {
-    # link: (carrier, port on the carrier, upstream node, upstream port)
-    "dns": ("proxy", DNS_PORT, "dns", DNS_PORT),
-    "ntp-a": ("proxy", 1231, "ntp-a", NTP_PORT),
-    "ntp-b": ("proxy", 1232, "ntp-b", NTP_PORT),
-    "ntp-c": ("proxy", 1233, "ntp-c", NTP_PORT),
-    "dns-tcp": ("toxiproxy", DNS_PORT, "dns", DNS_PORT),
-    "api-1": ("toxiproxy", 8001, "api-1", HTTP_PORT),
-    "api-2": ("toxiproxy", 8002, "api-2", HTTP_PORT),
-    "repl-1-2": ("toxiproxy", 8012, "api-2", HTTP_PORT),
-    "repl-2-1": ("toxiproxy", 8021, "api-1", HTTP_PORT),
-}
-"""UDP links ride the project's proxy, TCP links real Toxiproxy: the compose split
-(``_links`` checks each carrier against the link's protocol in ``LINKS``)."""
+
+def published_port(node: str, role: str) -> int:
+    if (node, role) in PUBLISHED:
+        return PUBLISHED[(node, role)]
+    kind, _, number = node.rpartition("-")
+    if kind == "api" and role in ("http", "admin") and number.isdigit():
+        return EXTRA_API_PORT + 2 * (int(number) - 3) + (role == "admin")
+    if kind == "workload" and role == "http" and number.isdigit():
+        return EXTRA_WORKLOAD_PORT + int(number) - 2
+    raise KeyError((node, role))
+
+
+def published(scale: Scale = DEFAULT_SCALE) -> dict[tuple[str, str], int]:
+    """(node, role) → host port for a mesh of ``scale``: ``PUBLISHED`` and the extra nodes'."""
+    ports = dict(PUBLISHED)
+    for node in scale.api_nodes[2:]:
+        ports.update({(node, role): published_port(node, role) for role in ("http", "admin")})
+    for node in scale.workload_nodes[1:]:
+        ports[(node, "http")] = published_port(node, "http")
+    return ports
+
+
+def link_ports(scale: Scale = DEFAULT_SCALE) -> dict[str, tuple[str, int, str, int]]:
+    """link: (carrier, port on the carrier, upstream node, upstream port). api-N's link
+    is on port 800N, repl-A-B's on 80AB. UDP links ride the project's proxy, TCP links
+    real Toxiproxy: the compose split (``_links`` checks each carrier against the
+    link's protocol in ``Scale.links``)."""
+    ports = {
+        "dns": ("proxy", DNS_PORT, "dns", DNS_PORT),
+        "ntp-a": ("proxy", 1231, "ntp-a", NTP_PORT),
+        "ntp-b": ("proxy", 1232, "ntp-b", NTP_PORT),
+        "ntp-c": ("proxy", 1233, "ntp-c", NTP_PORT),
+        "dns-tcp": ("toxiproxy", DNS_PORT, "dns", DNS_PORT),
+    }
+    for node in scale.api_nodes:
+        ports[node] = ("toxiproxy", 8000 + int(node.removeprefix("api-")), node, HTTP_PORT)
+    for name, _, to in scale.replication:
+        ports[name] = (
+            "toxiproxy",
+            8000 + int(name.removeprefix("repl-").replace("-", "")),
+            to,
+            HTTP_PORT,
+        )
+    return ports
+
+
+LINK_PORTS = link_ports()
 CARRIERS: dict[LinkProtocol, str] = {"udp": "proxy", "tcp": "toxiproxy"}
 
 PROXY_SEED = 11
@@ -139,22 +180,29 @@ ROGUE_RESPONSE_SECRET = "compose-rogue-own-response-secret"
 ROGUE_BOOTSTRAP_TOKEN = "compose-rogue-bootstrap-token"
 
 
+def by_name(scale: Scale = DEFAULT_SCALE) -> dict[str, str]:
+    """Every container or service of a mesh of ``scale``, addressed by its own name (what
+    a Swarm stack, which has no static addresses, dials)."""
+    return {name: name for name in (*scale.node_names, "toxiproxy", "prometheus", "grafana")}
+
+
 def at(node: str, port: int, ips: dict[str, str] | None = None) -> str:
     return f"{(ips or IPS)[node]}:{port}"
 
 
 def published_url(node: str, role: str) -> str:
-    return f"http://{HOST}:{PUBLISHED[(node, role)]}"
+    return f"http://{HOST}:{published_port(node, role)}"
 
 
-def link_port(name: str) -> int:
-    return LINK_PORTS[name][1]
+def link_port(name: str, scale: Scale = DEFAULT_SCALE) -> int:
+    return link_ports(scale)[name][1]
 
 
-def _links(ips: dict[str, str] | None = None) -> tuple[LinkPlan, ...]:
+def _links(ips: dict[str, str] | None = None, scale: Scale = DEFAULT_SCALE) -> tuple[LinkPlan, ...]:
     links = []
-    for name, (carrier, port, upstream, upstream_port) in LINK_PORTS.items():
-        protocol = LINKS[name]
+    protocols = scale.links
+    for name, (carrier, port, upstream, upstream_port) in link_ports(scale).items():
+        protocol = protocols[name]
         if CARRIERS[protocol] != carrier:
             raise ValueError(f"{name} is {protocol}: it rides {CARRIERS[protocol]}, not {carrier}")
         listen, target = at(carrier, port, ips), at(upstream, upstream_port, ips)
@@ -169,16 +217,10 @@ def link_config(link: LinkPlan) -> dict[str, Any]:
     return body
 
 
-def _api(name: str, links: dict[str, LinkPlan], ips: dict[str, str]) -> NodePlan:
-    peers = (
-        {
-            peer: f"http://{links[f'repl-{name[-1]}-{peer[-1]}'].listen}"
-            for peer in API_NODES
-            if peer != name
-        }
-        if name in API_NODES
-        else {}
-    )
+def _api(name: str, links: dict[str, LinkPlan], ips: dict[str, str], scale: Scale) -> NodePlan:
+    peers = {
+        to: f"http://{links[link].listen}" for link, src, to in scale.replication if src == name
+    }
     config: dict[str, Any] = {
         "replica_id": name,
         "host": "0.0.0.0",
@@ -220,15 +262,21 @@ def _admin_node(name: str, kind: str, config: dict[str, Any], listen: dict[str, 
     )
 
 
-def compose_plan(admin_token: str | None = None, ips: dict[str, str] | None = None) -> MeshPlan:
+def compose_plan(
+    admin_token: str | None = None,
+    ips: dict[str, str] | None = None,
+    scale: Scale = DEFAULT_SCALE,
+) -> MeshPlan:
     """The compose mesh in the embedded mesh's terms, seen from the host; ``admin_token``
     is the ``$FALLACIES_ADMIN_TOKEN`` it was started with, which its admin APIs want.
 
     ``ips`` (default ``IPS``) is where each node is inside the network: the Swarm stack,
     which has no static addresses, passes its services' virtual IPs, or placeholders
-    its nodes resolve at start (``chaos.node.names``)."""
+    its nodes resolve at start (``chaos.node.names``); it alone runs another ``scale``."""
+    if ips is None and scale != DEFAULT_SCALE:
+        raise ValueError("the compose mesh has static addresses for the default scale only")
     ips = ips or IPS
-    links = _links(ips)
+    links = _links(ips, scale)
     by_name = {link.name: link for link in links}
     nodes: list[NodePlan] = [
         _admin_node(
@@ -261,7 +309,7 @@ def compose_plan(admin_token: str | None = None, ips: dict[str, str] | None = No
                 {"udp": at(name, NTP_PORT, ips), "admin": at(name, ADMIN_PORT, ips)},
             )
         )
-    nodes += [_api(name, by_name, ips) for name in (*API_NODES, "rogue")]
+    nodes += [_api(name, by_name, ips, scale) for name in (*scale.api_nodes, "rogue")]
     for carrier in ("proxy", "toxiproxy"):
         api = published_url(carrier, "api")
         config: dict[str, Any] = {}
@@ -289,49 +337,52 @@ def compose_plan(admin_token: str | None = None, ips: dict[str, str] | None = No
                 admin_url=api,
             )
         )
-    workload = published_url("workload", "http")
-    nodes.append(
-        NodePlan(
-            name="workload",
-            kind="workload",
-            config={
-                "dns": {"udp": by_name["dns"].listen, "tcp": by_name["dns-tcp"].listen},
-                "ntp": {
-                    "servers": [
-                        {"name": name, "address": by_name[name].listen} for name in NTP_NODES
-                    ],
-                    "naive_server": NTP_NODES[0],
-                    "interval_s": NTP_INTERVAL_S,
+    for workload in scale.workload_nodes:
+        url = published_url(workload, "http")
+        nodes.append(
+            NodePlan(
+                name=workload,
+                kind="workload",
+                config={
+                    "dns": {"udp": by_name["dns"].listen, "tcp": by_name["dns-tcp"].listen},
+                    "ntp": {
+                        "servers": [
+                            {"name": name, "address": by_name[name].listen} for name in NTP_NODES
+                        ],
+                        "naive_server": NTP_NODES[0],
+                        "interval_s": NTP_INTERVAL_S,
+                    },
+                    "api": {
+                        "srv_name": API_SRV,
+                        "replicas": list(scale.api_nodes),
+                        "key_id": SECRETS["key_id"],
+                        "secret": SECRETS["key_secret"],
+                        "response_keys": {RESPONSE_KEY_ID: RESPONSE_SECRET},
+                        "bootstrap_token": SECRETS["bootstrap_token"],
+                    },
+                    "journey": {"interval_s": JOURNEY_INTERVAL_S},
+                    "metrics": {"host": "0.0.0.0", "port": WORKLOAD_PORT},
                 },
-                "api": {
-                    "srv_name": API_SRV,
-                    "replicas": list(API_NODES),
-                    "key_id": SECRETS["key_id"],
-                    "secret": SECRETS["key_secret"],
-                    "response_keys": {RESPONSE_KEY_ID: RESPONSE_SECRET},
-                    "bootstrap_token": SECRETS["bootstrap_token"],
-                },
-                "journey": {"interval_s": JOURNEY_INTERVAL_S},
-                "metrics": {"host": "0.0.0.0", "port": WORKLOAD_PORT},
-            },
-            health_url=f"{workload}/healthz",
-            metrics_url=f"{workload}/metrics",
-            listen={"http": at("workload", WORKLOAD_PORT, ips)},
-            admin_url=workload,
+                health_url=f"{url}/healthz",
+                metrics_url=f"{url}/metrics",
+                listen={"http": at(workload, WORKLOAD_PORT, ips)},
+                admin_url=url,
+            )
         )
-    )
     return MeshPlan(
         host=HOST,
         control_port=CONTROL_PORT,
         nodes=tuple(nodes),
         links=links,
-        records=zone_records(links),
+        records=zone_records(links, scale),
         secrets={**SECRETS, **({"admin_token": admin_token} if admin_token else {})},
     )
 
 
-def zone_records(links: tuple[LinkPlan, ...]) -> tuple[dict[str, Any], ...]:
+def zone_records(
+    links: tuple[LinkPlan, ...], scale: Scale = DEFAULT_SCALE
+) -> tuple[dict[str, Any], ...]:
     """The records the compose zone file starts with: the mesh's own
     (``chaos.mesh.model.mesh_records``), on the api links of the Toxiproxy container."""
     by_name = {link.name: link.listen for link in links}
-    return tuple(mesh_records({name: by_name[name] for name in API_NODES}))
+    return tuple(mesh_records({name: by_name[name] for name in scale.api_nodes}))

@@ -14,10 +14,10 @@ from chaos.embedded.lifecycle import run_foreground, running_mesh, shut_down, st
 from chaos.embedded.plan import build_plan
 from chaos.embedded.prometheus import with_prometheus
 from chaos.embedded.supervisor import Supervisor
-from chaos.mesh.backend import Ready, UpOptions
+from chaos.mesh.backend import SCALE_IS_SWARM, Ready, UpOptions
 from chaos.mesh.control import fetch_status
 from chaos.mesh.errors import MeshError, UsageError
-from chaos.mesh.model import NodeStatus
+from chaos.mesh.model import DEFAULT_SCALE, NodeStatus
 from chaos.mesh.state import MeshState
 
 __all__ = ["EmbeddedBackend"]
@@ -32,6 +32,8 @@ class EmbeddedBackend:
     def up(self, options: UpOptions, ready: Ready) -> MeshState | None:
         if options.build or options.grafana or options.env_file is not None:
             raise UsageError("--build, --grafana and --env-file are for the compose mesh")
+        if options.scale != DEFAULT_SCALE:
+            raise UsageError(SCALE_IS_SWARM)
         if options.toxiproxy and shutil.which("toxiproxy-server") is None:
             raise UsageError("--toxiproxy needs toxiproxy-server on PATH (see README: Toxiproxy)")
         if options.detach:

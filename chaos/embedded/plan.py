@@ -21,6 +21,7 @@ from chaos.embedded.ports import PortAllocator
 from chaos.mesh.model import (
     API_NODES,
     API_SRV,
+    DEFAULT_SCALE,
     LINKS,
     NTP_NODES,
     LinkPlan,
@@ -112,10 +113,7 @@ def build_plan(
 
     api_ports = {name: ports.take() for name in API_NODES}
     api_links = {name: link(name, port) for name, port in api_ports.items()}
-    repl_links = {
-        ("api-1", "api-2"): link("repl-1-2", api_ports["api-2"]),
-        ("api-2", "api-1"): link("repl-2-1", api_ports["api-1"]),
-    }
+    repl_links = {(a, b): link(name, api_ports[b]) for name, a, b in DEFAULT_SCALE.replication}
     for name, port in api_ports.items():
         admin = ports.take()
         nodes.append(

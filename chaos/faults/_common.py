@@ -18,7 +18,7 @@ import aiohttp
 
 from chaos.experiment.model import FaultStep
 from chaos.faults.base import FaultContext, FaultError, FaultSpecError
-from chaos.mesh.model import API_NODES, LINKS, NODE_NAMES, NTP_NODES
+from chaos.mesh.model import API_NODES, LINKS, NODE_NAMES, NTP_NODES, api_replicas
 from chaos.mesh.state import LinkInfo, MeshState, NodeInfo
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "check_choice",
     "http",
     "link_info",
+    "mesh_replicas",
     "node_info",
     "require_target",
     "units_of",
@@ -41,6 +42,13 @@ __all__ = [
 
 API_LINKS: tuple[str, ...] = API_NODES
 """Links that carry client traffic to one API replica (named after it)."""
+
+
+def mesh_replicas(state: MeshState) -> tuple[str, ...]:
+    """The running mesh's API replicas: ``API_LINKS``, or more in a larger Swarm stack
+    (``Scale``) — a fault acting on every replica must reach them all."""
+    return api_replicas(state.nodes) or API_LINKS
+
 
 NODE_TARGETS: tuple[str, ...] = tuple(n for n in NODE_NAMES if n not in ("proxy", "workload"))
 """Nodes a node fault may stop: stopping the proxy or the workload would hide every signal."""

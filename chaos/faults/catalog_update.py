@@ -21,12 +21,12 @@ from typing import Any
 from chaos.experiment.model import FaultStep
 from chaos.faults import register
 from chaos.faults._common import (
-    API_LINKS,
     Attr,
     FaultError,
     admin_url,
     check_attributes,
     http,
+    mesh_replicas,
     require_target,
     units_of,
 )
@@ -45,7 +45,7 @@ def _url(ctx: FaultContext, replica: str) -> str:
 
 async def _publish(ctx: FaultContext, version: int) -> None:
     headers = ctx.state.admin_headers
-    for replica in API_LINKS:
+    for replica in mesh_replicas(ctx.state):
         await http(ctx, "POST", _url(ctx, replica), body={"version": version}, headers=headers)
 
 
@@ -77,10 +77,10 @@ class CatalogUpdate(Fault):
         headers = ctx.state.admin_headers
         if not headers:
             raise FaultError("the mesh state has no admin token (secrets.admin_token)")
-        served = await http(ctx, "GET", _url(ctx, API_LINKS[0]), headers=headers)
+        served = await http(ctx, "GET", _url(ctx, mesh_replicas(ctx.state)[0]), headers=headers)
         original = int(served["version"])
         jobs = []
-        for replica in API_LINKS:
+        for replica in mesh_replicas(ctx.state):
             jobs.append(
                 await ctx.file_revert(
                     due_in_s=ttl_s,

@@ -27,12 +27,12 @@ import dns.name
 from chaos.experiment.model import FaultStep
 from chaos.faults import register
 from chaos.faults._common import (
-    API_LINKS,
     Attr,
     FaultError,
     admin_url,
     check_attributes,
     http,
+    mesh_replicas,
     units_of,
 )
 from chaos.faults.base import Fault, FaultContext, FaultSpecError
@@ -211,7 +211,7 @@ async def replace_rrset(
 def mesh_records(state: MeshState) -> list[dict[str, Any]]:
     """The records the running mesh registered at start (``chaos.mesh.model.mesh_records``
     over its api links as they listen)."""
-    return model_records({name: state.links[name].listen for name in API_LINKS})
+    return model_records({name: state.links[name].listen for name in mesh_replicas(state)})
 
 
 async def restore_mesh_records(ctx: FaultContext) -> list[str]:

@@ -22,12 +22,12 @@ from typing import Any
 from chaos.experiment.model import FaultStep
 from chaos.faults import register
 from chaos.faults._common import (
-    API_LINKS,
     Attr,
     FaultError,
     admin_url,
     check_attributes,
     http,
+    mesh_replicas,
     require_target,
     units_of,
 )
@@ -36,8 +36,6 @@ from chaos.faults.base import Fault, FaultContext
 log = logging.getLogger(__name__)
 
 SCHEMA: Mapping[str, Attr] = {"grace_s": Attr(float, unit="s")}
-REPLICAS: tuple[str, ...] = API_LINKS
-"""The real replicas (the links are named after them)."""
 TARGET = "api"
 
 
@@ -73,7 +71,7 @@ async def _has_original(ctx: FaultContext, replica: str, original: dict[str, Any
 
 
 async def restore_original_key(
-    ctx: FaultContext, replicas: Sequence[str] = REPLICAS
+    ctx: FaultContext, replicas: Sequence[str] | None = None
 ) -> dict[str, str]:
     """Make the original request key the active one again; per replica, what it took.
 
@@ -81,7 +79,7 @@ async def restore_original_key(
     """
     original = _original(ctx)
     done: dict[str, str] = {}
-    for replica in replicas:
+    for replica in mesh_replicas(ctx.state) if replicas is None else replicas:
         if await _has_original(ctx, replica, original):
             done[replica] = "kept"
             continue
@@ -113,7 +111,7 @@ class KeyRotation(Fault):
         rotated: list[str] = []
         jobs: list[str] = []
         try:
-            for replica in REPLICAS:
+            for replica in mesh_replicas(ctx.state):
                 # The revert is filed before the change: a runner killed in between
                 # leaves a harmless rotation to the key already in use, never a
                 # rotation nobody will undo.
@@ -138,7 +136,7 @@ class KeyRotation(Fault):
         return {"kid": new["kid"], "replicas": rotated, "janitor": jobs}
 
     async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
-        restored = await restore_original_key(ctx, applied.get("replicas", REPLICAS))
+        restored = await restore_original_key(ctx, applied.get("replicas"))
         log.info("original key back: %s", restored)
         for job in applied.get("janitor", []):
             await ctx.cancel_revert(job)

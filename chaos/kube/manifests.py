@@ -35,7 +35,6 @@ from typing import Any
 import yaml
 
 from chaos.compose import render, topology
-from chaos.mesh.model import API_NODES
 from chaos.swarm import stack
 
 __all__ = ["MANIFESTS_FILE", "NAMESPACE", "documents", "render_manifests"]
@@ -139,9 +138,9 @@ def _container(name: str, image: str, command: list[str], port: int, path: str) 
 
 
 def _deployment(name: str, containers: list[dict[str, Any]]) -> dict[str, Any]:
-    port, path = stack.HEALTH[name]
-    role = "server" if name in API_NODES else "fabric"
-    labels = {"org.fallacies.node": name, "org.fallacies.job": stack.JOBS.get(name, name)}
+    port, path = stack.health(name)
+    role = "server" if stack.is_server(name) else "fabric"
+    labels = {"org.fallacies.node": name, "org.fallacies.job": stack.job(name)}
     spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -356,7 +355,7 @@ def documents() -> list[dict[str, Any]]:
     ]
     plan = topology.compose_plan()
     for name in render.APP_NODES:
-        port, path = stack.HEALTH[name]
+        port, path = stack.health(name)
         command = [
             "python",
             "-m",
@@ -369,7 +368,7 @@ def documents() -> list[dict[str, Any]]:
             _deployment(name, [_container(name, IMAGES["app"], command, port, path)]),
             _service(name),
         ]
-    port, path = stack.HEALTH["toxiproxy"]
+    port, path = stack.health("toxiproxy")
     server = _container(
         "toxiproxy",
         IMAGES["toxiproxy"],

@@ -19,10 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from chaos.mesh.model import MeshPlan, NodeStatus
+from chaos.mesh.model import DEFAULT_SCALE, MeshPlan, NodeStatus, Scale
 from chaos.mesh.state import MeshState
 
-__all__ = ["MeshBackend", "Ready", "UpOptions"]
+__all__ = ["SCALE_IS_SWARM", "MeshBackend", "Ready", "UpOptions"]
+
+SCALE_IS_SWARM = (
+    "--api-replicas and --workloads are for the Swarm stack (--swarm): the embedded and "
+    f"compose meshes run {DEFAULT_SCALE.api} replicas and {DEFAULT_SCALE.workloads} workload pair"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +51,8 @@ class UpOptions:
     """Compose: image overrides (compose/offline.env from the offline build)."""
     client: str | None = None
     """Embedded: a client of one's own run beside the two (``file.py:Class``, path absolute)."""
+    scale: Scale = DEFAULT_SCALE
+    """Swarm: how many API replicas and workload pairs (the other meshes run the default)."""
 
 
 Ready = Callable[[MeshPlan, float | None], None]

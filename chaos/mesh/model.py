@@ -4,7 +4,8 @@ A leaf: it imports nothing of the project but the services' address helpers, so 
 embedded and the compose backends, the faults, the runner and the CLI all read the
 same names from one place::
 
-    LINKS          every edge a client uses, by name, with its protocol (the one list)
+    Scale          how many API replicas and workload pairs; the links follow
+    LINKS          every edge a client uses, by name, with its protocol (default scale)
     NodePlan       a node: kind, config, where it listens, its health/metrics/admin URLs
     LinkPlan       a link: listen, upstream, the node that carries it
     MeshPlan       nodes + links + the DNS records the mesh registers (mesh_records)
@@ -14,7 +15,8 @@ same names from one place::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -23,46 +25,115 @@ from services.common.address import http_url
 __all__ = [
     "API_NODES",
     "API_SRV",
+    "DEFAULT_SCALE",
     "HEALTH_TIMEOUT_S",
     "LINKS",
     "LINK_NAMES",
     "NODE_NAMES",
     "NTP_NODES",
     "RECORD_TTL_S",
+    "WORKLOAD_NODES",
     "ZONE",
     "ControlledNode",
     "LinkPlan",
+    "MAX_API_REPLICAS",
+    "MAX_WORKLOAD_PAIRS",
     "LinkProtocol",
     "MeshPlan",
     "NodePlan",
     "NodeState",
     "NodeStatus",
+    "Scale",
+    "api_replicas",
     "mesh_records",
 ]
 
 NTP_NODES = ("ntp-a", "ntp-b", "ntp-c")
-API_NODES = ("api-1", "api-2")
 ZONE = "mesh.test."
 API_SRV = f"_api._tcp.{ZONE}"
 
 LinkProtocol = Literal["tcp", "udp"]
 
-LINKS: Mapping[str, LinkProtocol] = {
-    "dns": "udp",
-    "dns-tcp": "tcp",
-    "ntp-a": "udp",
-    "ntp-b": "udp",
-    "ntp-c": "udp",
-    "api-1": "tcp",
-    "api-2": "tcp",
-    "repl-1-2": "tcp",
-    "repl-2-1": "tcp",
-}
-"""Every link of the mesh (embedded and compose alike) and its protocol: what link
-faults may target. The API links are named after their replica; ``repl-1-2`` carries
-api-1's replication to api-2."""
+MAX_API_REPLICAS = 9
+"""A replication link's port is ``80<from><to>`` (``chaos.compose.topology``): one digit each."""
+MAX_WORKLOAD_PAIRS = 8
+_API_NAME = re.compile(r"api-([1-9][0-9]*)")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How many API replicas and workload pairs (a naive and a resilient client each) a
+    mesh runs: the embedded and compose meshes run the default, the Swarm stack any
+    (``fallacies up --swarm --api-replicas N --workloads M``).
+
+    Every replica replicates to every other over a link of its own, so links grow as
+    N(N-1); the first workload keeps the name ``workload`` (its journeys are the
+    report's waterfall), the others are ``workload-2`` ... and add their metrics to
+    every signal, which sums over nodes.
+    """
+
+    api: int = 2
+    workloads: int = 1
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.api <= MAX_API_REPLICAS:
+            raise ValueError(f"API replicas must be 2 to {MAX_API_REPLICAS}, not {self.api}")
+        if not 1 <= self.workloads <= MAX_WORKLOAD_PAIRS:
+            raise ValueError(
+                f"workload pairs must be 1 to {MAX_WORKLOAD_PAIRS}, not {self.workloads}"
+            )
+
+    @property
+    def api_nodes(self) -> tuple[str, ...]:
+        return tuple(f"api-{i}" for i in range(1, self.api + 1))
+
+    @property
+    def workload_nodes(self) -> tuple[str, ...]:
+        return ("workload", *(f"workload-{i}" for i in range(2, self.workloads + 1)))
+
+    @property
+    def replication(self) -> tuple[tuple[str, str, str], ...]:
+        """(link, from, to) of every replication link: ``repl-1-2`` carries api-1's
+        writes to api-2."""
+        nodes = self.api_nodes
+        return tuple(
+            (f"repl-{a.removeprefix('api-')}-{b.removeprefix('api-')}", a, b)
+            for a in nodes
+            for b in nodes
+            if a != b
+        )
+
+    @property
+    def links(self) -> dict[str, LinkProtocol]:
+        links: dict[str, LinkProtocol] = {"dns": "udp", "dns-tcp": "tcp"}
+        links.update({name: "udp" for name in NTP_NODES})
+        links.update({name: "tcp" for name in self.api_nodes})
+        links.update({name: "tcp" for name, _, _ in self.replication})
+        return links
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        return ("dns", *NTP_NODES, *self.api_nodes, "rogue", "proxy", *self.workload_nodes)
+
+
+DEFAULT_SCALE = Scale()
+API_NODES = DEFAULT_SCALE.api_nodes
+WORKLOAD_NODES = DEFAULT_SCALE.workload_nodes
+
+LINKS: Mapping[str, LinkProtocol] = DEFAULT_SCALE.links
+"""Every link of the default mesh (embedded and compose alike) and its protocol: what
+link faults may target. The API links are named after their replica; ``repl-1-2``
+carries api-1's replication to api-2."""
 LINK_NAMES: tuple[str, ...] = tuple(LINKS)
-NODE_NAMES = ("dns", *NTP_NODES, *API_NODES, "rogue", "proxy", "workload")
+NODE_NAMES = DEFAULT_SCALE.node_names
+
+
+def api_replicas(names: Iterable[str]) -> tuple[str, ...]:
+    """The API replicas among node names, in order (``api-2`` before ``api-10``): what a
+    fault that acts on every replica acts on, whatever the mesh's scale."""
+    found = [(int(m.group(1)), n) for n in names if (m := _API_NAME.fullmatch(n))]
+    return tuple(name for _, name in sorted(found))
+
 
 HEALTH_TIMEOUT_S = 1.0
 """How long one health probe of a node may take."""

@@ -34,7 +34,9 @@ class SwarmBackend(ComposeBackend):
             raise UsageError(
                 "the Swarm stack runs detached: give --detach (`fallacies down --swarm` ends it)"
             )
-        return lifecycle.up(env_file=options.env_file, state_dir=self.state_dir)
+        return lifecycle.up(
+            env_file=options.env_file, state_dir=self.state_dir, scale=options.scale
+        )
 
     def down(self) -> str:
         lifecycle.down(state_dir=self.state_dir)

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from chaos.compose import topology
 from chaos.compose.lifecycle import run_docker
+from chaos.mesh.model import MAX_API_REPLICAS, MAX_WORKLOAD_PAIRS, Scale
 from chaos.mesh.state import default_state_dir
 from chaos.swarm.lifecycle import (
     IMAGE_KEYS,
@@ -205,8 +206,9 @@ def _start(count: int, *, state_dir: Path | None, env_path: Path | None, timeout
                     f"volume-label={LAB_LABEL}=volume",
          engine_image, "docker-registry", "serve", "/etc/fallacies-registry.yml"]
     )  # fmt: skip
+    largest = Scale(MAX_API_REPLICAS, MAX_WORKLOAD_PAIRS)
     published = [topology.CONTROL_PORT] + [
-        port for (node, _), port in topology.PUBLISHED.items() if node != "grafana"
+        port for (node, _), port in topology.published(largest).items() if node != "grafana"
     ]
     sockets = []
     for index in range(1, count + 1):

@@ -32,9 +32,16 @@ from chaos.compose.lifecycle import run_docker, wait_healthy
 from chaos.compose.state import NO_SUPERVISOR
 from chaos.mesh.control import fetch_status
 from chaos.mesh.errors import MeshError
-from chaos.mesh.model import NodeStatus
+from chaos.mesh.model import DEFAULT_SCALE, NodeStatus, Scale
 from chaos.mesh.state import MeshState, default_state_dir
-from chaos.swarm.stack import NETWORK, SERVER_PLACEMENT, STACK, STACK_FILE, gateway_config
+from chaos.swarm.stack import (
+    NETWORK,
+    SERVER_PLACEMENT,
+    STACK,
+    STACK_FILE,
+    gateway_config,
+    write_scaled,
+)
 from services.common.admin_token import ENV as TOKEN_ENV
 from services.common.admin_token import token_from_env
 
@@ -111,8 +118,10 @@ def admin_token(state_dir: Path | None = None) -> str | None:
     return kept.secrets.get("admin_token") if kept is not None else None
 
 
-def swarm_state(admin_token: str | None, ips: dict[str, str] | None = None) -> MeshState:
-    plan = topology.compose_plan(admin_token, ips=ips)
+def swarm_state(
+    admin_token: str | None, ips: dict[str, str] | None = None, scale: Scale = DEFAULT_SCALE
+) -> MeshState:
+    plan = topology.compose_plan(admin_token, ips=ips, scale=scale)
     return MeshState.from_plan(plan, supervisor_pid=NO_SUPERVISOR)
 
 
@@ -120,14 +129,14 @@ CARRIERS = ("proxy", "toxiproxy")
 """The nodes the mesh's DNS names by address: the links listen there."""
 
 
-def host_view(task_ips: dict[str, str]) -> dict[str, str]:
+def host_view(task_ips: dict[str, str], scale: Scale = DEFAULT_SCALE) -> dict[str, str]:
     """Where the runner says each node is: the carriers by address (DNS records hold
     them), every other node by name, as the carriers dial it, so an upstream put back
     after a fault follows a task the swarm has moved."""
     missing = [name for name in CARRIERS if name not in task_ips]
     if missing:
         raise SwarmError(f"no running task of {', '.join(missing)} in the stack")
-    return {name: task_ips[name] if name in CARRIERS else name for name in topology.IPS}
+    return {name: task_ips[name] if name in CARRIERS else name for name in topology.by_name(scale)}
 
 
 def _services_and_running_tasks() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -228,8 +237,12 @@ def up(
     env_file: Path | None = None,
     state_dir: Path | None = None,
     wait_timeout_s: float = 180.0,
+    scale: Scale = DEFAULT_SCALE,
 ) -> MeshState:
-    """Deploy the stack and its gateway and control; return its state once healthy."""
+    """Deploy the stack and its gateway and control; return its state once healthy.
+
+    The default scale deploys ``compose/stack.yaml`` as it is; another is rendered into
+    the state folder first (``chaos.swarm.stack.write_scaled``)."""
     require_manager()
     token = admin_token(state_dir) or secrets.token_hex(16)
     engine = engine_labels()
@@ -252,12 +265,19 @@ def up(
         env.setdefault(SERVER_PLACEMENT, "node.role == worker")
     directory = swarm_state_dir(state_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    _run(["stack", "deploy", "--prune", "-c", str(STACK_FILE), STACK], env=env, timeout_s=300)
+    stack_file = STACK_FILE
+    if scale != DEFAULT_SCALE:
+        scaled = directory / "stack"
+        shutil.rmtree(scaled, ignore_errors=True)
+        stack_file = write_scaled(scale, scaled)
+    # A larger stack takes longer to converge: a task per service, each health-checked.
+    wait_timeout_s *= max(1.0, len(scale.node_names) / len(DEFAULT_SCALE.node_names))
+    _run(["stack", "deploy", "--prune", "-c", str(stack_file), STACK], env=env, timeout_s=300)
     _wait_tasks(wait_timeout_s)
     _remove_own()
     ports = [
         arg
-        for (node, role), port in topology.PUBLISHED.items()
+        for (node, role), port in topology.published(scale).items()
         if node != "grafana"
         for arg in ("-p", f"{publish}:{port}:{port}")
     ]
@@ -266,16 +286,17 @@ def up(
         ["run", *common, "--name", GATEWAY, "--network", f"{STACK}_{NETWORK}", *ports,
          "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
          image, "python", "-m", "chaos.node", "proxy",
-         "--config-json", json.dumps(gateway_config(), separators=(",", ":"))]
+         "--config-json", json.dumps(gateway_config(scale), separators=(",", ":"))]
     )  # fmt: skip
     _run(
         ["run", *common, "--name", CONTROL, "--network", "host", "--user", "root",
          "--read-only", "-e", f"{TOKEN_ENV}={token}",
          "-v", "/var/run/docker.sock:/var/run/docker.sock",
          image, "python", "-m", "chaos.compose.control", "--host", publish,
-         "--port", str(topology.CONTROL_PORT), "--project", STACK, "--stack"]
+         "--port", str(topology.CONTROL_PORT), "--project", STACK, "--stack",
+         "--api-replicas", str(scale.api), "--workloads", str(scale.workloads)]
     )  # fmt: skip
-    state = swarm_state(token, host_view(_task_ips()))
+    state = swarm_state(token, host_view(_task_ips(), scale), scale)
     asyncio.run(wait_healthy(state, timeout_s=wait_timeout_s, error=SwarmError))
     state.write(directory)
     return state
@@ -304,6 +325,7 @@ def down(*, state_dir: Path | None = None, timeout_s: float = 120.0) -> None:
     volumes = _run(["volume", "ls", "-q", "--filter", STACK_FILTER]).split()
     if volumes:
         _run(["volume", "rm", *volumes])
+    shutil.rmtree(swarm_state_dir(state_dir) / "stack", ignore_errors=True)
     MeshState.remove(swarm_state_dir(state_dir))
 
 

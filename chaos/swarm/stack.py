@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from chaos.compose import render, topology
-from chaos.mesh.model import API_NODES, MeshPlan
+from chaos.mesh.model import DEFAULT_SCALE, MeshPlan, Scale, api_replicas
 
 __all__ = [
     "NETWORK",
@@ -47,8 +47,12 @@ __all__ = [
     "SWARM_DIR",
     "config_files",
     "gateway_config",
+    "health",
+    "is_server",
+    "job",
     "render_stack",
     "rule_files",
+    "write_scaled",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,29 +65,34 @@ and this one is written as root (the Docker socket), which the compose Prometheu
 NETWORK = "mesh"
 """The stack's overlay network; ``fallacies_mesh`` on the engine."""
 
-PLACEHOLDERS = {name: f"{{{{ip:{name}}}}}" for name in topology.IPS}
-BY_NAME = {name: name for name in topology.IPS}
+
+def placeholders(scale: Scale = DEFAULT_SCALE) -> dict[str, str]:
+    return {name: f"{{{{ip:{name}}}}}" for name in topology.by_name(scale)}
+
+
+PLACEHOLDERS = placeholders()
+BY_NAME = topology.by_name()
 
 HEALTH = {
     "dns": (topology.ADMIN_PORT, "/healthz"),
-    "ntp-a": (topology.ADMIN_PORT, "/healthz"),
-    "ntp-b": (topology.ADMIN_PORT, "/healthz"),
-    "ntp-c": (topology.ADMIN_PORT, "/healthz"),
-    "api-1": (topology.HTTP_PORT, "/healthz"),
-    "api-2": (topology.HTTP_PORT, "/healthz"),
-    "rogue": (topology.HTTP_PORT, "/healthz"),
+    "ntp": (topology.ADMIN_PORT, "/healthz"),
+    "api": (topology.HTTP_PORT, "/healthz"),
     "proxy": (topology.PROXY_API_PORT, "/version"),
     "toxiproxy": (topology.TOXIPROXY_GATE_PORT, "/version"),
     "workload": (topology.WORKLOAD_PORT, "/healthz"),
 }
-"""Node → (port, path) of its health check, and of the metrics Prometheus scrapes."""
+"""Node kind → (port, path) of its health check, and of the metrics Prometheus scrapes."""
 
-SERVERS = API_NODES
-"""Spread over the engines, so a drained one moves them (``engine_drain``): over the
-workers when there are any (``fallacies up --swarm`` sets the variable below), each
-replica where the fewest tasks run. The rest stays on the managers: the mesh's fabric
-(DNS, time, the carriers, Prometheus; a moved carrier would take a new address the
-zone never learns), the workload that watches, and the rogue, which is no replica."""
+
+def is_server(name: str) -> bool:
+    """Spread over the engines, so a drained one moves them (``engine_drain``): over the
+    workers when there are any (``fallacies up --swarm`` sets the variable below), each
+    replica where the fewest tasks run. The rest stays on the managers: the mesh's fabric
+    (DNS, time, the carriers, Prometheus; a moved carrier would take a new address the
+    zone never learns), the workloads that watch, and the rogue, which is no replica."""
+    return bool(api_replicas([name]))
+
+
 SERVER_PLACEMENT = "FALLACIES_SERVER_PLACEMENT"
 ANYWHERE = "node.platform.os == linux"
 SPREAD: dict[str, Any] = {
@@ -92,7 +101,25 @@ SPREAD: dict[str, Any] = {
 }
 ON_MANAGER: dict[str, Any] = {"constraints": ["node.role == manager"]}
 
-JOBS = {"ntp-a": "ntp", "ntp-b": "ntp", "ntp-c": "ntp", "api-1": "api", "api-2": "api"}
+KINDS = {"ntp-a": "ntp", "ntp-b": "ntp", "ntp-c": "ntp", "rogue": "api"}
+
+
+def _kind(name: str) -> str:
+    """A service's node kind: its health port, and its Prometheus job (but the rogue's)."""
+    if is_server(name):
+        return "api"
+    return KINDS.get(name, name.partition("-")[0] if name.startswith("workload") else name)
+
+
+def health(name: str) -> tuple[int, str]:
+    """(port, path) of a service's health check, and of the metrics Prometheus scrapes."""
+    return HEALTH[_kind(name)]
+
+
+def job(name: str) -> str:
+    """A service's Prometheus job: its kind's (the rogue's own)."""
+    return name if name == "rogue" else _kind(name)
+
 
 _HEADER = """\
 # The fallacies mesh as a Docker Swarm stack (written by `python -m chaos.swarm.stack`
@@ -125,19 +152,19 @@ def _carried(by_name: MeshPlan, carrier: str) -> list[dict[str, Any]]:
     return [topology.link_config(link) for link in by_name.links if link.proxy == carrier]
 
 
-def config_files() -> dict[str, str]:
-    """File name → content of every file in ``compose/swarm``."""
-    plan = topology.compose_plan(ips=PLACEHOLDERS)
-    by_name = topology.compose_plan(ips=BY_NAME)
+def config_files(scale: Scale = DEFAULT_SCALE) -> dict[str, str]:
+    """File name → content of every file in ``compose/swarm`` (for the default scale)."""
+    plan = topology.compose_plan(ips=placeholders(scale), scale=scale)
+    dialled = topology.compose_plan(ips=topology.by_name(scale), scale=scale)
     files: dict[str, str] = {}
-    for name in render.APP_NODES:
+    for name in scale.node_names:
         config = dict(plan.node(name).config)
         if name == "dns":
             config["zone"] = yaml.safe_load(render.zone_yaml(plan, ns="{{ip:@self}}"))
         if name == "proxy":
-            config["proxies"] = _carried(by_name, "proxy")
+            config["proxies"] = _carried(dialled, "proxy")
         files[f"{name}.json"] = _json(config)
-    files["toxiproxy.json"] = _json(_carried(by_name, "toxiproxy"))
+    files["toxiproxy.json"] = _json(_carried(dialled, "toxiproxy"))
     files["prometheus.yml"] = _prometheus()
     return files
 
@@ -239,9 +266,14 @@ def rule_files() -> dict[str, Path]:
     return {path.name: path for path in sorted((ROOT / "dashboards" / "rules").glob("*.yaml"))}
 
 
-def render_stack(files: dict[str, str] | None = None) -> str:
-    """``compose/stack.yaml``: the services, their configs and the network."""
-    files = files or config_files()
+def render_stack(
+    files: dict[str, str] | None = None,
+    scale: Scale = DEFAULT_SCALE,
+    rules_dir: str = "../dashboards/rules",
+) -> str:
+    """``compose/stack.yaml``: the services, their configs and the network; ``rules_dir``
+    is where Prometheus' rules are, from the stack file's folder."""
+    files = files or config_files(scale)
     token = "${FALLACIES_ADMIN_TOKEN:-}"
     image = "${FALLACIES_IMAGE:-fallacies/mesh:latest}"
     configs: dict[str, Any] = {}
@@ -252,11 +284,11 @@ def render_stack(files: dict[str, str] | None = None) -> str:
         key = "rules-" + name.replace(".", "-")
         configs[key] = {
             "name": f"{STACK}-{key}-{_digest(path.read_text(encoding='utf-8'))}",
-            "file": f"../dashboards/rules/{name}",
+            "file": f"{rules_dir}/{name}",
         }
     services: dict[str, Any] = {}
-    plan = topology.compose_plan()
-    for name in render.APP_NODES:
+    plan = topology.compose_plan(ips=topology.by_name(scale), scale=scale)
+    for name in scale.node_names:
         kind = plan.node(name).kind
         services[name] = _node(
             name,
@@ -344,8 +376,8 @@ def _node(
     configs: list[dict[str, Any]],
     sysctls: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    port, path = HEALTH[name]
-    placement = copy.deepcopy(SPREAD if name in SERVERS else ON_MANAGER)
+    port, path = health(name)
+    placement = copy.deepcopy(SPREAD if is_server(name) else ON_MANAGER)
     return {
         "image": image,
         "command": command,
@@ -353,7 +385,7 @@ def _node(
             "HEALTH_PORT": str(port),
             "HEALTH_PATH": path,
             # The workload has no admin API: its config refuses a token.
-            **({} if name == "workload" else {"FALLACIES_ADMIN_TOKEN": token}),
+            **({} if _kind(name) == "workload" else {"FALLACIES_ADMIN_TOKEN": token}),
         },
         "read_only": True,
         "cap_drop": ["ALL"],
@@ -368,7 +400,7 @@ def _node(
             "replicas": 1,
             "labels": {
                 "org.fallacies.node": name,
-                "org.fallacies.job": JOBS.get(name, name),
+                "org.fallacies.job": job(name),
                 "org.fallacies.metrics-port": str(port),
                 "org.fallacies.metrics-path": "/metrics",
             },
@@ -378,13 +410,13 @@ def _node(
     }
 
 
-def gateway_config() -> dict[str, Any]:
+def gateway_config(scale: Scale = DEFAULT_SCALE) -> dict[str, Any]:
     """The gateway's proxy config: one plain TCP link per published admin port, on the
     same port inside, to where the node listens in the stack, by name (the gateway's own
     API stays on its loopback)."""
-    plan = topology.compose_plan(ips=BY_NAME)
+    plan = topology.compose_plan(ips=topology.by_name(scale), scale=scale)
     links = []
-    for (node, role), published in topology.PUBLISHED.items():
+    for (node, role), published in topology.published(scale).items():
         if node == "grafana":
             continue
         if node == "prometheus":  # not a node of the plan
@@ -407,6 +439,19 @@ def _wanted(directory: Path, stack_file: Path) -> dict[Path, str]:
     wanted = {directory / name: text for name, text in files.items()}
     wanted[stack_file] = render_stack(files)
     return wanted
+
+
+def write_scaled(scale: Scale, directory: Path) -> Path:
+    """A stack of ``scale`` in ``directory`` (its configs in ``swarm/`` beside it, the
+    rules read from this checkout); returns the stack file ``docker stack deploy`` takes."""
+    files = config_files(scale)
+    (directory / "swarm").mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (directory / "swarm" / name).write_text(text, encoding="utf-8")
+    stack_file = directory / "stack.yaml"
+    rules = str(ROOT / "dashboards" / "rules")
+    stack_file.write_text(render_stack(files, scale, rules_dir=rules), encoding="utf-8")
+    return stack_file
 
 
 def write(directory: Path = SWARM_DIR, stack_file: Path = STACK_FILE) -> list[Path]:

@@ -1,7 +1,9 @@
 """The Swarm stack for real, on this engine as a one-node swarm, driven as a user would:
-``fallacies up --swarm``, the admin ports on loopback only and behind the token, a task
-killed and replaced by the swarm, ``fallacies down --swarm`` and nothing left behind.
-The experiments run on a swarm of three engines (test_lab.py)."""
+``fallacies up --swarm`` of three replicas and two workload pairs, the admin ports on
+loopback only and behind the token, DNS and replication reaching the third replica, the
+runner summing both workloads, a task killed and replaced by the swarm, ``fallacies down
+--swarm`` and nothing left behind. The experiments run on a swarm of three engines at
+the default scale (test_lab.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 
 from chaos.compose import topology
+from chaos.mesh.model import Scale
 from chaos.mesh.state import MeshState
 from chaos.swarm import lifecycle
 from chaos.swarm.stack import STACK
@@ -28,6 +31,7 @@ from tests.swarm.conftest import build_images
 pytestmark = [pytest.mark.tool("docker"), pytest.mark.timeout(900)]
 
 STACK_LABEL = f"label=com.docker.stack.namespace={STACK}"
+SCALE = Scale(api=3, workloads=2)
 
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -70,7 +74,10 @@ def stack(swarm: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     build_images()
     state_dir = tmp_path_factory.mktemp("swarm-state")
     try:
-        up = cli("up", "--swarm", "--detach", "--no-console", "--state-dir", str(state_dir))
+        up = cli(
+            "up", "--swarm", "--detach", "--no-console", "--state-dir", str(state_dir),
+            "--api-replicas", str(SCALE.api), "--workloads", str(SCALE.workloads),
+        )  # fmt: skip
         assert up.returncode == 0, up.stdout + up.stderr
         yield state_dir
     finally:
@@ -134,6 +141,73 @@ def test_prometheus_finds_every_task_and_names_its_engine(stack: Path) -> None:
         time.sleep(1)
     engines = {t["labels"].get("engine") for t in targets if t["labels"]["node"] != "prometheus"}
     assert len(engines) == 1 and None not in engines
+
+
+def _counter(url: str, name: str, **labels: str) -> float:
+    import urllib.request
+
+    from chaos.signals.sampler import parse_exposition
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            values = parse_exposition(response.read().decode(), "x")
+    except OSError:
+        return 0.0
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in values.items() if n == name and wanted <= set(ls))
+
+
+def test_dns_and_replication_reach_the_third_replica(stack: Path) -> None:
+    state = state_of(stack)
+    metrics = {name: state.nodes[name].metrics_url or "" for name in state.nodes}
+    deadline = time.monotonic() + 90
+    while True:
+        seen = {
+            # The SRV answer listed api-3: the second workload's clients sent it requests.
+            "workload-2 → api-3": _counter(
+                metrics["workload-2"], "fallacies_workload_requests_total", replica="api-3"
+            ),
+            "api-1 → api-3 replicated": _counter(
+                metrics["api-1"], "fallacies_api_replication_attempts_total", peer="api-3",
+                outcome="ok",
+            ),
+            "api-3 applied replicated writes": _counter(
+                metrics["api-3"], "fallacies_api_writes_total", source="replication",
+                outcome="applied",
+            ),
+        }  # fmt: skip
+        if all(seen.values()):
+            break
+        assert time.monotonic() < deadline, seen
+        time.sleep(1)
+
+
+def test_the_runners_signals_sum_both_workloads(stack: Path) -> None:
+    import asyncio
+
+    from chaos.signals.sampler import Sampler
+    from chaos.signals.window import increase, sel
+
+    state = state_of(stack)
+    journeys = sel("fallacies_workload_journeys_total")
+
+    async def grown() -> tuple[float, float, float]:
+        async with Sampler(state.metrics_targets(), timeout=5) as sampler:
+            first = await sampler.scrape(0)
+            deadline = time.monotonic() + 60
+            while True:
+                window = [first, await sampler.scrape(time.monotonic())]
+                each = [
+                    increase(window, sel(f'fallacies_workload_journeys_total{{node="{n}"}}')) or 0.0
+                    for n in SCALE.workload_nodes
+                ]
+                if all(each) or time.monotonic() > deadline:
+                    return each[0], each[1], increase(window, journeys) or 0.0
+                await asyncio.sleep(1)
+
+    first, second, total = asyncio.run(grown())
+    assert first > 0 and second > 0, (first, second)
+    assert total == first + second
 
 
 def test_a_killed_task_is_replaced_by_the_swarm(swarm: str, stack: Path) -> None:
