@@ -28,6 +28,9 @@ before anything runs. Every toxic also takes ``stream`` (``upstream``,
 
 The ``http_*`` toxics act per HTTP/1.1 request, on the requests whose method and
 path prefix match; their toxicity is drawn per request.
+
+The target ``api`` is every API link of the running mesh, one toxic (per stream) on
+each: "both replicas" of the default mesh, all of them in a larger Swarm stack.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from chaos.faults._common import (
     LINKS,
     Attr,
     check_attributes,
+    mesh_replicas,
     units_of,
 )
 from chaos.faults.base import Fault, FaultContext, FaultSpecError
@@ -162,6 +166,9 @@ TOXICS: dict[str, ToxicSpec] = {
     )
 }
 
+EVERY_API_LINK = "api"
+"""The target that means each API link of the running mesh (the replicas' own names)."""
+
 ENVELOPE: Mapping[str, Attr] = {
     "stream": Attr(str, choices=("upstream", "downstream", "both")),
     "toxicity": Attr(float, high=1.0),
@@ -180,10 +187,13 @@ class ToxicFault(Fault):
         return units_of(self.spec.attributes)
 
     def validate(self, step: FaultStep, links: Mapping[str, str] | None = None) -> None:
+        group = links is None and step.target == EVERY_API_LINK
         links = LINKS if links is None else links
-        protocol = links.get(step.target)
+        protocol = "tcp" if group else links.get(step.target)
         if protocol is None:
             known = ", ".join(links) or "none"
+            if links is LINKS:
+                known += f", or {EVERY_API_LINK} (every API link)"
             raise FaultSpecError("target", f"unknown link {step.target!r}; links: {known}")
         if protocol not in self.spec.protocols:
             fitting = [name for name, p in links.items() if p in self.spec.protocols]
@@ -213,23 +223,38 @@ class ToxicFault(Fault):
                     "attributes.address", f"not an IPv4 or IPv6 address: {attributes['address']!r}"
                 ) from None
 
+    @staticmethod
+    def _targets(ctx: FaultContext, step: FaultStep) -> tuple[str, ...]:
+        if step.target == EVERY_API_LINK and step.target not in ctx.state.links:
+            return mesh_replicas(ctx.state)
+        return (step.target,)
+
     def unsupported(self, ctx: FaultContext, step: FaultStep) -> str | None:
-        info = ctx.state.links.get(step.target)
-        if info is not None and info.via_toxiproxy and self.kind in EXTENSION_TOXICS:
-            return f"{self.kind} needs the project's proxy; {step.target} is on Toxiproxy here"
+        for link in self._targets(ctx, step):
+            info = ctx.state.links.get(link)
+            if info is not None and info.via_toxiproxy and self.kind in EXTENSION_TOXICS:
+                return f"{self.kind} needs the project's proxy; {link} is on Toxiproxy here"
         return None
 
     async def apply(self, ctx: FaultContext, step: FaultStep, ttl_s: float) -> dict[str, Any]:
         attributes = {k: v for k, v in step.attributes.items() if k not in ENVELOPE}
-        toxics = await ctx.links.add_toxics(
-            step.target,
-            self.spec.type,
-            streams=streams_of(str(step.attributes.get("stream", "downstream"))),
-            attributes=attributes,
-            toxicity=float(step.attributes.get("toxicity", 1.0)),
-            ttl=ttl_s,
-        )
-        return {"link": step.target, "toxics": [t.record() for t in toxics]}
+        records: list[dict[str, Any]] = []
+        try:
+            for link in self._targets(ctx, step):
+                toxics = await ctx.links.add_toxics(
+                    link,
+                    self.spec.type,
+                    streams=streams_of(str(step.attributes.get("stream", "downstream"))),
+                    attributes=attributes,
+                    toxicity=float(step.attributes.get("toxicity", 1.0)),
+                    ttl=ttl_s,
+                )
+                records += [t.record() for t in toxics]
+        except BaseException:
+            # All links or none, as add_toxics is for one link's streams.
+            await ctx.links.remove_toxics(records)
+            raise
+        return {"link": step.target, "toxics": records}
 
     async def revert(self, ctx: FaultContext, step: FaultStep, applied: dict[str, Any]) -> None:
         await ctx.links.remove_toxics(applied.get("toxics", []))

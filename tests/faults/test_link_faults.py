@@ -74,6 +74,20 @@ async def test_both_streams_and_two_faults_of_one_type(ctx: FaultContext) -> Non
     assert await toxics_on(ctx, "api-1") == {}
 
 
+async def test_the_api_target_puts_one_toxic_on_every_api_link_and_takes_all_off(
+    ctx: FaultContext,
+) -> None:
+    fault_step = step("bandwidth", "api", rate=100)
+    FAULTS["bandwidth"].validate(fault_step)
+    applied = await FAULTS["bandwidth"].apply(ctx, fault_step, 30)
+    assert sorted(t["link"] for t in applied["toxics"]) == ["api-1", "api-2"]
+    for record in applied["toxics"]:
+        assert (await toxics_on(ctx, record["link"]))[record["name"]]["type"] == "bandwidth"
+    assert await toxics_on(ctx, "repl-1-2") == {}
+    await FAULTS["bandwidth"].revert(ctx, fault_step, applied)
+    assert await toxics_on(ctx, "api-1") == {} and await toxics_on(ctx, "api-2") == {}
+
+
 async def test_toxic_expires_without_a_revert(ctx: FaultContext) -> None:
     applied = await FAULTS["loss"].apply(ctx, step("loss", "dns", probability=1.0), 1)
     name = applied["toxics"][0]["name"]

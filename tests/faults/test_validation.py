@@ -148,6 +148,7 @@ BAD = [
     ("dns_record", "-bad-..", {"ttl": 1}, "target", "not a valid domain name"),
     # protocol
     ("loss", "api-1", {}, "target", "UDP links only"),
+    ("loss", "api", {}, "target", "UDP links only"),
     ("truncate", "dns-tcp", {}, "target", "UDP links only"),
     ("duplicate", "repl-1-2", {}, "target", "UDP links only"),
     ("dns_rewrite", "api-1", {"name": "x", "address": "127.0.0.1"}, "target", "UDP"),
