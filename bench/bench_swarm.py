@@ -10,6 +10,9 @@ together, and the journeys/s the workload completes; the lab is removed before t
 size. Ratios are against the first size. Loopback and the lab's own network only; needs
 root, Docker and the images of compose/build-images.sh. Not a test.
 
+With ``--scale`` every size runs on the one lab, so only the first includes the engines
+pulling the images from the lab's registry (its time to healthy is the longer for it).
+
 Each engine's figures are its container's cgroup, which holds its own containers' (the
 lab's dockerd puts them in a cgroup parent inside its own).
 """
