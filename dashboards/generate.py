@@ -37,6 +37,7 @@ import yaml
 
 from chaos.experiment import Experiment
 from chaos.faults import FAULTS
+from chaos.faults.toxic import EVERY_API_LINK
 from chaos.loader import load_all
 from chaos.signals.library import LIBRARY, WINDOW, LibrarySignal
 
@@ -189,7 +190,8 @@ def fault_overlay(experiment: Experiment) -> Overlay:
     kinds = {step.kind for step in experiment.method}
     links = sorted(
         {
-            step.target
+            # "api" is every API link of the mesh, as many as the stack runs.
+            "api-[0-9]+" if step.target == EVERY_API_LINK else step.target
             for step in experiment.method
             if FAULTS[step.kind].target_kind == "link" and step.kind not in UNSEEN_LINK_FAULTS
         }

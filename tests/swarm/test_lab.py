@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from chaos.compose import topology
+from chaos.mesh.model import MAX_API_REPLICAS, MAX_WORKLOAD_PAIRS, Scale
 from chaos.mesh.state import MeshState
 from chaos.swarm import lab, lifecycle
 from chaos.swarm.stack import STACK
@@ -80,7 +81,8 @@ def host_ports_taken() -> list[int]:
     import socket
 
     taken = []
-    for port in [topology.CONTROL_PORT, *topology.PUBLISHED.values()]:
+    largest = topology.published(Scale(MAX_API_REPLICAS, MAX_WORKLOAD_PAIRS))
+    for port in [topology.CONTROL_PORT, *largest.values()]:
         with socket.socket() as probe:
             if probe.connect_ex((topology.HOST, port)) == 0:
                 taken.append(port)
