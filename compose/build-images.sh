@@ -104,7 +104,9 @@ build_wheels() {
   local t0 out=$WORK/wheels
   t0=$(date +%s.%N)
   mkdir -p "$out"
-  rm -f "$out"/fallacies-*.whl
+  # Fresh each time (pip's own cache makes it quick): a dependency released since the
+  # last build would otherwise sit beside the old wheel, and pip refuses two versions.
+  rm -f "$out"/*.whl
   "$PYTHON" -m pip wheel -q --disable-pip-version-check -w "$out" \
     "$ROOT" "setuptools>=68" wheel "docker>=7" >"$WORK/wheels.log" 2>&1 ||
     { tail -20 "$WORK/wheels.log" >&2; return 1; }
@@ -131,7 +133,8 @@ source_hash() {
   (
     cd "$ROOT"
     find pyproject.toml README.md compose/Dockerfile services chaos -type f \
-      ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
+      ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path '*/node_modules/*' -print0 |
+      sort -z | xargs -0 sha256sum
   ) | sha256sum | cut -c1-16
 }
 
@@ -145,7 +148,8 @@ build_app() {
   fi
   t0=$(date +%s.%N)
   # A small context on stdin: the source and the wheels, not the whole work tree.
-  tar -C "$ROOT" --exclude=__pycache__ --exclude='*.pyc' -c \
+  # node_modules: the console's type checker, installed by CI after the first build.
+  tar -C "$ROOT" --exclude=__pycache__ --exclude='*.pyc' --exclude=node_modules -c \
     pyproject.toml README.md services chaos compose/Dockerfile compose/wheels/README.md \
     -C "$WORK" --transform 's,^wheels,compose/wheels,' wheels |
     docker build -q -f compose/Dockerfile \
