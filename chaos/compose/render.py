@@ -47,9 +47,11 @@ def zone_yaml(plan: MeshPlan, *, ns: str) -> str:
     zone: dict[str, Any] = yaml.safe_load(default.read_text(encoding="utf-8"))
     wanted = {(r["name"], r["type"]): r for r in plan.records}
     records: list[dict[str, Any]] = []
+    known: set[tuple[str, str]] = set()
     for record in zone["records"]:
         name = record["name"]
         absolute = ZONE if name == "@" else f"{name}.{ZONE}"
+        known.add((absolute, record["type"]))
         if name == "ns":
             record = {**record, "values": [ns]}
         found = wanted.get((absolute, record["type"]))
@@ -58,7 +60,6 @@ def zone_yaml(plan: MeshPlan, *, ns: str) -> str:
             if "values" in found:
                 record["values"] = found["values"]
         records.append(record)
-    known = {(ZONE if r["name"] == "@" else f"{r['name']}.{ZONE}", r["type"]) for r in records}
     for (absolute, kind), found in wanted.items():
         if (absolute, kind) not in known and "values" in found:
             # A replica past the packaged zone's two (a Swarm stack of more, Scale).

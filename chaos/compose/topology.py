@@ -29,6 +29,8 @@ from typing import Any
 from chaos.mesh.model import (
     API_SRV,
     DEFAULT_SCALE,
+    MAX_API_REPLICAS,
+    MAX_WORKLOAD_PAIRS,
     NTP_NODES,
     LinkPlan,
     LinkProtocol,
@@ -111,8 +113,6 @@ EXTRA_API_PORT, EXTRA_WORKLOAD_PORT = 18416, 18430
 """A Swarm stack of more replicas or workloads (``Scale``) publishes api-3 … on 18416 on
 (http, admin in turn) and workload-2 … on 18430 on: each node's port is its own, whatever
 the scale, so a URL never changes meaning between two stacks."""
-PUBLISHED_RANGE = (min(PUBLISHED.values()), EXTRA_WORKLOAD_PORT + 6)
-"""Every port any scale publishes (what a lab engine forwards from the host)."""
 
 
 def published_port(node: str, role: str) -> int:
@@ -129,11 +129,16 @@ def published_port(node: str, role: str) -> int:
 def published(scale: Scale = DEFAULT_SCALE) -> dict[tuple[str, str], int]:
     """(node, role) → host port for a mesh of ``scale``: ``PUBLISHED`` and the extra nodes'."""
     ports = dict(PUBLISHED)
-    for node in scale.api_nodes[2:]:
+    for node in scale.api_nodes:
         ports.update({(node, role): published_port(node, role) for role in ("http", "admin")})
-    for node in scale.workload_nodes[1:]:
+    for node in scale.workload_nodes:
         ports[(node, "http")] = published_port(node, "http")
     return ports
+
+
+_LARGEST = published(Scale(MAX_API_REPLICAS, MAX_WORKLOAD_PAIRS)).values()
+PUBLISHED_RANGE = (min(_LARGEST), max(_LARGEST))
+"""Every port any scale publishes (what a lab engine forwards from the host)."""
 
 
 def link_ports(scale: Scale = DEFAULT_SCALE) -> dict[str, tuple[str, int, str, int]]:
@@ -160,7 +165,6 @@ def link_ports(scale: Scale = DEFAULT_SCALE) -> dict[str, tuple[str, int, str, i
     return ports
 
 
-LINK_PORTS = link_ports()
 CARRIERS: dict[LinkProtocol, str] = {"udp": "proxy", "tcp": "toxiproxy"}
 
 PROXY_SEED = 11

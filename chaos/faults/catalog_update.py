@@ -77,10 +77,11 @@ class CatalogUpdate(Fault):
         headers = ctx.state.admin_headers
         if not headers:
             raise FaultError("the mesh state has no admin token (secrets.admin_token)")
-        served = await http(ctx, "GET", _url(ctx, mesh_replicas(ctx.state)[0]), headers=headers)
+        replicas = mesh_replicas(ctx.state)
+        served = await http(ctx, "GET", _url(ctx, replicas[0]), headers=headers)
         original = int(served["version"])
         jobs = []
-        for replica in mesh_replicas(ctx.state):
+        for replica in replicas:
             jobs.append(
                 await ctx.file_revert(
                     due_in_s=ttl_s,

@@ -74,7 +74,7 @@ def _port_name(text: str) -> str:
 
 def _listen_ports(name: str) -> list[tuple[str, int, str]]:
     """(port name, port, protocol) of everything the node listens on, links included."""
-    plan = topology.compose_plan(ips=stack.BY_NAME)
+    plan = topology.compose_plan(ips=topology.by_name())
     ports: list[tuple[str, int, str]] = []
     for role, address in plan.node(name).listen.items():
         port = int(address.rpartition(":")[2])

@@ -70,9 +70,6 @@ def placeholders(scale: Scale = DEFAULT_SCALE) -> dict[str, str]:
     return {name: f"{{{{ip:{name}}}}}" for name in topology.by_name(scale)}
 
 
-PLACEHOLDERS = placeholders()
-BY_NAME = topology.by_name()
-
 HEALTH = {
     "dns": (topology.ADMIN_PORT, "/healthz"),
     "ntp": (topology.ADMIN_PORT, "/healthz"),

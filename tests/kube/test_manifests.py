@@ -17,7 +17,6 @@ from kubernetes_validate.utils import latest_version
 from chaos.compose import render, topology
 from chaos.kube import manifests
 from chaos.swarm import stack
-from chaos.swarm.stack import BY_NAME
 
 DOCS = list(yaml.safe_load_all(manifests.MANIFESTS_FILE.read_text(encoding="utf-8")))
 NODES = [*render.APP_NODES, "toxiproxy"]
@@ -51,7 +50,7 @@ def test_every_document_is_valid_against_the_kubernetes_schemas() -> None:
 def test_every_node_has_a_deployment_and_a_service_with_the_ports_it_listens_on() -> None:
     deployments, services = of_kind("Deployment"), of_kind("Service")
     assert set(deployments) == set(services) == {*NODES, "prometheus"}
-    plan = topology.compose_plan(ips=BY_NAME)
+    plan = topology.compose_plan(ips=topology.by_name())
     for name in NODES:
         ports = {(p["port"], p["protocol"]) for p in services[name]["spec"]["ports"]}
         for role, address in plan.node(name).listen.items():
