@@ -276,13 +276,24 @@ def node(
     action: Annotated[str, typer.Argument(help="stop | start | restart | kill | pause | resume")],
     compose: ComposeFlag = False,
     swarm: SwarmFlag = False,
+    ttl: Annotated[
+        float | None,
+        typer.Option(
+            "--ttl", min=0.1, help="Seconds until the mesh's janitor undoes stop, kill or pause."
+        ),
+    ] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Stop, start, kill, pause or resume one node of the running mesh."""
     from chaos.mesh.control import node_action
 
-    result = run(node_action(running(compose, state_dir, swarm=swarm), name, action))
-    console.print(f"{result['name']}: {result['state']} (pid {result['pid'] or '-'})")
+    mesh = running(compose, state_dir, swarm=swarm)
+    result = run(node_action(mesh, name, action, ttl_s=ttl))
+    line = f"{result['name']}: {result['state']} (pid {result['pid'] or '-'})"
+    revert = result.get("revert")
+    if revert:
+        line += f"; {revert.get('description', 'the undo')} in {ttl:g} s (by the janitor)"
+    console.print(line)
 
 
 def toxic_summary(toxic: Toxic) -> str:

@@ -27,12 +27,12 @@ not Docker's periodic healthcheck, which lags by up to an interval; Docker's ver
 is kept in the ``health`` field of ``GET /nodes``.
 
 With ``--stack`` the nodes are a Swarm stack's tasks (``TaskNode``): stop and start
-scale the service, kill and pause act on the task's container on this engine (a task
-on another engine is out of their reach: the error says where it runs), and the
-swarm's engines can be drained (``chaos.compose.engines``).
+scale the service, kill and pause act on the task's container (on another engine
+through a one-shot service of ``--image`` pinned there: ``chaos.swarm.task_action``),
+and the swarm's engines can be drained (``chaos.compose.engines``).
 
 ``python -m chaos.compose.control [--host 127.0.0.1] [--port 18400] [--project NAME]
-[--stack]``;
+[--stack [--image IMAGE]]``;
 with ``$FALLACIES_ADMIN_TOKEN`` set every route but ``/healthz`` needs that token.
 """
 
@@ -64,6 +64,7 @@ from chaos.mesh.model import (
     NodeStatus,
     Scale,
 )
+from chaos.swarm import task_action
 from services.common.address import http_url
 from services.common.admin_token import protect, token_from_env
 from services.common.base import Service
@@ -216,14 +217,16 @@ class TaskNode(ContainerNode):
     Its state is the task's, as the manager reports it; a task on this engine also
     gives its container's (paused, Docker's health). ``stop`` and ``start`` scale the
     service to 0 and 1, the orchestrator's own stop: a stopped container would be
-    replaced at once. ``kill`` and ``pause`` act on the task's container, so only on
-    this engine, and the swarm's answer to a kill (a new task, a new address) is shown,
-    not fought."""
+    replaced at once. ``kill`` and ``pause`` act on the task's container on whichever
+    engine it runs, and the swarm's answer to a kill (a new task, a new address) is
+    shown, not fought."""
 
     def __init__(self, name: str, kind: str, mesh: DockerMesh) -> None:
         super().__init__(name, kind, mesh)
         self.engine: str | None = None
         """The hostname of the engine its task runs on."""
+        self._paused_task: str | None = None
+        """The task paused by ``pause``: the manager reports a paused task as running."""
 
     def update_task(self, task: dict[str, Any] | None, container: Container | None) -> None:
         if task is None:
@@ -240,24 +243,44 @@ class TaskNode(ContainerNode):
         self.health = None
         self.pid = int(found["PID"]) if found.get("PID") else None
         self.returncode = int(found.get("ExitCode", -1)) if state == "exited" else None
+        if state == "running" and task.get("ID") == self._paused_task:
+            state = "paused"
         self.state = "stopped" if state == "exited" and self._stopped_on_purpose else state
 
     async def refresh(self) -> None:
         tasks, local = await asyncio.to_thread(self._mesh.tasks_and_containers, self.name)
         self.update_task(tasks.get(self.name), local.get(self.name))
 
-    def _container(self) -> Container:
-        """The current task's container, if it is on this engine (blocking)."""
-        tasks, found = self._mesh.tasks_and_containers(self.name)
-        task = tasks.get(self.name) or {}
-        container = found.get(self.name)
-        if container is None or container.labels.get(TASK_ID_LABEL) != task.get("ID"):
-            where = self.engine or "another engine"
-            raise LookupError(
-                f"{self.name}'s task runs on {where}: kill and pause reach the containers of "
-                "the engine the control service runs on only (stop and start, any)"
-            )
-        return container
+    async def kill(self) -> None:
+        await self._act("kill")
+
+    async def pause(self) -> None:
+        await self._act("pause")
+
+    async def resume(self) -> None:
+        await self._act("unpause")
+
+    async def _act(self, action: str) -> None:
+        """``action`` on the current task's container: here through this engine's socket,
+        elsewhere by a one-shot service on the task's engine (``chaos.swarm.task_action``),
+        the same few lines in both places."""
+
+        def act() -> str:
+            tasks, found = self._mesh.tasks_and_containers(self.name)
+            task = tasks.get(self.name)
+            if task is None or task.get("DesiredState") != "running":
+                raise LookupError(f"{self.name} has no task meant to run (start it first)")
+            task_id = str(task.get("ID"))
+            container = found.get(self.name)
+            if container is not None and container.labels.get(TASK_ID_LABEL) == task_id:
+                log.info("%s", task_action.act(self._mesh.client, action, task_id))
+            else:
+                self._mesh.act_elsewhere(str(task.get("NodeID", "")), task_id, action)
+            return task_id
+
+        task_id = await asyncio.to_thread(act)
+        self._paused_task = task_id if action == "pause" else None
+        await self.refresh()
 
     async def start(self) -> None:
         await self.refresh()
@@ -299,8 +322,11 @@ class DockerMesh:
         project: str = PROJECT,
         start_timeout_s: float = 30.0,
         stack: bool = False,
+        image: str | None = None,
     ) -> None:
         self.plan = plan
+        self.image = image
+        """The mesh's image, which the one-shot services that act on other engines run."""
         self.client = client
         self.project = project
         self.stack = stack
@@ -345,6 +371,21 @@ class DockerMesh:
             if meant or chosen.get(name, {}).get("DesiredState") != "running":
                 chosen[name] = task
         return chosen, self.containers(service)
+
+    def act_elsewhere(self, node_id: str, task_id: str, action: str) -> None:
+        """``action`` on a task of another engine, by a one-shot service pinned there
+        (blocking: call in a thread)."""
+        where = self.engine_names.get(node_id) or node_id
+        if self.image is None:
+            raise LookupError(
+                f"the task runs on {where}: acting there needs the mesh's image "
+                "(start the control service with --image)"
+            )
+        words = task_action.on_engine(
+            self.client, image=self.image, project=self.project, node_id=node_id,
+            task_id=task_id, action=action,
+        )  # fmt: skip
+        log.info("on %s: %s", where, words)
 
     def scale(self, name: str, replicas: int) -> None:
         """Set a stack service's replicas (blocking: call in a thread)."""
@@ -484,6 +525,11 @@ def main(argv: list[str] | None = None) -> int:
         "--stack", action="store_true", help="the project is a Swarm stack (tasks are the nodes)"
     )
     parser.add_argument(
+        "--image",
+        default=os.environ.get("FALLACIES_IMAGE"),
+        help="the mesh's image: kill and pause run it on a task's engine (with --stack)",
+    )
+    parser.add_argument(
         "--api-replicas", type=int, default=DEFAULT_SCALE.api, help="API replicas in the stack"
     )
     parser.add_argument(
@@ -510,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ips = None if scale == DEFAULT_SCALE else by_name(scale)
     plan = compose_plan(ips=ips, scale=scale)
-    mesh = DockerMesh(plan, client, project=args.project, stack=args.stack)
+    mesh = DockerMesh(plan, client, project=args.project, stack=args.stack, image=args.image)
     engines = SwarmEngines(client, project=args.project) if args.stack else None
 
     def announce(endpoints: dict[str, str]) -> None:

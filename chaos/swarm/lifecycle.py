@@ -293,7 +293,7 @@ def up(
          "--read-only", "-e", f"{TOKEN_ENV}={token}",
          "-v", "/var/run/docker.sock:/var/run/docker.sock",
          image, "python", "-m", "chaos.compose.control", "--host", publish,
-         "--port", str(topology.CONTROL_PORT), "--project", STACK, "--stack",
+         "--port", str(topology.CONTROL_PORT), "--project", STACK, "--stack", "--image", image,
          "--api-replicas", str(scale.api), "--workloads", str(scale.workloads)]
     )  # fmt: skip
     state = swarm_state(token, host_view(_task_ips(), scale), scale)

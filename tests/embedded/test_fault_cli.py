@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 from tests.embedded.test_up import cli
@@ -54,5 +56,16 @@ def test_fault_commands_round_trip(tmp_path: Path) -> None:
         assert removed.returncode == 0, removed.stderr
         assert cli("fault", "reset", *state).returncode == 0
         assert "no active faults" in cli("fault", "ls", *state).stdout
+
+        paused = cli("node", "api-2", "pause", "--ttl", "1", *state)
+        assert paused.returncode == 0, paused.stderr
+        assert "api-2: paused" in paused.stdout and "resume api-2 in 1 s" in paused.stdout
+        assert re.search(r"api-2\s+│ paused", cli("status", *state).stdout)
+        deadline = time.monotonic() + 30
+        while (status := cli("status", *state)).returncode != 0:  # every node healthy
+            assert time.monotonic() < deadline, status.stdout + status.stderr
+        assert re.search(r"api-2\s+│ running", status.stdout), status.stdout
+        bad_ttl = cli("node", "api-2", "pause", "--ttl", "0", *state)
+        assert bad_ttl.returncode == 2 and "ttl" in bad_ttl.stderr.lower()
     finally:
         cli("down", *state)

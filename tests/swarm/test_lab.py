@@ -229,3 +229,47 @@ def test_the_janitor_makes_a_drained_engine_active_at_its_ttl(mesh: Lab) -> None
     while engines(state)[host]["availability"] != "active":
         assert time.monotonic() < deadline, "the janitor did not make the engine active"
         time.sleep(0.5)
+
+
+def test_a_task_on_a_worker_is_paused_and_killed_from_the_manager(mesh: Lab) -> None:
+    """Kill and pause reach a task on another engine (a one-shot service there); the
+    janitor resumes at the TTL, and the swarm replaces the killed task by itself."""
+    import urllib.request
+
+    from chaos.swarm.task_action import ACTION_LABEL
+
+    state = mesh.state()
+    host = replicas_apart(state)["api-2"]
+    socket = mesh.sockets[int(host.removeprefix("engine-")) - 1]
+    task = f"label=com.docker.swarm.service.name={STACK}_api-2"
+
+    def containers(status: str) -> list[str]:
+        return on(socket, "ps", "-q", "--filter", task, "--filter", f"status={status}").split()
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(state.nodes["api-2"].health_url, timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    assert not on(mesh.sockets[0], "ps", "-q", "--filter", task).split(), "api-2 on the manager"
+    paused = mesh.cli("node", "api-2", "pause", "--swarm", "--ttl", "5")
+    assert paused.returncode == 0, paused.stdout + paused.stderr
+    assert "api-2: paused" in paused.stdout, paused.stdout
+    assert len(containers("paused")) == 1
+    deadline = time.monotonic() + 60
+    while not (containers("running") and answers()):
+        assert time.monotonic() < deadline, "the janitor did not resume api-2"
+        time.sleep(0.5)
+    (before,) = containers("running")
+
+    killed = mesh.cli("node", "api-2", "kill", "--swarm")
+    assert killed.returncode == 0, killed.stdout + killed.stderr
+    assert before in containers("exited")
+    deadline = time.monotonic() + 90
+    while not (any("api-2" in e["tasks"] for e in engines(state).values()) and answers()):
+        assert time.monotonic() < deadline, "the swarm did not replace the killed task"
+        time.sleep(0.5)
+    one_shots = on(mesh.sockets[0], "service", "ls", "-q", "--filter", f"label={ACTION_LABEL}")
+    assert not one_shots.split(), "a one-shot service outlived its action"
