@@ -18,7 +18,15 @@ import aiohttp
 
 from chaos.experiment.model import FaultStep
 from chaos.faults.base import FaultContext, FaultError, FaultSpecError
-from chaos.mesh.model import API_NODES, LINKS, NODE_NAMES, NTP_NODES, api_replicas
+from chaos.mesh.model import (
+    API_NODES,
+    LINKS,
+    MAX_API_REPLICAS,
+    MAX_WORKLOAD_PAIRS,
+    NTP_NODES,
+    Scale,
+    api_replicas,
+)
 from chaos.mesh.state import LinkInfo, MeshState, NodeInfo
 
 __all__ = [
@@ -50,8 +58,14 @@ def mesh_replicas(state: MeshState) -> tuple[str, ...]:
     return api_replicas(state.nodes) or API_LINKS
 
 
-NODE_TARGETS: tuple[str, ...] = tuple(n for n in NODE_NAMES if n not in ("proxy", "workload"))
-"""Nodes a node fault may stop: stopping the proxy or the workload would hide every signal."""
+NODE_TARGETS: tuple[str, ...] = tuple(
+    n
+    for n in Scale(MAX_API_REPLICAS, MAX_WORKLOAD_PAIRS).node_names
+    if n != "proxy" and not n.startswith("workload")
+)
+"""Nodes a node fault may act on: stopping the proxy or a workload would hide every
+signal. A file is checked before any mesh is known, so the replicas of the largest
+Swarm stack are named; on a smaller mesh the control API answers that it has no api-3."""
 
 HTTP_TIMEOUT_S = 10.0
 """Admin calls are local and quick."""

@@ -27,6 +27,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from chaos.compose.engines import STACK_LABEL
+from chaos.mesh.errors import MeshError
 
 if TYPE_CHECKING:
     import docker
@@ -41,8 +42,9 @@ DONE = {"complete": True, "failed": False, "rejected": False, "shutdown": False}
 """A one-shot task's final states, and whether each means the action was done."""
 
 
-class ActionFailed(RuntimeError):
-    """The action did not happen on the task's engine; the message says why."""
+class ActionFailed(MeshError):
+    """The action did not happen on the task's engine; the message says why (a
+    ``RuntimeError`` too, which the control API answers with a 502 and the reason)."""
 
 
 def act(client: docker.DockerClient, action: str, task_id: str) -> str:

@@ -32,6 +32,7 @@ a caller can catch "anything of ours" in one clause and let real bugs through::
      │    ├── SwarmError        docker stack failed, or the engine manages no swarm
      │    ├── NoSuchEngine      no engine of the swarm has that name (also a LookupError)
      │    ├── EngineRefused     an engine drain that would break the mesh, not show a fault
+     │    ├── ActionFailed      a kill or pause on a task's engine did not happen
      │    ├── UsageError        asked for what cannot be (an option a backend lacks)
      │    ├── LinkError         a link change a user can fix (unknown link, refused toxic)
      │    └── PrometheusConfigError

@@ -15,7 +15,7 @@ from chaos.faults._common import NODE_TARGETS
 from chaos.faults.dns_record import mesh_records
 from chaos.faults.rollbacks import validate_rollback
 from chaos.faults.toxic import ENVELOPE, TOXICS
-from chaos.mesh.model import LINK_NAMES, LINKS
+from chaos.mesh.model import LINK_NAMES, LINKS, MAX_API_REPLICAS
 from chaos.mesh.state import MeshState
 from chaos.proxy.stream import NetProtocol
 from chaos.proxy.toxics import REGISTRY
@@ -67,7 +67,9 @@ def test_link_table_matches_the_plan() -> None:
     plan = build_plan(base_port=0)
     assert {link.name: link.protocol for link in plan.links} == dict(LINKS)
     assert tuple(LINKS) == LINK_NAMES
-    assert set(NODE_TARGETS) == {"dns", "ntp-a", "ntp-b", "ntp-c", "api-1", "api-2", "rogue"}
+    fabric = {"dns", "ntp-a", "ntp-b", "ntp-c", "rogue"}
+    assert set(NODE_TARGETS) == fabric | {f"api-{i}" for i in range(1, MAX_API_REPLICAS + 1)}
+    assert set(NODE_TARGETS) >= {node.name for node in plan.nodes} - {"proxy", "workload"}
 
 
 def test_toxic_table_matches_the_proxy_registry() -> None:
@@ -138,7 +140,7 @@ BAD = [
     ("jam", "api-1", {}, "kind", "unknown fault kind"),
     ("latency", "api-3", {"latency": 1}, "target", "unknown link 'api-3'"),
     ("link_down", "nowhere", {}, "target", "unknown link"),
-    ("node_stop", "api-9", {}, "target", "unknown node 'api-9'"),
+    ("node_stop", "api-10", {}, "target", "unknown node 'api-10'"),
     ("node_kill", "proxy", {}, "target", "unknown node"),
     ("node_pause", "workload", {}, "target", "unknown node"),
     ("clock_skew", "api-1", {"offset_s": 1}, "target", "unknown NTP server"),
