@@ -3,11 +3,14 @@
 One ablation serves the module, as ``fallacies ablate all --quick`` runs it: each
 experiment with every defence on, then once per declared defence with only that one
 off, each cell on a private mesh, a few side by side. Each cell is then asserted on
-the very expectation its defence protects — not on "something failed".
+the very expectation its defence protects — not on "something failed" — and each
+all-on journal on what the experiment shows: the naive client failing during the fault,
+the resilient one holding, every fault reverted, the key signal sampled.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,11 +19,13 @@ import pytest_asyncio
 
 from chaos.embedded.backend import EmbeddedBackend
 from chaos.experiments import EXPERIMENTS_DIR
+from chaos.journal import Journal
 from chaos.loader import load_all
 from chaos.matrix import Matrix
 from chaos.report.matrix import write_matrix
 from chaos.runner.ablation import Ablation, default_jobs
 from chaos.signals.units import show
+from tests.runner.test_experiments import describe
 
 pytestmark = pytest.mark.timeout(900)  # the ablation: 336 s at one cell per core on two
 
@@ -28,9 +33,13 @@ EXPERIMENTS = load_all(EXPERIMENTS_DIR)
 CELLS = [(e.name, d) for e in EXPERIMENTS for d in e.defences]
 
 
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("matrix")
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def matrix(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Matrix]:
-    out = tmp_path_factory.mktemp("matrix")
+async def matrix(out: Path) -> AsyncIterator[Matrix]:
     result = await Ablation(
         EXPERIMENTS,
         backend=EmbeddedBackend(out / "state"),
@@ -49,9 +58,18 @@ def test_every_experiment_declares_a_defence() -> None:
 
 @pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("name", [e.name for e in EXPERIMENTS])
-async def test_with_every_defence_on_the_experiment_passes(name: str, matrix: Matrix) -> None:
+async def test_with_every_defence_on_the_experiment_passes(
+    name: str, matrix: Matrix, out: Path
+) -> None:
     row = next(r for r in matrix.rows if r.name == name)
-    assert row.all_on == "passed", "\n".join(row.failures)
+    journal = Journal.from_dict(json.loads((out / row.all_on_journal).read_text()))
+    assert row.all_on == journal.status == "passed", describe(journal)
+    naive = [c for c in journal.expectations if c.client == "naive" and c.phase == "during"]
+    resilient = [c for c in journal.expectations if c.client == "resilient"]
+    assert naive and all(c.passed for c in naive)
+    assert resilient and all(c.passed for c in resilient)
+    assert journal.faults and all(f.reverted for f in journal.faults)
+    assert journal.samples and all(journal.key_signal.name in s.values for s in journal.samples)
 
 
 @pytest.mark.asyncio(loop_scope="module")
