@@ -1,7 +1,7 @@
 """One sampler for every open page: the mesh read twice a second, pushed to each.
 
     Hub ── every period: nodes (control API), links and faults (each proxy API),
-     │     audit entries since the last seen; every second: the workload's /metrics
+     │     audit entries since the last seen; every second: each workload's /metrics
      ├── a snapshot, serialised once ──▶ one bounded queue per open page (WebSocket)
      └── history: the last minutes of client numbers and fault windows, for a page
          opened late
@@ -30,6 +30,7 @@ from chaos.console.numbers import numbers
 from chaos.console.topology import ends
 from chaos.mesh.control import fetch_status
 from chaos.mesh.links import Links, LinkView, revert_label
+from chaos.mesh.model import workloads
 from chaos.mesh.state import MeshState
 from chaos.signals.base import Snapshot
 from chaos.signals.library import clients_in
@@ -278,14 +279,18 @@ class Hub:
         return last
 
     async def _scrape(self, state: MeshState, now: float) -> Snapshot | None:
-        workload = state.nodes.get("workload")
-        if workload is None or workload.metrics_url is None:
+        """Every workload's clients, summed (a larger Swarm stack runs several pairs);
+        nothing unless each answered, so a silent one is not a smaller number."""
+        targets = {
+            name: url for name in workloads(state.nodes) if (url := state.nodes[name].metrics_url)
+        }
+        if not targets:
             return None
-        if self._sampler is None:
-            self._sampler = Sampler({"workload": workload.metrics_url}, session=self._session)
+        if self._sampler is None or self._sampler.targets != targets:
+            self._sampler = Sampler(targets, session=self._session)
         snap = await self._sampler.scrape(now)
         self.scrapes += 1
-        answered = isinstance(snap.values, SeriesMap) and "workload" in snap.values.nodes
+        answered = isinstance(snap.values, SeriesMap) and set(targets) <= set(snap.values.nodes)
         return snap if answered else None
 
     def _add_scrape(self, snap: Snapshot) -> None:

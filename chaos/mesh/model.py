@@ -58,6 +58,7 @@ MAX_API_REPLICAS = 9
 """A replication link's port is ``80<from><to>`` (``chaos.compose.topology``): one digit each."""
 MAX_WORKLOAD_PAIRS = 8
 _API_NAME = re.compile(r"api-([1-9][0-9]*)")
+_WORKLOAD_NAME = re.compile(r"workload(?:-([2-9]|[1-9][0-9]+))?")
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,13 @@ def api_replicas(names: Iterable[str]) -> tuple[str, ...]:
     """The API replicas among node names, in order (``api-2`` before ``api-10``): what a
     fault that acts on every replica acts on, whatever the mesh's scale."""
     found = [(int(m.group(1)), n) for n in names if (m := _API_NAME.fullmatch(n))]
+    return tuple(name for _, name in sorted(found))
+
+
+def workloads(names: Iterable[str]) -> tuple[str, ...]:
+    """The workload nodes among node names, in order (``workload``, ``workload-2``, …):
+    whatever the mesh's scale, a client's numbers are the sum over all of them."""
+    found = [(int(m.group(1) or 1), n) for n in names if (m := _WORKLOAD_NAME.fullmatch(n))]
     return tuple(name for _, name in sorted(found))
 
 
