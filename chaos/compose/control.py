@@ -28,7 +28,7 @@ is kept in the ``health`` field of ``GET /nodes``.
 
 With ``--stack`` the nodes are a Swarm stack's tasks (``TaskNode``): stop and start
 scale the service, kill and pause act on the task's container (on another engine
-through a one-shot service of ``--image`` pinned there: ``chaos.swarm.task_action``),
+through a one-shot service of ``--image`` pinned there: ``chaos.compose.task_action``),
 and the swarm's engines can be drained (``chaos.compose.engines``).
 
 ``python -m chaos.compose.control [--host 127.0.0.1] [--port 18400] [--project NAME]
@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
+from chaos.compose import task_action
 from chaos.compose.engines import STACK_LABEL, SwarmEngines, engine_names, stack_tasks
 from chaos.compose.topology import CONTROL_PORT, HOST, PROJECT, by_name, compose_plan
 from chaos.mesh.control import Engines, create_app
@@ -64,7 +65,6 @@ from chaos.mesh.model import (
     NodeStatus,
     Scale,
 )
-from chaos.swarm import task_action
 from services.common.address import http_url
 from services.common.admin_token import protect, token_from_env
 from services.common.base import Service
@@ -84,6 +84,8 @@ SERVICE_LABEL = "com.docker.compose.service"
 ONEOFF_LABEL = "com.docker.compose.oneoff"
 TASK_SERVICE_LABEL = "com.docker.swarm.service.name"
 STOP_TIMEOUT_S = 5
+KILL_SEEN_S = 5.0
+"""How long a kill waits for the manager to report the task down."""
 CLEAN_EXIT_CODES = (0, 143)
 """How a node ends on ``docker stop`` (SIGTERM handled, or not): stopped, not crashed."""
 
@@ -92,9 +94,7 @@ class ContainerNode:
     """One compose service's container with ``NodeProcess``'s surface.
 
     ``state`` and ``pid`` are refreshed from the engine after every action and on
-    every status call. The blocking Docker SDK runs in worker threads, except
-    ``pause``/``resume``, which ``create_app`` calls synchronously: one short engine
-    call each (a few ms), made in the event loop.
+    every status call. The blocking Docker SDK runs in worker threads.
     """
 
     def __init__(self, name: str, kind: str, mesh: DockerMesh) -> None:
@@ -262,10 +262,10 @@ class TaskNode(ContainerNode):
 
     async def _act(self, action: str) -> None:
         """``action`` on the current task's container: here through this engine's socket,
-        elsewhere by a one-shot service on the task's engine (``chaos.swarm.task_action``),
+        elsewhere by a one-shot service on the task's engine (``chaos.compose.task_action``),
         the same few lines in both places."""
 
-        def act() -> str:
+        def act() -> tuple[str, bool]:
             tasks, found = self._mesh.tasks_and_containers(self.name)
             task = tasks.get(self.name)
             if task is None or task.get("DesiredState") != "running":
@@ -273,14 +273,23 @@ class TaskNode(ContainerNode):
             task_id = str(task.get("ID"))
             container = found.get(self.name)
             if container is not None and container.labels.get(TASK_ID_LABEL) == task_id:
-                log.info("%s", task_action.act(self._mesh.client, action, task_id))
-            else:
-                self._mesh.act_elsewhere(str(task.get("NodeID", "")), task_id, action)
-            return task_id
+                return task_id, task_action.act(self._mesh.client, action, task_id)
+            node_id = str(task.get("NodeID", ""))
+            return task_id, self._mesh.act_elsewhere(node_id, task_id, action)
 
-        task_id = await asyncio.to_thread(act)
-        self._paused_task = task_id if action == "pause" else None
+        task_id, acted = await asyncio.to_thread(act)
+        log.info("%s %s (task %s): %s", action, self.name, task_id, "done" if acted else "left")
+        if action == "pause" and acted:
+            self._paused_task = task_id
+        elif action != "pause":
+            self._paused_task = None
         await self.refresh()
+        if action == "kill" and acted:
+            # The manager hears of the crash a moment later: until then it says running.
+            deadline = time.monotonic() + KILL_SEEN_S
+            while self.state == "running" and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                await self.refresh()
 
     async def start(self) -> None:
         await self.refresh()
@@ -372,20 +381,21 @@ class DockerMesh:
                 chosen[name] = task
         return chosen, self.containers(service)
 
-    def act_elsewhere(self, node_id: str, task_id: str, action: str) -> None:
-        """``action`` on a task of another engine, by a one-shot service pinned there
-        (blocking: call in a thread)."""
+    def act_elsewhere(self, node_id: str, task_id: str, action: str) -> bool:
+        """``action`` on a task of another engine, by a one-shot service pinned there;
+        whether it acted (blocking: call in a thread)."""
         where = self.engine_names.get(node_id) or node_id
         if self.image is None:
             raise LookupError(
                 f"the task runs on {where}: acting there needs the mesh's image "
                 "(start the control service with --image)"
             )
-        words = task_action.on_engine(
+        acted = task_action.on_engine(
             self.client, image=self.image, project=self.project, node_id=node_id,
             task_id=task_id, action=action,
         )  # fmt: skip
-        log.info("on %s: %s", where, words)
+        log.info("%s on %s: %s", action, where, "done" if acted else "left as it was")
+        return acted
 
     def scale(self, name: str, replicas: int) -> None:
         """Set a stack service's replicas (blocking: call in a thread)."""
@@ -487,6 +497,12 @@ class ControlService(Service):
         return {"control": http_url(self.host, self.port)}
 
     async def start(self) -> None:
+        if self.mesh.stack:
+            strays = await asyncio.to_thread(
+                task_action.remove_strays, self.mesh.client, self.mesh.project
+            )
+            if strays:
+                log.info("removed %d one-shot(s) a previous control service left", strays)
         app = create_app(self.mesh, engines=self.engines)
         app = protect(app, token=self.admin_token, host=self.host)
         self._runner, self.port = await start_site(

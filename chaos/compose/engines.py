@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
 __all__ = ["EngineRefused", "NoSuchEngine", "SwarmEngines", "engine_names", "stack_tasks"]
 
 STACK_LABEL = "com.docker.stack.namespace"
+SETTLE_S = 20.0
+"""How long an activation waits for the replicas a drain moved to be placed again."""
+ACTION_LABEL = "org.fallacies.task-action"
+"""On the one-shot services that kill or pause a task on its engine
+(``chaos.compose.task_action``): in the stack, but not among its nodes."""
 
 
 def stack_tasks(
@@ -38,7 +44,8 @@ def stack_tasks(
     services = {
         str(found.id): str(found.name).removeprefix(f"{project}_")
         for found in client.services.list(filters={"label": f"{STACK_LABEL}={project}"})
-        if wanted is None or found.name == wanted
+        if (wanted is None or found.name == wanted)
+        and ACTION_LABEL not in ((found.attrs.get("Spec") or {}).get("Labels") or {})
     }
     every: list[dict[str, Any]] = client.api.tasks()  # type: ignore[no-untyped-call]
     return [
@@ -73,11 +80,7 @@ class SwarmEngines:
         """One action at a time: two drains checked at once could take every worker."""
 
     def _list(self) -> list[dict[str, Any]]:
-        tasks: dict[str, list[str]] = {}
-        for name, task in stack_tasks(self.client, self.project):
-            running = (task.get("Status") or {}).get("State") == "running"
-            if running and task.get("DesiredState") == "running":
-                tasks.setdefault(str(task.get("NodeID", "")), []).append(name)
+        tasks = self._by_engine(starting_too=False)
         engines = []
         for node in self.client.nodes.list():
             attrs = node.attrs
@@ -94,6 +97,17 @@ class SwarmEngines:
                 }
             )
         return sorted(engines, key=lambda engine: (engine["role"] != "manager", engine["hostname"]))
+
+    def _by_engine(self, *, starting_too: bool) -> dict[str, list[str]]:
+        """Engine ID → the stack's tasks meant to run there: running, or (``starting_too``)
+        placed there and not yet up."""
+        tasks: dict[str, list[str]] = {}
+        for name, task in stack_tasks(self.client, self.project):
+            running = (task.get("Status") or {}).get("State") == "running"
+            if task.get("DesiredState") == "running" and (running or starting_too):
+                if task.get("NodeID"):
+                    tasks.setdefault(str(task["NodeID"]), []).append(name)
+        return tasks
 
     async def describe(self) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._list)
@@ -132,24 +146,45 @@ class SwarmEngines:
         node.update(spec)
         done = {**engine, "availability": spec["Availability"]}
         if action == "activate":
+            self._await_placement()
             done["respread"] = self._respread()
         return done
+
+    def _await_placement(self) -> None:
+        """Until every API replica has a task placed on some engine (or ``SETTLE_S``): a
+        replica a short drain took is still stopping on the drained engine when the
+        engine comes back, and the swarm only then places its new task (blocking)."""
+        wanted = {
+            str(found.name).removeprefix(f"{self.project}_")
+            for found in self.client.services.list(
+                filters={"label": f"{STACK_LABEL}={self.project}"}
+            )
+        }
+        replicas = set(api_replicas(wanted))
+        deadline = time.monotonic() + SETTLE_S
+        while time.monotonic() < deadline:
+            placed = self._by_engine(starting_too=True).values()
+            if replicas <= {name for names in placed for name in names}:
+                return
+            time.sleep(0.25)
 
     def _respread(self) -> list[str]:
         """Restart a replica that shares an engine with another while an active worker
         runs none: the swarm places it on the least loaded engine, as an operator's
         ``docker service update --force`` after maintenance would. Swarm never moves a
         running task by itself, and two replicas on one host make the next drain take
-        both (blocking)."""
+        both. A replica the drain moved counts where it was placed even before it runs: a
+        short drain ends while it is still starting (blocking)."""
         engines = self._list()
+        placed = self._by_engine(starting_too=True)
         spare = [
             e for e in engines
             if e["role"] == "worker" and e["availability"] == "active" and e["state"] == "ready"
-            and not api_replicas(e["tasks"])
+            and not api_replicas(placed.get(e["id"], []))
         ]  # fmt: skip
         moved: list[str] = []
         for engine in engines:
-            shared = api_replicas(engine["tasks"])
+            shared = api_replicas(placed.get(engine["id"], []))
             for name in shared[1:]:
                 if len(moved) < len(spare):
                     self.client.services.get(f"{self.project}_{name}").force_update()  # type: ignore[no-untyped-call]

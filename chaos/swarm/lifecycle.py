@@ -282,6 +282,10 @@ def up(
         for arg in ("-p", f"{publish}:{port}:{port}")
     ]
     common = ["--detach", "--restart", "unless-stopped", "--label", f"{OWN_LABEL}={STACK}"]
+    if registry:
+        # As the stack's tasks do: an image pushed again since (`chaos.swarm.lab push`)
+        # replaces the engine's copy. Without a registry there is nothing to pull from.
+        common += ["--pull", "always"]
     _run(
         ["run", *common, "--name", GATEWAY, "--network", f"{STACK}_{NETWORK}", *ports,
          "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",

@@ -33,6 +33,7 @@ a caller can catch "anything of ours" in one clause and let real bugs through::
      │    ├── NoSuchEngine      no engine of the swarm has that name (also a LookupError)
      │    ├── EngineRefused     an engine drain that would break the mesh, not show a fault
      │    ├── ActionFailed      a kill or pause on a task's engine did not happen
+     │    │    └── NoContainer  that engine has no container of the task
      │    ├── UsageError        asked for what cannot be (an option a backend lacks)
      │    ├── LinkError         a link change a user can fix (unknown link, refused toxic)
      │    └── PrometheusConfigError

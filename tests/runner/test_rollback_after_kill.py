@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from chaos.mesh.state import MeshState
 from tests.runner.cleanliness import leftovers
 
@@ -19,28 +17,36 @@ CLI = [sys.executable, "-m", "chaos.cli"]
 ENV = {**os.environ, "COLUMNS": "200"}
 
 
-@pytest.mark.parametrize(
-    ("experiment", "faults"),
+SCENARIOS = [
     # How many leftovers the method leaves while it runs: every fault has landed.
-    [
-        ("one-administrator", 3),
-        # api-1 stopped; api-2's link moved and the SRV record pointing at its new port.
-        ("topology-doesnt-change", 3),
-        # Two bandwidth toxics; a new catalog version on both replicas.
-        ("bandwidth-is-infinite", 4),
-    ],
-)
-async def test_sigkilled_runner_leaves_no_fault(
-    experiment: str, faults: int, tmp_path: Path
-) -> None:
-    state_dir = tmp_path / "state"
-    up = subprocess.run(
-        [*CLI, "up", "--detach", "--base-port", "0", "--state-dir", str(state_dir)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=60,
-        check=False,
+    ("one-administrator", 3),
+    # api-1 stopped; api-2's link moved and the SRV record pointing at its new port.
+    ("topology-doesnt-change", 3),
+    # Two bandwidth toxics; a new catalog version on both replicas.
+    ("bandwidth-is-infinite", 4),
+]
+
+
+async def test_sigkilled_runners_leave_no_fault(tmp_path: Path) -> None:
+    """One mesh per experiment, side by side on ephemeral ports, a runner killed on each."""
+    done = await asyncio.gather(
+        *(killed_mid_fault(name, faults, tmp_path / name) for name, faults in SCENARIOS),
+        return_exceptions=True,
+    )
+    failed = {name: repr(r) for (name, _), r in zip(SCENARIOS, done, strict=True) if r is not None}
+    assert failed == {}
+
+
+def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env=ENV, timeout=timeout, check=False
+    )
+
+
+async def killed_mid_fault(experiment: str, faults: int, work: Path) -> None:
+    state_dir = work / "state"
+    up = await asyncio.to_thread(
+        _cli, "up", "--detach", "--base-port", "0", "--state-dir", str(state_dir)
     )
     assert up.returncode == 0, up.stderr
     runner: subprocess.Popen[bytes] | None = None
@@ -48,27 +54,17 @@ async def test_sigkilled_runner_leaves_no_fault(
         state = MeshState.read(state_dir)
         assert state is not None
         runner = subprocess.Popen(
-            [
-                *CLI,
-                "run",
-                experiment,
-                "--quick",
-                "--state-dir",
-                str(state_dir),
-                "--out",
-                str(tmp_path / "runs"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=ENV,
-        )
-        deadline = time.monotonic() + 40
+            [*CLI, "run", experiment, "--quick", "--state-dir", str(state_dir),
+             "--out", str(work / "runs")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60  # three meshes side by side on two cores
         while len(await leftovers(state)) < faults:
             assert runner.poll() is None, "the runner ended before injecting"
             assert time.monotonic() < deadline, "the faults never appeared"
             await asyncio.sleep(0.2)
         runner.send_signal(signal.SIGKILL)
-        runner.wait(timeout=10)
+        await asyncio.to_thread(runner.wait, 10)
         assert len(await leftovers(state)) >= faults, "faults should outlive the runner a while"
         # Quick faults last at most 10 s, plus the 5 s TTL margin.
         deadline = time.monotonic() + 30
@@ -80,11 +76,5 @@ async def test_sigkilled_runner_leaves_no_fault(
     finally:
         if runner is not None and runner.poll() is None:
             runner.kill()
-            runner.wait(timeout=10)
-        subprocess.run(
-            [*CLI, "down", "--state-dir", str(state_dir)],
-            env=ENV,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
+            await asyncio.to_thread(runner.wait, 10)
+        await asyncio.to_thread(_cli, "down", "--state-dir", str(state_dir))

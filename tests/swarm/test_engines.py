@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from chaos.compose.engines import SwarmEngines, _created
+from chaos.compose.engines import ACTION_LABEL, SwarmEngines, _created
 from chaos.embedded.plan import build_plan
 from chaos.experiment.model import FaultStep
 from chaos.faults import FAULTS, FaultContext, validate_step
@@ -135,9 +135,12 @@ class FakeNode:
 
 
 class FakeService:
-    def __init__(self, service_id: str, name: str, forced: list[str] | None = None) -> None:
+    def __init__(
+        self, service_id: str, name: str, forced: list[str] | None = None, **labels: str
+    ) -> None:
         self.id, self.name = service_id, name
         self.forced = forced if forced is not None else []
+        self.attrs: dict[str, Any] = {"Spec": {"Name": name, "Labels": labels}}
 
     def force_update(self) -> None:
         self.forced.append(self.name)
@@ -161,15 +164,25 @@ class FakeSdk:
              "DesiredState": "shutdown", "Status": {"State": "shutdown"}},
             {"ID": "t0", "ServiceID": "s-other", "NodeID": "w2", "CreatedAt": T + "00.1Z",
              "DesiredState": "running", "Status": {"State": "running"}},
+            {"ID": "t9", "ServiceID": "s-kill", "NodeID": "w3", "CreatedAt": T + "00.2Z",
+             "DesiredState": "running", "Status": {"State": "running"}},
         ]  # fmt: skip
         self.forced: list[str] = []
+        self.polls = 0
+        self.later: dict[int, dict[str, Any]] = {}
+        """Tasks the swarm creates at the N-th look at its tasks."""
         self.names = {"s-api": "fallacies_api-1", "s-dns": "fallacies_dns"}
+        self.one_shots = {"s-kill": "fallacies_kill-t9-1"}
+        """A control service's one-shot (chaos.compose.task_action): in the stack, no node."""
         sdk = self
 
         class Services:
             def list(self, filters: dict[str, str]) -> list[FakeService]:
                 assert filters == {"label": "com.docker.stack.namespace=fallacies"}
-                return [FakeService(i, name) for i, name in sdk.names.items()]
+                one_shot = {ACTION_LABEL: "kill"}
+                return [FakeService(i, name) for i, name in sdk.names.items()] + [
+                    FakeService(i, name, **one_shot) for i, name in sdk.one_shots.items()
+                ]
 
             def get(self, name: str) -> FakeService:
                 return FakeService("?", name, sdk.forced)
@@ -183,6 +196,9 @@ class FakeSdk:
 
         class Api:
             def tasks(self) -> list[dict[str, Any]]:
+                sdk.polls += 1
+                if sdk.polls in sdk.later:
+                    sdk.tasks.append(sdk.later.pop(sdk.polls))
                 return sdk.tasks
 
         self.services, self.nodes, self.api = Services(), Nodes(), Api()
@@ -222,12 +238,39 @@ async def test_activating_an_engine_spreads_replicas_a_drain_left_on_one_engine(
     sdk.tasks[-1]["NodeID"] = "w3"
     assert (await engines.act("engine-3", "activate"))["respread"] == []
     assert sdk.forced == ["fallacies_api-2"]
+    # A short drain: api-2's new task is placed beside api-1 and still starting when
+    # the engine comes back; it is moved all the same.
+    sdk.forced.clear()
+    sdk.tasks[-1].update(NodeID="w2", Status={"State": "starting"})
+    sdk.nodes_by_id["w3"].attrs["Spec"]["Availability"] = "drain"
+    assert (await engines.act("engine-3", "activate"))["respread"] == ["api-2"]
+    assert [e["tasks"] for e in await engines.describe()][1:] == [["api-1"], []]
     with pytest.raises(LookupError, match="no engine named 'engine-7'"):
         await engines.act("engine-7", "drain")
     await engines.act("engine-3", "drain")
     with pytest.raises(EngineRefused, match="engine-2 is the last active worker"):
         await engines.act("engine-2", "drain")
     assert sdk.nodes_by_id["w2"].attrs["Spec"]["Availability"] == "active"
+
+
+async def test_an_activation_waits_for_a_replica_still_leaving_the_drained_engine() -> None:
+    """A drain shorter than a task's stop: the engine is back before the swarm has even
+    created api-2's new task, which then lands beside api-1 — and is moved."""
+    sdk = FakeSdk()
+    sdk.names["s-api2"] = "fallacies_api-2"
+    sdk.tasks.append(
+        {"ID": "t4", "ServiceID": "s-api2", "NodeID": "w3", "CreatedAt": T + "03.12Z",
+         "DesiredState": "shutdown", "Status": {"State": "running"}}
+    )  # fmt: skip
+    engines = SwarmEngines(sdk, project="fallacies")  # type: ignore[arg-type]
+    sdk.nodes_by_id["w3"].attrs["Spec"]["Availability"] = "drain"
+    sdk.later[sdk.polls + 4] = {
+        "ID": "t5", "ServiceID": "s-api2", "NodeID": "w2", "CreatedAt": T + "07.5Z",
+        "DesiredState": "running", "Status": {"State": "assigned"},
+    }  # fmt: skip
+    done = await engines.act("engine-3", "activate")
+    assert not sdk.later, "the activation did not wait for the new task"
+    assert done["respread"] == ["api-2"] and sdk.forced == ["fallacies_api-2"]
 
 
 # -- the fault, against the control API ----------------------------------------------
