@@ -51,7 +51,13 @@ import aiohttp
 from aiohttp import web
 
 from chaos.compose import task_action
-from chaos.compose.engines import STACK_LABEL, SwarmEngines, engine_names, stack_tasks
+from chaos.compose.engines import (
+    STACK_LABEL,
+    TASK_ID_LABEL,
+    SwarmEngines,
+    engine_names,
+    stack_tasks,
+)
 from chaos.compose.topology import CONTROL_PORT, HOST, PROJECT, by_name, compose_plan
 from chaos.mesh.control import Engines, create_app
 from chaos.mesh.errors import MeshStartError
@@ -171,31 +177,16 @@ class ContainerNode:
 
     async def kill(self) -> None:
         """SIGKILL, as a crash; down until started (Docker treats it as a manual stop)."""
-
-        def kill() -> None:
-            container = self._container()
-            if container.status in ("running", "paused"):
-                container.kill()
-
-        await asyncio.to_thread(kill)
-        await self.refresh()
+        await self._apply("kill")
 
     async def pause(self) -> None:
-        def pause() -> None:
-            container = self._container()
-            if container.status == "running":
-                container.pause()
-
-        await asyncio.to_thread(pause)
-        await self.refresh()
+        await self._apply("pause")
 
     async def resume(self) -> None:
-        def resume() -> None:
-            container = self._container()
-            if container.status == "paused":
-                container.unpause()
+        await self._apply("unpause")
 
-        await asyncio.to_thread(resume)
+    async def _apply(self, action: str) -> None:
+        await asyncio.to_thread(lambda: task_action.apply(self._container(), action))
         await self.refresh()
 
 
@@ -208,7 +199,11 @@ TASK_STATES: dict[str, NodeState] = {
     **dict.fromkeys(("failed", "rejected"), "exited"),
 }
 """A Swarm task's state as a node's (``docker service ps``'s words on the left)."""
-TASK_ID_LABEL = "com.docker.swarm.task.id"
+
+
+def runs_task(container: Container | None, task_id: object) -> bool:
+    """Whether ``container`` (this engine's, of the service) is the task's own."""
+    return container is not None and container.labels.get(TASK_ID_LABEL) == task_id
 
 
 class TaskNode(ContainerNode):
@@ -235,7 +230,7 @@ class TaskNode(ContainerNode):
         status: dict[str, Any] = task.get("Status") or {}
         state = TASK_STATES.get(str(status.get("State", "")), "starting")
         self.engine = self._mesh.engine_names.get(str(task.get("NodeID", "")))
-        if container is not None and container.labels.get(TASK_ID_LABEL) == task.get("ID"):
+        if runs_task(container, task.get("ID")):
             if state == "running":
                 self.update(container)
                 return
@@ -251,16 +246,7 @@ class TaskNode(ContainerNode):
         tasks, local = await asyncio.to_thread(self._mesh.tasks_and_containers, self.name)
         self.update_task(tasks.get(self.name), local.get(self.name))
 
-    async def kill(self) -> None:
-        await self._act("kill")
-
-    async def pause(self) -> None:
-        await self._act("pause")
-
-    async def resume(self) -> None:
-        await self._act("unpause")
-
-    async def _act(self, action: str) -> None:
+    async def _apply(self, action: str) -> None:
         """``action`` on the current task's container: here through this engine's socket,
         elsewhere by a one-shot service on the task's engine (``chaos.compose.task_action``),
         the same few lines in both places."""
@@ -271,8 +257,7 @@ class TaskNode(ContainerNode):
             if task is None or task.get("DesiredState") != "running":
                 raise LookupError(f"{self.name} has no task meant to run (start it first)")
             task_id = str(task.get("ID"))
-            container = found.get(self.name)
-            if container is not None and container.labels.get(TASK_ID_LABEL) == task_id:
+            if runs_task(found.get(self.name), task_id):
                 return task_id, task_action.act(self._mesh.client, action, task_id)
             node_id = str(task.get("NodeID", ""))
             return task_id, self._mesh.act_elsewhere(node_id, task_id, action)

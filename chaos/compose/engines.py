@@ -25,14 +25,33 @@ from chaos.mesh.model import api_replicas
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["EngineRefused", "NoSuchEngine", "SwarmEngines", "engine_names", "stack_tasks"]
+__all__ = [
+    "EngineRefused",
+    "NoSuchEngine",
+    "SwarmEngines",
+    "engine_names",
+    "stack_services",
+    "stack_tasks",
+]
 
 STACK_LABEL = "com.docker.stack.namespace"
+TASK_ID_LABEL = "com.docker.swarm.task.id"
+"""On a task's container: the task it runs."""
 SETTLE_S = 20.0
 """How long an activation waits for the replicas a drain moved to be placed again."""
 ACTION_LABEL = "org.fallacies.task-action"
 """On the one-shot services that kill or pause a task on its engine
 (``chaos.compose.task_action``): in the stack, but not among its nodes."""
+
+
+def stack_services(client: docker.DockerClient, project: str) -> list[tuple[str, Any]]:
+    """The stack's services with their names in the stack, but the one-shots of
+    ``chaos.compose.task_action``, which are in it and are no node (blocking)."""
+    return [
+        (str(found.name).removeprefix(f"{project}_"), found)
+        for found in client.services.list(filters={"label": f"{STACK_LABEL}={project}"})
+        if ACTION_LABEL not in ((found.attrs.get("Spec") or {}).get("Labels") or {})
+    ]
 
 
 def stack_tasks(
@@ -42,10 +61,9 @@ def stack_tasks(
     name in the stack, as the manager knows them: on any engine (blocking)."""
     wanted = f"{project}_{service}" if service is not None else None
     services = {
-        str(found.id): str(found.name).removeprefix(f"{project}_")
-        for found in client.services.list(filters={"label": f"{STACK_LABEL}={project}"})
-        if (wanted is None or found.name == wanted)
-        and ACTION_LABEL not in ((found.attrs.get("Spec") or {}).get("Labels") or {})
+        str(found.id): name
+        for name, found in stack_services(client, project)
+        if wanted is None or found.name == wanted
     }
     every: list[dict[str, Any]] = client.api.tasks()  # type: ignore[no-untyped-call]
     return [
@@ -154,13 +172,7 @@ class SwarmEngines:
         """Until every API replica has a task placed on some engine (or ``SETTLE_S``): a
         replica a short drain took is still stopping on the drained engine when the
         engine comes back, and the swarm only then places its new task (blocking)."""
-        wanted = {
-            str(found.name).removeprefix(f"{self.project}_")
-            for found in self.client.services.list(
-                filters={"label": f"{STACK_LABEL}={self.project}"}
-            )
-        }
-        replicas = set(api_replicas(wanted))
+        replicas = set(api_replicas(name for name, _ in stack_services(self.client, self.project)))
         deadline = time.monotonic() + SETTLE_S
         while time.monotonic() < deadline:
             placed = self._by_engine(starting_too=True).values()

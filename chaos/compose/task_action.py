@@ -29,18 +29,26 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from chaos.compose.engines import ACTION_LABEL, STACK_LABEL
+from chaos.compose.engines import ACTION_LABEL, STACK_LABEL, TASK_ID_LABEL
 from chaos.mesh.errors import MeshError
 
 if TYPE_CHECKING:
     import docker
+    from docker.models.containers import Container
 
-__all__ = ["ACTIONS", "ActionFailed", "NoContainer", "act", "on_engine", "remove_strays"]
+__all__ = [
+    "ACTIONS",
+    "ActionFailed",
+    "NoContainer",
+    "act",
+    "apply",
+    "on_engine",
+    "remove_strays",
+]
 
 log = logging.getLogger(__name__)
 
 ACTIONS = ("kill", "pause", "unpause")
-TASK_ID_LABEL = "com.docker.swarm.task.id"
 FINAL = ("complete", "failed", "rejected", "shutdown", "orphaned", "remove")
 """A one-shot task's states from which it goes nowhere."""
 ACTED, LEFT, ABSENT = 0, 3, 4
@@ -63,30 +71,33 @@ class NoContainer(ActionFailed):
     """The engine has no container of that task (it ended, or runs elsewhere now)."""
 
 
-def act(client: docker.DockerClient, action: str, task_id: str) -> bool:
-    """Do ``action`` to this engine's container of the task; whether it acted.
+def apply(container: Container, action: str) -> bool:
+    """Do ``action`` to a container as a node action would; whether it acted: kill a
+    running or paused one, pause a running one, resume a paused one, and leave anything
+    else as it is (blocking). The compose mesh's containers follow the same rules."""
+    status = container.status
+    if action == "kill" and status in ("running", "paused"):
+        container.kill()
+    elif action == "pause" and status == "running":
+        container.pause()
+    elif action == "unpause" and status == "paused":
+        container.unpause()
+    else:
+        return False
+    return True
 
-    As on one engine: kill a running or paused container, pause a running one, resume
-    a paused one; anything else is left as it is (blocking)."""
+
+def act(client: docker.DockerClient, action: str, task_id: str) -> bool:
+    """``apply`` to this engine's container of the task (blocking)."""
     import docker
 
     try:
         found = client.containers.list(all=True, filters={"label": f"{TASK_ID_LABEL}={task_id}"})
         if not found:
             raise NoContainer(f"no container of task {task_id} on this engine")
-        container = found[0]
-        status = container.status
-        if action == "kill" and status in ("running", "paused"):
-            container.kill()
-        elif action == "pause" and status == "running":
-            container.pause()
-        elif action == "unpause" and status == "paused":
-            container.unpause()
-        else:
-            return False
+        return apply(found[0], action)
     except docker.errors.DockerException as exc:
         raise ActionFailed(f"{action} task {task_id}: {exc}") from exc
-    return True
 
 
 def on_engine(

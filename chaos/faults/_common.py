@@ -26,6 +26,7 @@ from chaos.mesh.model import (
     NTP_NODES,
     Scale,
     api_replicas,
+    workloads,
 )
 from chaos.mesh.state import LinkInfo, MeshState, NodeInfo
 
@@ -58,10 +59,9 @@ def mesh_replicas(state: MeshState) -> tuple[str, ...]:
     return api_replicas(state.nodes) or API_LINKS
 
 
+_LARGEST = Scale(MAX_API_REPLICAS, MAX_WORKLOAD_PAIRS).node_names
 NODE_TARGETS: tuple[str, ...] = tuple(
-    n
-    for n in Scale(MAX_API_REPLICAS, MAX_WORKLOAD_PAIRS).node_names
-    if n != "proxy" and not n.startswith("workload")
+    n for n in _LARGEST if n != "proxy" and n not in workloads(_LARGEST)
 )
 """Nodes a node fault may act on: stopping the proxy or a workload would hide every
 signal. A file is checked before any mesh is known, so the replicas of the largest

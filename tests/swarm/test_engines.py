@@ -224,15 +224,21 @@ async def test_swarm_engines_name_each_engines_running_tasks_and_drain_only_work
     assert not sdk.forced
 
 
-async def test_activating_an_engine_spreads_replicas_a_drain_left_on_one_engine() -> None:
+def with_api_2(*, node: str, desired: str) -> tuple[FakeSdk, SwarmEngines]:
+    """A second replica whose running task is on ``node`` (meant to go on running, or
+    being shut down by a drain), and engine-3 drained."""
     sdk = FakeSdk()
     sdk.names["s-api2"] = "fallacies_api-2"
     sdk.tasks.append(
-        {"ID": "t4", "ServiceID": "s-api2", "NodeID": "w2", "CreatedAt": T + "03.12Z",
-         "DesiredState": "running", "Status": {"State": "running"}}
+        {"ID": "t4", "ServiceID": "s-api2", "NodeID": node, "CreatedAt": T + "03.12Z",
+         "DesiredState": desired, "Status": {"State": "running"}}
     )  # fmt: skip
-    engines = SwarmEngines(sdk, project="fallacies")  # type: ignore[arg-type]
     sdk.nodes_by_id["w3"].attrs["Spec"]["Availability"] = "drain"
+    return sdk, SwarmEngines(sdk, project="fallacies")  # type: ignore[arg-type]
+
+
+async def test_activating_an_engine_spreads_replicas_a_drain_left_on_one_engine() -> None:
+    sdk, engines = with_api_2(node="w2", desired="running")
     done = await engines.act("engine-3", "activate")
     assert done["respread"] == ["api-2"] and sdk.forced == ["fallacies_api-2"]
     sdk.tasks[-1]["NodeID"] = "w3"
@@ -256,14 +262,7 @@ async def test_activating_an_engine_spreads_replicas_a_drain_left_on_one_engine(
 async def test_an_activation_waits_for_a_replica_still_leaving_the_drained_engine() -> None:
     """A drain shorter than a task's stop: the engine is back before the swarm has even
     created api-2's new task, which then lands beside api-1 — and is moved."""
-    sdk = FakeSdk()
-    sdk.names["s-api2"] = "fallacies_api-2"
-    sdk.tasks.append(
-        {"ID": "t4", "ServiceID": "s-api2", "NodeID": "w3", "CreatedAt": T + "03.12Z",
-         "DesiredState": "shutdown", "Status": {"State": "running"}}
-    )  # fmt: skip
-    engines = SwarmEngines(sdk, project="fallacies")  # type: ignore[arg-type]
-    sdk.nodes_by_id["w3"].attrs["Spec"]["Availability"] = "drain"
+    sdk, engines = with_api_2(node="w3", desired="shutdown")
     sdk.later[sdk.polls + 4] = {
         "ID": "t5", "ServiceID": "s-api2", "NodeID": "w2", "CreatedAt": T + "07.5Z",
         "DesiredState": "running", "Status": {"State": "assigned"},
