@@ -54,6 +54,12 @@ def stack_services(client: docker.DockerClient, project: str) -> list[tuple[str,
     ]
 
 
+def wants(service: Any) -> bool:
+    """Whether a replicated service is meant to run a task (``node_stop`` scales to 0)."""
+    spec: dict[str, Any] = service.attrs.get("Spec") or {}
+    return int(((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas", 0)) > 0
+
+
 def stack_tasks(
     client: docker.DockerClient, project: str, service: str | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -169,10 +175,12 @@ class SwarmEngines:
         return done
 
     def _await_placement(self) -> None:
-        """Until every API replica has a task placed on some engine (or ``SETTLE_S``): a
-        replica a short drain took is still stopping on the drained engine when the
-        engine comes back, and the swarm only then places its new task (blocking)."""
-        replicas = set(api_replicas(name for name, _ in stack_services(self.client, self.project)))
+        """Until every API replica meant to run has a task placed on some engine (or
+        ``SETTLE_S``): a replica a short drain took is still stopping on the drained
+        engine when the engine comes back, and the swarm only then places its new task.
+        One a node fault stopped (scaled to 0) is not waited for (blocking)."""
+        meant = (name for name, found in stack_services(self.client, self.project) if wants(found))
+        replicas = set(api_replicas(meant))
         deadline = time.monotonic() + SETTLE_S
         while time.monotonic() < deadline:
             placed = self._by_engine(starting_too=True).values()

@@ -140,7 +140,9 @@ class FakeService:
     ) -> None:
         self.id, self.name = service_id, name
         self.forced = forced if forced is not None else []
-        self.attrs: dict[str, Any] = {"Spec": {"Name": name, "Labels": labels}}
+        self.attrs: dict[str, Any] = {
+            "Spec": {"Name": name, "Labels": labels, "Mode": {"Replicated": {"Replicas": 1}}}
+        }
 
     def force_update(self) -> None:
         self.forced.append(self.name)
@@ -169,6 +171,8 @@ class FakeSdk:
         ]  # fmt: skip
         self.forced: list[str] = []
         self.polls = 0
+        self.stopped: set[str] = set()
+        """Services scaled to 0, as node_stop leaves them."""
         self.later: dict[int, dict[str, Any]] = {}
         """Tasks the swarm creates at the N-th look at its tasks."""
         self.names = {"s-api": "fallacies_api-1", "s-dns": "fallacies_dns"}
@@ -180,9 +184,13 @@ class FakeSdk:
             def list(self, filters: dict[str, str]) -> list[FakeService]:
                 assert filters == {"label": "com.docker.stack.namespace=fallacies"}
                 one_shot = {ACTION_LABEL: "kill"}
-                return [FakeService(i, name) for i, name in sdk.names.items()] + [
+                found = [FakeService(i, name) for i, name in sdk.names.items()] + [
                     FakeService(i, name, **one_shot) for i, name in sdk.one_shots.items()
                 ]
+                for service in found:
+                    if service.name in sdk.stopped:
+                        service.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] = 0
+                return found
 
             def get(self, name: str) -> FakeService:
                 return FakeService("?", name, sdk.forced)
@@ -270,6 +278,13 @@ async def test_an_activation_waits_for_a_replica_still_leaving_the_drained_engin
     done = await engines.act("engine-3", "activate")
     assert not sdk.later, "the activation did not wait for the new task"
     assert done["respread"] == ["api-2"] and sdk.forced == ["fallacies_api-2"]
+
+
+async def test_an_activation_does_not_wait_for_a_replica_a_node_fault_stopped() -> None:
+    sdk, engines = with_api_2(node="w2", desired="shutdown")
+    sdk.stopped.add("fallacies_api-2")
+    await engines.act("engine-3", "activate")
+    assert sdk.polls <= 6, f"the activation waited for a stopped replica ({sdk.polls} looks)"
 
 
 # -- the fault, against the control API ----------------------------------------------
