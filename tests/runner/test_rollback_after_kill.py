@@ -66,15 +66,30 @@ async def killed_mid_fault(experiment: str, faults: int, work: Path) -> None:
         runner.send_signal(signal.SIGKILL)
         await asyncio.to_thread(runner.wait, 10)
         assert len(await leftovers(state)) >= faults, "faults should outlive the runner a while"
-        # Quick faults last at most 10 s, plus the 5 s TTL margin.
-        deadline = time.monotonic() + 30
+        # Quick faults last at most 10 s, plus the 5 s TTL margin; 60 s for three loaded meshes.
+        killed_at = time.monotonic()
+        seen: dict[str, float] = {}
         remaining = await leftovers(state)
-        while remaining and time.monotonic() < deadline:
+        while remaining and time.monotonic() < killed_at + 60:
+            for item in remaining:
+                seen.setdefault(item, round(time.monotonic() - killed_at, 1))
             await asyncio.sleep(0.5)
             remaining = await leftovers(state)
-        assert remaining == []
+        assert remaining == [], _explain(remaining, seen, state_dir)
     finally:
         if runner is not None and runner.poll() is None:
             runner.kill()
             await asyncio.to_thread(runner.wait, 10)
         await asyncio.to_thread(_cli, "down", "--state-dir", str(state_dir))
+
+
+def _explain(remaining: list[str], seen: dict[str, float], state_dir: Path) -> str:
+    """What stayed, since when, and the log of any node still down: a flake must say why."""
+    lines = [f"still there: {remaining}", f"first seen (s after the kill): {seen}"]
+    for item in remaining:
+        if item.startswith("node ") and " is down" in item:
+            log = state_dir / "run" / f"{item.split()[1]}.log"
+            if log.exists():
+                tail = log.read_text(errors="replace").splitlines()[-15:]
+                lines += [f"--- {log.name}", *tail]
+    return "\n".join(lines)
