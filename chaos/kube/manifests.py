@@ -137,10 +137,10 @@ def _container(name: str, image: str, command: list[str], port: int, path: str) 
     }
 
 
-def _deployment(name: str, containers: list[dict[str, Any]]) -> dict[str, Any]:
-    port, path = stack.health(name)
+def _deployment(name: str, kind: str, containers: list[dict[str, Any]]) -> dict[str, Any]:
+    port, path = stack.health(kind)
     role = "server" if stack.is_server(name) else "fabric"
-    labels = {"org.fallacies.node": name, "org.fallacies.job": stack.job(name)}
+    labels = {"org.fallacies.node": name, "org.fallacies.job": stack.job(name, kind)}
     spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -355,17 +355,18 @@ def documents() -> list[dict[str, Any]]:
     ]
     plan = topology.compose_plan()
     for name in render.APP_NODES:
-        port, path = stack.health(name)
+        kind = plan.node(name).kind
+        port, path = stack.health(kind)
         command = [
             "python",
             "-m",
             "chaos.node",
-            plan.node(name).kind,
+            kind,
             "--config",
             f"/config/{name}.json",
         ]
         docs += [
-            _deployment(name, [_container(name, IMAGES["app"], command, port, path)]),
+            _deployment(name, kind, [_container(name, IMAGES["app"], command, port, path)]),
             _service(name),
         ]
     port, path = stack.health("toxiproxy")
@@ -390,7 +391,7 @@ def documents() -> list[dict[str, Any]]:
     )  # fmt: skip
     gate["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
     docs += [
-        _deployment("toxiproxy", [server, gate]),
+        _deployment("toxiproxy", "toxiproxy", [server, gate]),
         _service("toxiproxy"),
         *_prometheus(),
     ]

@@ -98,24 +98,15 @@ SPREAD: dict[str, Any] = {
 }
 ON_MANAGER: dict[str, Any] = {"constraints": ["node.role == manager"]}
 
-KINDS = {"ntp-a": "ntp", "ntp-b": "ntp", "ntp-c": "ntp", "rogue": "api"}
+
+def health(kind: str) -> tuple[int, str]:
+    """(port, path) of a node kind's health check, and of the metrics Prometheus scrapes."""
+    return HEALTH[kind]
 
 
-def _kind(name: str) -> str:
-    """A service's node kind: its health port, and its Prometheus job (but the rogue's)."""
-    if is_server(name):
-        return "api"
-    return KINDS.get(name, name.partition("-")[0] if name.startswith("workload") else name)
-
-
-def health(name: str) -> tuple[int, str]:
-    """(port, path) of a service's health check, and of the metrics Prometheus scrapes."""
-    return HEALTH[_kind(name)]
-
-
-def job(name: str) -> str:
-    """A service's Prometheus job: its kind's (the rogue's own)."""
-    return name if name == "rogue" else _kind(name)
+def job(name: str, kind: str) -> str:
+    """A service's Prometheus job: its kind's, but the rogue's own (no replica's numbers)."""
+    return name if name == "rogue" else kind
 
 
 _HEADER = """\
@@ -289,12 +280,14 @@ def render_stack(
         kind = plan.node(name).kind
         services[name] = _node(
             name,
+            kind,
             image=image,
             command=["python", "-m", "chaos.node", kind, "--config", f"/config/{name}.json"],
             token=token,
             configs=[_mount(name.replace(".", "-") + "-json", f"/config/{name}.json")],
         )
     services["toxiproxy"] = _node(
+        "toxiproxy",
         "toxiproxy",
         image="${TOXIPROXY_GATED_IMAGE:-fallacies/mesh-toxiproxy:latest}",
         command=[
@@ -366,6 +359,7 @@ def _mount(source: str, target: str) -> dict[str, Any]:
 
 def _node(
     name: str,
+    kind: str,
     *,
     image: str,
     command: list[str],
@@ -373,7 +367,7 @@ def _node(
     configs: list[dict[str, Any]],
     sysctls: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    port, path = health(name)
+    port, path = health(kind)
     placement = copy.deepcopy(SPREAD if is_server(name) else ON_MANAGER)
     return {
         "image": image,
@@ -382,7 +376,7 @@ def _node(
             "HEALTH_PORT": str(port),
             "HEALTH_PATH": path,
             # The workload has no admin API: its config refuses a token.
-            **({} if _kind(name) == "workload" else {"FALLACIES_ADMIN_TOKEN": token}),
+            **({} if kind == "workload" else {"FALLACIES_ADMIN_TOKEN": token}),
         },
         "read_only": True,
         "cap_drop": ["ALL"],
@@ -397,7 +391,7 @@ def _node(
             "replicas": 1,
             "labels": {
                 "org.fallacies.node": name,
-                "org.fallacies.job": job(name),
+                "org.fallacies.job": job(name, kind),
                 "org.fallacies.metrics-port": str(port),
                 "org.fallacies.metrics-path": "/metrics",
             },
