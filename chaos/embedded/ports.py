@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import json
+import os
 import random
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from services.common.errors import PortInUseError
 
@@ -51,29 +56,51 @@ class PortAllocator:
 
 
 class _Reservations:
-    """Ports handed out in this process lately, free or not yet bound.
+    """Ports handed out lately on this machine, free or not yet bound.
 
-    Several meshes planned at once (cells of an ablation, side by side) would
-    otherwise draw the same free port and race to bind it. A reservation lapses
-    after ``hold_s``: by then the node that was given the port has bound it.
+    Several meshes planned at once (cells of an ablation, or ``fallacies up --base-port 0``
+    run side by side) would otherwise draw the same free port and race to bind it; the
+    loser's node dies at start. The claims live in one file under the temp directory,
+    locked while read and written, so every process of this user sees them. A claim
+    lapses after ``hold_s``: by then the node that was given the port has bound it.
     """
 
-    def __init__(self, hold_s: float = 120.0) -> None:
+    def __init__(self, hold_s: float = 120.0, path: Path | None = None) -> None:
         self.hold_s = hold_s
+        self.path = path or Path(tempfile.gettempdir()) / f"fallacies-ports-{os.getuid()}.json"
         self._given: dict[int, float] = {}
         self._lock = threading.Lock()
 
     def claim(self, port: int) -> bool:
         """True if ``port`` was not handed out lately (and is now)."""
-        now = time.monotonic()
         with self._lock:
-            given = self._given.get(port)
-            if given is not None and now - given < self.hold_s:
-                return False
-            self._given[port] = now
-            if len(self._given) > 4096:
-                self._given = {p: t for p, t in self._given.items() if now - t < self.hold_s}
-            return True
+            try:
+                return self._claim_in_file(port)
+            except OSError:  # no writable temp dir: this process's own claims still hold
+                return self._claim(self._given, port, time.time())
+
+    def _claim_in_file(self, port: int) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "r+", encoding="ascii") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                given = {int(p): float(t) for p, t in json.load(fh).items()}
+            except (ValueError, TypeError, AttributeError):  # empty, or torn by a crash
+                given = {}
+            claimed = self._claim(given, port, time.time())
+            fh.seek(0)
+            fh.truncate()
+            json.dump(given, fh)
+            return claimed
+
+    def _claim(self, given: dict[int, float], port: int, now: float) -> bool:
+        """Drop lapsed claims from ``given``, then claim ``port`` in it if nobody holds it."""
+        for lapsed in [p for p, t in given.items() if now - t >= self.hold_s]:
+            del given[lapsed]
+        if port in given:
+            return False
+        given[port] = now
+        return True
 
 
 _RESERVED = _Reservations()

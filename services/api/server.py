@@ -48,21 +48,22 @@ class ApiServer(Service):
         started = time.perf_counter()
         state = build_state(self.config, registry=self.registry, clock=self._clock)
         self.state = state
-        runner, self._port = await start_site(
-            app_for_state(state), self.config.host, self.config.port, what=f"{self.name} API"
+        # The admin API first: /healthz on the public one then means both listen.
+        admin, self._admin_port = await start_site(
+            create_admin_app(state),
+            self.config.admin_host,
+            self.config.admin_port,
+            what=f"{self.name} admin API",
         )
-        self._runners.append(runner)
+        self._runners.append(admin)
         try:
-            admin, self._admin_port = await start_site(
-                create_admin_app(state),
-                self.config.admin_host,
-                self.config.admin_port,
-                what=f"{self.name} admin API",
+            runner, self._port = await start_site(
+                app_for_state(state), self.config.host, self.config.port, what=f"{self.name} API"
             )
         except BaseException:
             await self.stop()
             raise
-        self._runners.append(admin)
+        self._runners.append(runner)
         log.info(
             "%s ready in %.3f s (catalog %d bytes, built in %.3f s)",
             self.name,

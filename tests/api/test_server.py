@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from services.api import ApiConfig, ApiServer
+from services.api import server as server_module
 from services.common.errors import PortInUseError
 
 
@@ -67,3 +68,41 @@ async def test_admin_port_in_use_releases_the_public_port():
         assert "admin" in str(info.value)
         assert server.endpoints == {}
         await server.stop()
+
+
+async def test_public_port_in_use_releases_the_admin_port():
+    with socket.socket() as taken, socket.socket() as probe:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        probe.bind(("127.0.0.1", 0))
+        admin_port = probe.getsockname()[1]
+        probe.close()
+        server = ApiServer(
+            config=ApiConfig(
+                replica_id="api-1",
+                port=taken.getsockname()[1],
+                admin_port=admin_port,
+                catalog_items=5,
+            )
+        )
+        with pytest.raises(PortInUseError):
+            await server.start()
+        assert server.endpoints == {}
+        with socket.socket() as again:
+            again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            again.bind(("127.0.0.1", admin_port))
+
+
+async def test_the_public_healthz_answers_only_once_the_admin_api_listens(monkeypatch):
+    """The mesh waits on the public /healthz: were it served first, a replica whose admin
+    port turned out taken would pass as healthy for a moment and then exit."""
+    opened: list[str] = []
+    real = server_module.start_site
+
+    async def recording(app, host, port, *, what):
+        opened.append(what)
+        return await real(app, host, port, what=what)
+
+    monkeypatch.setattr(server_module, "start_site", recording)
+    async with ApiServer(config=ApiConfig(replica_id="api-1", catalog_items=5)):
+        assert opened == ["api-1 admin API", "api-1 API"]

@@ -57,9 +57,10 @@ def test_fault_commands_round_trip(tmp_path: Path) -> None:
         assert cli("fault", "reset", *state).returncode == 0
         assert "no active faults" in cli("fault", "ls", *state).stdout
 
-        paused = cli("node", "api-2", "pause", "--ttl", "1", *state)
+        # 5 s: the next CLI call must see it paused, and a CLI starts in 1 s on a loaded machine.
+        paused = cli("node", "api-2", "pause", "--ttl", "5", *state)
         assert paused.returncode == 0, paused.stderr
-        assert "api-2: paused" in paused.stdout and "resume api-2 in 1 s" in paused.stdout
+        assert "api-2: paused" in paused.stdout and "resume api-2 in 5 s" in paused.stdout
         assert re.search(r"api-2\s+│ paused", cli("status", *state).stdout)
         deadline = time.monotonic() + 30
         while (status := cli("status", *state)).returncode != 0:  # every node healthy
