@@ -60,9 +60,8 @@ def mesh_replicas(state: MeshState) -> tuple[str, ...]:
 
 
 _LARGEST = Scale(MAX_API_REPLICAS, MAX_WORKLOAD_PAIRS).node_names
-NODE_TARGETS: tuple[str, ...] = tuple(
-    n for n in _LARGEST if n != "proxy" and n not in workloads(_LARGEST)
-)
+_UNTOUCHABLE = {"proxy", *workloads(_LARGEST)}
+NODE_TARGETS: tuple[str, ...] = tuple(n for n in _LARGEST if n not in _UNTOUCHABLE)
 """Nodes a node fault may act on: stopping the proxy or a workload would hide every
 signal. A file is checked before any mesh is known, so the replicas of the largest
 Swarm stack are named; on a smaller mesh the control API answers that it has no api-3."""

@@ -32,10 +32,6 @@ async def leftovers(state: MeshState) -> list[str]:
                 for node in await response.json()
                 if node["state"] != "running" or not node["healthy"]
             }
-        for name in [n for n, how in down.items() if how == "unhealthy"]:
-            # The control probes with a 1 s timeout, a sample on a loaded machine; ask again.
-            if await _answers(session, state.nodes[name].health_url):
-                del down[name]
         found += [f"node {name} is down ({how})" for name, how in sorted(down.items())]
         for name in state.nodes:
             if name in down:
@@ -74,14 +70,6 @@ async def _node_leftovers(session: aiohttp.ClientSession, state: MeshState, name
         if catalog["version"] != 1:
             found.append(f"{name} serves catalog version {catalog['version']}")
     return found
-
-
-async def _answers(session: aiohttp.ClientSession, url: str) -> bool:
-    try:
-        async with session.get(url) as response:
-            return response.status == 200
-    except (aiohttp.ClientError, TimeoutError):
-        return False
 
 
 def _port(address: str) -> int:
